@@ -1,0 +1,22 @@
+"""Make every phase's tests run against the *installed* packages.
+
+With `--import-mode=importlib`, pytest imports a test's parent package (`phase1_python` for
+`phase1_python/tests/test_matrix.py`) straight from the checkout unless it is already imported;
+the checkout lacks the compiled parts of the later phases. Importing the packages here first, the
+normal way, makes the installed copies (a regular or an editable install) the ones used.
+"""
+
+import importlib
+
+PACKAGES = ("shared", "phase1_python", "phase3_c", "phase4_cuda", "phase5_training")
+
+for _name in PACKAGES:
+    try:
+        importlib.import_module(_name)
+    except ModuleNotFoundError as e:
+        if e.name != _name:
+            raise
+        raise ImportError(
+            f"{_name} is not installed: run the tests through nox (`nox -s tests`) or install the "
+            "project first (`pip install --no-build-isolation -e '.[test]'`, see README.md)"
+        ) from None

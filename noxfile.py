@@ -1,0 +1,183 @@
+"""Task runner for nn-foundations: build, test, benchmark and chain the phases.
+
+    nox -l              list the sessions
+    nox -s tests        every phase's tests (CUDA kernels in numba's simulator without a GPU)
+    nox -s mnist        the main job: train an MLP on MNIST (on the GPU where there is one)
+
+Every session installs the project (built by meson-python) into its own virtualenv and tests or
+runs the *installed* package. Data sets are found through NNF_DATA_DIR (see shared/datasets.py);
+when it is unset and a `../shared/data` folder sits beside the checkout, that folder is used.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.10.9"
+nox.options.sessions = ["lint", "tests"]  # what a bare `nox` runs: quick and hardware-free
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES = ["shared", "phase1_python", "phase3_c", "phase4_cuda", "phase5_training"]
+RESULTS = ROOT / "results"
+
+
+def _pick_python() -> str:
+    """Python 3.12+ where the machine has one: `math.sumprod` (3.12) makes Phase 1's product about
+    twice as fast, and the GPU machine runs 3.12. Otherwise the interpreter running nox.
+    NNF_PYTHON overrides the choice."""
+    if os.environ.get("NNF_PYTHON"):
+        return os.environ["NNF_PYTHON"]
+    candidates: list[str | None] = []
+    for version in ("3.12", "3.13"):
+        candidates.append(shutil.which(f"python{version}"))
+        # pyenv installs versions it does not put on PATH: its shims then refuse to run them.
+        pattern = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")
+        candidates += sorted(glob.glob(pattern), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = [candidate, "-c", "import math, venv, ensurepip; math.sumprod"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+            return candidate
+    return sys.executable
+
+
+PYTHON = _pick_python()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {}
+    shared_data = ROOT.parent / "shared" / "data"
+    if "NNF_DATA_DIR" not in os.environ and (shared_data / "mnist").is_dir():
+        env["NNF_DATA_DIR"] = str(shared_data)
+    env.update(extra)
+    return env
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    """Build the project with meson-python and install it, with `extras`, into the session."""
+    session.install(f".[{extras}]")
+
+
+def _has_gpu(session: nox.Session) -> bool:
+    code = "from numba import cuda; print('GPU', cuda.is_available())"
+    out = session.run("python", "-c", code, silent=True, env={"NUMBA_ENABLE_CUDASIM": "0"})
+    return "GPU True" in (out or "")
+
+
+def _describe(session: nox.Session) -> bool:
+    """Print what the results depend on (Python, NumPy, numba, the GPU); return whether a GPU is there."""
+    session.run(
+        "python", "-c",
+        "import sys, numpy; print('Python', sys.version.split()[0], '| NumPy', numpy.__version__, end='');"
+        "import importlib.util as u; print(' | numba', __import__('numba').__version__ if u.find_spec('numba') else '-')",
+    )  # fmt: skip
+    gpu = _has_gpu(session)
+    session.log("CUDA GPU: " + ("yes" if gpu else "none (CUDA kernels run in numba's simulator)"))
+    return gpu
+
+
+def _pytest(session: nox.Session, gpu: bool, *paths: str) -> None:
+    """pytest -n auto over `paths`, one BLAS/OpenMP thread per worker (2 workers on 2 cores would
+    otherwise fight over the cores), CUDA kernels in the simulator when there is no GPU."""
+    env = _env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if not gpu:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    session.run("pytest", "-n", "auto", *paths, env=env)
+
+
+def _module(session: nox.Session, module: str, *args: str) -> None:
+    # -P: keep the checkout off sys.path so the installed package (with its compiled parts) runs.
+    session.run("python", "-P", "-m", module, *args, env=_env())
+
+
+def _tested_packages() -> list[str]:
+    return [p for p in PACKAGES if (ROOT / p / "tests").is_dir()]
+
+
+def _not_built(session: nox.Session, what: str, issue: int) -> None:
+    session.skip(f"{what} is not built yet (issue #{issue}): nothing to run")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every phase's tests, in parallel (CUDA kernels in numba's simulator when there is no GPU)."""
+    _install(session)
+    gpu = _describe(session)
+    _pytest(session, gpu, *(session.posargs or _tested_packages()))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting check."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, default=False)
+def phase1(session: nox.Session) -> None:
+    """Phase 1 (pure Python): its tests, the XOR example, the benchmark table (args after -- go to
+    the benchmark, e.g. `nox -s phase1 -- --large`)."""
+    _install(session)
+    gpu = _describe(session)
+    _pytest(session, gpu, "shared", "phase1_python")
+    _module(session, "phase1_python.examples.xor")
+    _bench_phase1(session, *session.posargs)
+
+
+def _bench_phase1(session: nox.Session, *args: str) -> None:
+    _module(
+        session, "phase1_python.benchmark", "--json", str(RESULTS / "phase1_matmul.json"), *args
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def phase3(session: nox.Session) -> None:
+    """Phase 3 (C library, three Python bindings): build, C tests, Python tests, benchmark."""
+    _not_built(session, "Phase 3 (the C library)", issue=3)
+
+
+@nox.session(python=PYTHON, default=False)
+def phase4(session: nox.Session) -> None:
+    """Phase 4 (CUDA kernels in numba): tests (simulator without a GPU), benchmark on a GPU."""
+    _not_built(session, "Phase 4 (the CUDA kernels)", issue=4)
+
+
+@nox.session(python=PYTHON, default=False)
+def mnist(session: nox.Session) -> None:
+    """The main job: train an MLP on MNIST, on the GPU when there is one, else on the CPU. Until
+    Phase 5 lands it trains Phase 1's pure-Python network on a subset (args after -- go to it)."""
+    _install(session)
+    _describe(session)
+    session.log(
+        "Phase 5 (the GPU and C trainers) is not built yet (issue #5): training Phase 1's "
+        "pure-Python network on the CPU, on a subset of MNIST"
+    )
+    _module(session, "phase1_python.examples.mnist", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def mnist_gpu(session: nox.Session) -> None:
+    """Chain the phases into the MNIST run on the GPU with the project's own kernels; fails
+    clearly on a machine without a GPU."""
+    _install(session)
+    if not _describe(session):
+        session.error(
+            "no CUDA GPU found (numba.cuda.is_available() is False); `nox -s mnist` runs on the CPU"
+        )
+    _not_built(session, "Phase 5 (the GPU trainer)", issue=5)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Every built phase's benchmark, each written as JSON under results/ and printed as a table."""
+    _install(session)
+    _describe(session)
+    _bench_phase1(session, *session.posargs)

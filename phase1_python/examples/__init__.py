@@ -1,0 +1,1 @@
+"""Runnable examples of Phase 1: `python -m phase1_python.examples.xor` and `... .mnist`."""

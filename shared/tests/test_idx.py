@@ -1,0 +1,63 @@
+"""The IDX reader: round trips, gzip, and a clear error for every kind of broken file."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from shared.idx import IdxError, decode_idx, encode_idx, read_idx, write_idx
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0,), (5,), (3, 4), (2, 3, 5)])
+def test_round_trip(tmp_path, dtype, shape):
+    a = (np.arange(int(np.prod(shape))) % 100).astype(dtype).reshape(shape)
+    for name in ("x.idx", "x.idx.gz"):
+        write_idx(tmp_path / name, a)
+        back = read_idx(tmp_path / name)
+        assert back.dtype == a.dtype and back.shape == a.shape and np.array_equal(back, a)
+    assert (tmp_path / "x.idx.gz").read_bytes()[:2] == b"\x1f\x8b"
+
+
+def test_header_layout_is_big_endian():
+    data = encode_idx(np.array([[1, 2, 3]], dtype=np.int16))
+    assert data[:4] == bytes([0, 0, 0x0B, 2])
+    assert data[4:12] == bytes([0, 0, 0, 1, 0, 0, 0, 3])
+    assert data[12:] == bytes([0, 1, 0, 2, 0, 3])
+
+
+GOOD = encode_idx(np.zeros((2, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"\x00\x00", "too short"),
+        (b"\x12\x34" + GOOD[2:], "bad magic number 0x1234"),
+        (b"\x00\x00\x07\x02" + GOOD[4:], "unknown IDX type code 0x07"),
+        (GOOD[:8], "truncated header"),
+        (GOOD[:-1], "truncated: shape (2, 3) of uint8 needs 18 bytes, the file has 17"),
+        (GOOD + b"\x00", "has trailing data"),
+    ],
+)
+def test_broken_payloads_are_named(data, message):
+    with pytest.raises(IdxError) as info:
+        decode_idx(data, "some-file")
+    assert str(info.value).startswith("some-file: ") and message in str(info.value)
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    path = tmp_path / "cut.gz"
+    path.write_bytes(gzip.compress(GOOD)[:-10])
+    with pytest.raises(IdxError, match=r"cut.gz: corrupted or truncated gzip"):
+        read_idx(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(IdxError, match="no such file"):
+        read_idx(tmp_path / "nope")
+
+
+def test_unsupported_dtype():
+    with pytest.raises(TypeError, match="IDX cannot store"):
+        encode_idx(np.zeros(3, dtype=np.complex64))
