@@ -1,0 +1,88 @@
+"""Host-side plumbing for Phase 4's kernels: is there a GPU (or the simulator), and turning what
+a caller passes into the float32, C-contiguous device arrays the kernels read.
+
+What the host functions accept (one rule for all of them):
+- NumPy arrays of any real dtype and layout: copied to the device as C-contiguous float32 (a
+  float64 array is rounded to float32: the kernels compute in float32, like cuBLAS SGEMM);
+- numba device arrays (or any `__cuda_array_interface__` object): used in place, so data stays on
+  the GPU between calls; they must already be float32 and C-contiguous, since converting them
+  would silently copy on the device.
+Anything else (complex, bool, object, empty, wrong number of dimensions) raises a clear error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+__all__ = ["NoGPUError", "as_device", "gpu_name", "is_device_array", "require_gpu", "simulated"]
+
+SIMULATOR_SWITCH = "NUMBA_ENABLE_CUDASIM=1"
+
+
+class NoGPUError(RuntimeError):
+    """No CUDA GPU is usable and the simulator is off."""
+
+
+def simulated() -> bool:
+    """True when numba runs kernels in its CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def require_gpu() -> None:
+    """Raise NoGPUError, naming the simulator switch, unless kernels can run here."""
+    if simulated() or cuda.is_available():
+        return
+    raise NoGPUError(
+        "no CUDA GPU is available (numba.cuda.is_available() is False). Run on a machine with an "
+        f"NVIDIA GPU and driver, or set {SIMULATOR_SWITCH} to run the same kernels in numba's "
+        "CUDA simulator on the CPU (slow: small sizes only)."
+    )
+
+
+def gpu_name() -> str:
+    if simulated():
+        return "numba CUDA simulator"
+    require_gpu()
+    name = cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def is_device_array(x: object) -> bool:
+    """A numba device array, anything exposing `__cuda_array_interface__` (CuPy, PyTorch), or the
+    simulator's stand-in for a device array (which has neither)."""
+    if simulated():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return isinstance(x, FakeCUDAArray)
+    return cuda.is_cuda_array(x)
+
+
+def as_device(x: object, name: str, ndim: int) -> object:
+    """`x` as a C-contiguous float32 device array with `ndim` dimensions (see the module docstring)."""
+    if is_device_array(x):
+        d = x if simulated() else cuda.as_cuda_array(x)
+        if d.dtype != np.float32:
+            raise TypeError(
+                f"{name}: device arrays must be float32, got {d.dtype} (convert it first)"
+            )
+        if d.ndim != ndim:
+            raise ValueError(f"{name}: expected {ndim} dimensions, got shape {d.shape}")
+        if not d.is_c_contiguous():
+            raise ValueError(
+                f"{name}: device arrays must be C-contiguous (copy it with .copy_to_device)"
+            )
+        if d.size == 0:
+            raise ValueError(f"{name}: empty array of shape {d.shape}")
+        return d
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: expected a NumPy or CUDA device array, got {type(x).__name__}")
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers, got dtype {x.dtype}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name}: empty array of shape {x.shape}")
+    return cuda.to_device(np.ascontiguousarray(x, dtype=np.float32))

@@ -1,0 +1,22 @@
+"""The runnable lessons: hello and vector_add as `python -m` modules, and the kernel check."""
+
+from phase4_cuda import __main__ as check
+from phase4_cuda import hello, vector_add
+
+
+def test_hello_prints_every_thread(capfd):
+    assert hello.main(["--blocks", "2", "--threads", "3"]) == 0
+    out = capfd.readouterr().out
+    assert out.count("global index") == 6
+    assert "block 1 thread 2 -> global index 5" in out
+
+
+def test_vector_add_main(capsys):
+    assert vector_add.main(["--n", "1000"]) == 0
+    assert "matches NumPy" in capsys.readouterr().out
+
+
+def test_kernel_check(capsys):
+    assert check.main() == 0
+    out = capsys.readouterr().out
+    assert "worst relative error" in out and "fused dense + ReLU" in out

@@ -1,0 +1,92 @@
+"""The host functions: NumPy in gives NumPy out, device arrays stay on the device, and bad input
+gets a clear error instead of a crash or a wrong answer."""
+
+import numpy as np
+import pytest
+from numba import cuda
+
+from phase4_cuda import device, matmul
+from phase4_cuda.vector_add import vector_add
+
+
+def ref(a, b):
+    return a.astype(np.float64) @ b.astype(np.float64)
+
+
+def test_numpy_in_numpy_out_and_conversions(rng):
+    a64, b64 = rng.standard_normal((7, 5)), rng.standard_normal((5, 3))
+    out = matmul.matmul(a64, b64)  # float64 is rounded to float32, as documented
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    assert matmul.relative_error(out, ref(a64, b64)) < 1e-6
+    ints = matmul.matmul(np.arange(6).reshape(2, 3), np.ones((3, 2), dtype=np.int64))
+    np.testing.assert_array_equal(ints, [[3, 3], [12, 12]])
+
+
+def test_non_contiguous_numpy_inputs_are_copied(rng):
+    base = rng.standard_normal((12, 10), dtype=np.float32)
+    a, b = base[::2, ::3], base.T[:, :5]  # strided and transposed views
+    assert not a.flags.c_contiguous and not b.flags.c_contiguous
+    for version in matmul.VERSIONS:
+        assert (
+            matmul.relative_error(
+                matmul.matmul(a, b[: a.shape[1]], version=version), ref(a, b[: a.shape[1]])
+            )
+            < 1e-5
+        )
+
+
+def test_device_arrays_stay_on_the_device(rng):
+    a = rng.standard_normal((9, 4), dtype=np.float32)
+    b = rng.standard_normal((4, 6), dtype=np.float32)
+    da, db = cuda.to_device(a), cuda.to_device(b)
+    dc = matmul.matmul(da, db)
+    assert device.is_device_array(dc)
+    out = cuda.to_device(np.full((9, 6), np.nan, np.float32))
+    assert matmul.matmul(da, db, out=out) is not None
+    assert matmul.relative_error(out.copy_to_host(), ref(a, b)) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "a,b,exc,message",
+    [
+        (np.ones((2, 3)), np.ones((4, 5)), ValueError, r"\(2, 3\) and \(4, 5\) are not aligned"),
+        (np.ones(3), np.ones((3, 2)), ValueError, "expected 2 dimensions"),
+        (np.ones((0, 3)), np.ones((3, 2)), ValueError, "empty"),
+        (np.ones((2, 2), dtype=complex), np.ones((2, 2)), TypeError, "real numbers"),
+        (np.ones((2, 2), dtype=bool), np.ones((2, 2)), TypeError, "real numbers"),
+        ([[1.0]], np.ones((1, 1)), TypeError, "NumPy or CUDA device array"),
+    ],
+)
+def test_bad_input(a, b, exc, message):
+    with pytest.raises(exc, match=message):
+        matmul.matmul(a, b)
+
+
+def test_bad_device_input():
+    with pytest.raises(TypeError, match="must be float32"):
+        matmul.matmul(cuda.to_device(np.ones((2, 2))), np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"out has shape \(3, 3\)"):
+        matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), out=cuda.device_array((3, 3), np.float32))
+    with pytest.raises(ValueError, match="unknown version"):
+        matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), version="fastest")
+
+
+def test_no_gpu_names_the_simulator_switch(monkeypatch):
+    monkeypatch.setattr(device, "simulated", lambda: False)
+    monkeypatch.setattr(device.cuda, "is_available", lambda: False)
+    with pytest.raises(device.NoGPUError, match="NUMBA_ENABLE_CUDASIM=1"):
+        matmul.matmul(np.ones((2, 2)), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("n", [1, 17, 1000])
+def test_vector_add_any_length_small_grid(n, rng):
+    x, y = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
+    # 2 blocks of 32 threads: the grid-stride loop has to cover the rest
+    np.testing.assert_array_equal(vector_add(x, y, blocks=2, threads=32), x + y)
+
+
+def test_vector_add_bad_input():
+    with pytest.raises(ValueError, match="lengths 3 and 4 differ"):
+        vector_add(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="empty"):
+        vector_add(np.ones(0), np.ones(0))
