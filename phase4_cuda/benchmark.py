@@ -33,6 +33,8 @@ CANDIDATE_TILES = [
     mm.Tiles(64, 128, 8, 4, 8),
     mm.Tiles(128, 128, 8, 8, 8),
     mm.Tiles(128, 128, 16, 8, 8),
+    mm.Tiles(128, 64, 16, 8, 4),
+    mm.Tiles(64, 128, 16, 4, 8),
 ]
 
 
@@ -104,6 +106,7 @@ def resources(results: BenchResults) -> None:
         "tiled": mm.matmul_tiled,
         "blocked1d": mm.matmul_blocked1d,
         "blocked2d": mm.matmul_blocked2d,
+        "unsigned": mm.matmul_unsigned,
     }
     kernels |= {
         f"tuned {t}" + (f" +{a}" if a else "") + (" +bias" if b else ""): k

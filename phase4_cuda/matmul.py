@@ -13,11 +13,14 @@ guarded, missing elements read as 0). Each step says what it changes and why it 
                blocking): per step of k it reads 8 + 8 values from shared memory for 64 FMAs.
                Threads own strided rows and columns (ty + 16 r, tx + 16 q), so a warp's shared
                reads are consecutive or broadcast: no bank conflicts.
-  5 tuned      version 4 written the way the compiler likes it: flat 1-D arrays with 32-bit index
-               arithmetic (numba indexes with 64-bit integers and runtime strides), the next tiles
-               loaded into registers while the current ones are multiplied (double buffering:
-               two shared buffers, one barrier per step), tile sizes as compile-time constants
-               chosen per problem size by `benchmark.py --autotune` (the table TUNED below).
+  5 unsigned   version 4 with flat arrays and unsigned 32-bit indices: numba indexes with signed
+               64-bit integers and allows negative indices, so each load paid for a wraparound
+               fix-up and Python's floor division; unsigned indices compile to plain loads at
+               constant offsets (see the PTX excerpt in README.md).
+  6 tuned      version 5 plus double buffering (the next tiles are loaded into registers while the
+               current ones are multiplied: two shared buffers, one barrier per step) and tile
+               sizes chosen per problem size by `benchmark.py --autotune` (the table TUNED), as
+               compile-time constants; its epilogue can add a bias and apply an activation.
 
 References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance"
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows; the numba documentation's
@@ -28,10 +31,11 @@ product before `benchmark.py` times any of them; `matmul()` picks the fastest ve
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from numba import cuda, float32, int32
+from numba import cuda, float32, uint32
 
 from phase4_cuda.device import as_device, is_device_array, require_gpu
 
@@ -170,7 +174,62 @@ def matmul_blocked2d(a, b, c):
 
 
 # ------------------------------------------------------------------------------------------------
-# 5. tuned: flat arrays, 32-bit indices, double buffering, tile sizes as compile-time constants
+# 5. unsigned: version 4, with flat arrays and unsigned 32-bit index arithmetic
+#
+# numba indexes arrays with signed 64-bit integers and supports negative indices, so every
+# `s[i]` with a signed i compiles to a wraparound fix-up (`i + (i < 0 ? len : 0)`), and `//` and
+# `%` get Python's floor semantics (more fix-ups). Cast indices to uint32 and build them only from
+# unsigned values and unsigned constants: the fix-ups vanish and LLVM folds the unrolled offsets
+# into the loads (`ld.shared.f32 [%rd11+128]`). Everything else is as in version 4.
+U_BM, U_BN, U_BK = np.uint32(BM4), np.uint32(BN4), np.uint32(BK4)
+U_TROWS, U_TCOLS, U_THREADS = np.uint32(TROWS4), np.uint32(TCOLS4), np.uint32(THREADS4)
+SA5, SB5 = BK4 * BM4, BK4 * BN4
+
+
+@cuda.jit(fastmath=True)
+def matmul_unsigned(a, b, c, m, n, k_dim):
+    # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+    sa = cuda.shared.array(SA5, float32)  # sa[k * BM + row]: A transposed
+    sb = cuda.shared.array(SB5, float32)  # sb[k * BN + col]
+    t = uint32(cuda.threadIdx.x)
+    tx, ty = t % U_TCOLS, t // U_TCOLS
+    row0 = uint32(cuda.blockIdx.y) * U_BM
+    col0 = uint32(cuda.blockIdx.x) * U_BN
+    acc = cuda.local.array((TM4, TN4), float32)
+    reg_a = cuda.local.array(TM4, float32)
+    reg_b = cuda.local.array(TN4, float32)
+    for r in range(TM4):
+        for q in range(TN4):
+            acc[r, q] = 0.0
+    for k0 in range(uint32(0), k_dim, U_BK):
+        for l in range(LOADS4):
+            e = t + uint32(l * THREADS4)
+            ai, ak = e // U_BK, e % U_BK
+            gi, gk = row0 + ai, k0 + ak
+            sa[ak * U_BM + ai] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+            bk, bj = e // U_BN, e % U_BN
+            gk, gj = k0 + bk, col0 + bj
+            sb[e] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+        cuda.syncthreads()
+        for kk in range(BK4):
+            for r in range(TM4):
+                reg_a[r] = sa[ty + uint32(kk * BM4 + r * TROWS4)]
+            for q in range(TN4):
+                reg_b[q] = sb[tx + uint32(kk * BN4 + q * TCOLS4)]
+            for r in range(TM4):
+                for q in range(TN4):
+                    acc[r, q] += reg_a[r] * reg_b[q]
+        cuda.syncthreads()
+    for r in range(TM4):
+        i = row0 + ty + uint32(r * TROWS4)
+        for q in range(TN4):
+            j = col0 + tx + uint32(q * TCOLS4)
+            if i < m and j < n:
+                c[i * n + j] = acc[r, q]
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. tuned: version 5 plus double buffering, tile sizes tuned per problem size, and an epilogue
 @dataclass(frozen=True)
 class Tiles:
     """Block tile BM x BN, BK deep; each thread computes TM x TN outputs."""
@@ -206,12 +265,12 @@ _KERNELS: dict[tuple[Tiles, str | None, bool], object] = {}
 
 
 def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False):
-    """The version-5 kernel for `tiles`, compiled once per (tiles, epilogue).
+    """The version-6 kernel for `tiles`, compiled once per (tiles, epilogue).
 
     With `bias` and `activation` it computes act(A @ B + bias) in its epilogue: Phase 4's fused
     dense layer. The tile sizes and the epilogue are closure constants, which numba freezes into
     the compiled code, so every loop below has constant bounds and is unrolled, and the local
-    arrays stay in registers.
+    arrays stay in registers. Indices are unsigned, as in version 5.
     """
     key = (tiles, activation, bias)
     if key in _KERNELS:
@@ -225,19 +284,21 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
     THREADS = tiles.threads
     LOAD_A, LOAD_B = BM * BK // THREADS, BK * BN // THREADS
     SA, SB = BK * BM, BK * BN  # one buffer of each, in elements
+    SA2, SB2 = 2 * SA, 2 * SB  # shared-array sizes must be constants, not expressions
+    uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
+    uSA, uSB = np.uint32(SA), np.uint32(SB)
     has_bias = bias
 
     @cuda.jit(fastmath=True)
     def kernel(a, b, bias_vec, c, m, n, k_dim):
         # a: (m*k_dim,) row-major A; b: (k_dim*n,); bias_vec: (n,) or unused; c: (m*n,)
-        # m, n, k_dim: int32. All index arithmetic stays in int32.
-        sa = cuda.shared.array(2 * SA, float32)  # [buffer][k][row of A]: A transposed
-        sb = cuda.shared.array(2 * SB, float32)  # [buffer][k][column of B]
-        t = int32(cuda.threadIdx.x)
-        tx = t % int32(TCOLS)
-        ty = t // int32(TCOLS)
-        row0 = int32(cuda.blockIdx.y) * int32(BM)
-        col0 = int32(cuda.blockIdx.x) * int32(BN)
+        # m, n, k_dim: uint32
+        sa = cuda.shared.array(SA2, float32)  # [buffer][k][row of A]: A transposed
+        sb = cuda.shared.array(SB2, float32)  # [buffer][k][column of B]
+        t = uint32(cuda.threadIdx.x)
+        tx, ty = t % uTCOLS, t // uTCOLS
+        row0 = uint32(cuda.blockIdx.y) * uBM
+        col0 = uint32(cuda.blockIdx.x) * uBN
         acc = cuda.local.array((TM, TN), float32)
         reg_a = cuda.local.array(TM, float32)
         reg_b = cuda.local.array(TN, float32)
@@ -249,62 +310,61 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
 
         # Tile 0: global -> registers -> shared buffer 0.
         for l in range(LOAD_A):
-            e = t + int32(l * THREADS)
-            gi, gk = row0 + e // int32(BK), e % int32(BK)
+            e = t + uint32(l * THREADS)
+            gi, gk = row0 + e // uBK, e % uBK
             next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
         for l in range(LOAD_B):
-            e = t + int32(l * THREADS)
-            gk, gj = e // int32(BN), col0 + e % int32(BN)
+            e = t + uint32(l * THREADS)
+            gk, gj = e // uBN, col0 + e % uBN
             next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
         for l in range(LOAD_A):
-            e = t + int32(l * THREADS)
-            sa[(e % int32(BK)) * int32(BM) + e // int32(BK)] = next_a[l]
+            e = t + uint32(l * THREADS)
+            sa[(e % uBK) * uBM + e // uBK] = next_a[l]
         for l in range(LOAD_B):
-            sb[t + int32(l * THREADS)] = next_b[l]
+            sb[t + uint32(l * THREADS)] = next_b[l]
         cuda.syncthreads()
 
-        n_tiles = (k_dim + int32(BK - 1)) // int32(BK)
-        for tile in range(n_tiles):
-            cur = int32(tile % 2)
-            k0 = int32(tile + 1) * int32(BK)
-            more = tile + 1 < n_tiles
+        n_tiles = (k_dim + uBK - uint32(1)) // uBK
+        for tile in range(uint32(0), n_tiles):
+            cur = uint32(tile % uint32(2))
+            more = tile + uint32(1) < n_tiles
             if more:  # issue the next tile's global loads now; they land while we compute
+                k0 = (tile + uint32(1)) * uBK
                 for l in range(LOAD_A):
-                    e = t + int32(l * THREADS)
-                    gi, gk = row0 + e // int32(BK), k0 + e % int32(BK)
+                    e = t + uint32(l * THREADS)
+                    gi, gk = row0 + e // uBK, k0 + e % uBK
                     next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
                 for l in range(LOAD_B):
-                    e = t + int32(l * THREADS)
-                    gk, gj = k0 + e // int32(BN), col0 + e % int32(BN)
+                    e = t + uint32(l * THREADS)
+                    gk, gj = k0 + e // uBN, col0 + e % uBN
                     next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
-            base_a = cur * int32(SA) + ty
-            base_b = cur * int32(SB) + tx
+            base_a = cur * uSA + ty
+            base_b = cur * uSB + tx
             for kk in range(BK):
                 for r in range(TM):
-                    reg_a[r] = sa[base_a + int32(kk * BM + r * TROWS)]
+                    reg_a[r] = sa[base_a + uint32(kk * BM + r * TROWS)]
                 for q in range(TN):
-                    reg_b[q] = sb[base_b + int32(kk * BN + q * TCOLS)]
+                    reg_b[q] = sb[base_b + uint32(kk * BN + q * TCOLS)]
                 for r in range(TM):
                     for q in range(TN):
                         acc[r, q] += reg_a[r] * reg_b[q]
             if more:  # fill the other buffer; it was last read before the previous barrier
-                other = (int32(1) - cur) * int32(SA)
+                other = (uint32(1) - cur) * uSA
                 for l in range(LOAD_A):
-                    e = t + int32(l * THREADS)
-                    sa[other + (e % int32(BK)) * int32(BM) + e // int32(BK)] = next_a[l]
-                other = (int32(1) - cur) * int32(SB)
+                    e = t + uint32(l * THREADS)
+                    sa[other + (e % uBK) * uBM + e // uBK] = next_a[l]
+                other = (uint32(1) - cur) * uSB
                 for l in range(LOAD_B):
-                    sb[other + t + int32(l * THREADS)] = next_b[l]
+                    sb[other + t + uint32(l * THREADS)] = next_b[l]
             cuda.syncthreads()
 
-        for r in range(TM):
-            i = row0 + ty + int32(r * TROWS)
-            for q in range(TN):
-                j = col0 + tx + int32(q * TCOLS)
+        for q in range(TN):
+            j = col0 + tx + uint32(q * TCOLS)
+            bias_j = bias_vec[j] if has_bias and j < n else float32(0.0)  # once per column
+            for r in range(TM):
+                i = row0 + ty + uint32(r * TROWS)
                 if i < m and j < n:
-                    v = acc[r, q]
-                    if has_bias:
-                        v += bias_vec[j]
+                    v = acc[r, q] + bias_j
                     if act == 1:
                         v = max(v, float32(0.0))
                     elif act == 2:
@@ -317,7 +377,7 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
     return kernel
 
 
-#: The tile sizes version 5 uses, by the largest of M and N. Chosen with
+#: The tile sizes version 6 uses, by the largest of M and N. Chosen with
 #: `python -m phase4_cuda.benchmark --autotune` on the H100 (see README.md): smaller block tiles
 #: for small products, so that every multiprocessor gets a block.
 TUNED: list[tuple[int, Tiles]] = [
@@ -355,16 +415,27 @@ def _launch_blocked2d(a, b, c, bias=None, tiles=None):
     return matmul_blocked2d, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (a, b, c)
 
 
+def _flat(a, b, c):
+    """1-D views of C-contiguous device arrays, and the sizes as uint32 (versions 5 and 6)."""
+    (m, k_dim), n = a.shape, c.shape[1]
+    views = (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size))
+    return views, (np.uint32(m), np.uint32(n), np.uint32(k_dim))
+
+
+def _launch_unsigned(a, b, c, bias=None, tiles=None):
+    m, n = c.shape
+    (fa, fb, fc), sizes = _flat(a, b, c)
+    return matmul_unsigned, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (fa, fb, fc, *sizes)
+
+
 def _launch_tuned(a, b, c, bias=None, tiles=None, activation=None):
     m, n = c.shape
-    k_dim = a.shape[1]
     tiles = tiles or tiles_for(m, n)
     kernel = tuned_kernel(tiles, activation, bias is not None)
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
-    flat = (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size))
-    bias_arg = bias if bias is not None else flat[2][:1]  # unused by the kernel
-    args = (flat[0], flat[1], bias_arg, flat[2], np.int32(m), np.int32(n), np.int32(k_dim))
-    return kernel, grid, tiles.threads, args
+    (fa, fb, fc), sizes = _flat(a, b, c)
+    bias_arg = bias if bias is not None else fc[:1]  # unused by the kernel
+    return kernel, grid, tiles.threads, (fa, fb, bias_arg, fc, *sizes)
 
 
 #: Every version, by name, in ladder order.
@@ -373,6 +444,7 @@ VERSIONS = {
     "tiled": _launch_tiled,
     "blocked1d": _launch_blocked1d,
     "blocked2d": _launch_blocked2d,
+    "unsigned": _launch_unsigned,
     "tuned": _launch_tuned,
 }
 
@@ -433,21 +505,28 @@ def validate(
     require_gpu()
     rng = np.random.default_rng(seed)
     errors = {}
-    for m, k, n in shapes:
-        a = rng.standard_normal((m, k)).astype(np.float32)
-        b = rng.standard_normal((k, n)).astype(np.float32)
-        ref = a.astype(np.float64) @ b.astype(np.float64)
-        da, db = cuda.to_device(a), cuda.to_device(b)
-        for version in versions or VERSIONS:
-            dc = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
-            launch(version, da, db, dc)
-            got = dc.copy_to_host()
-            err = relative_error(got, ref)
-            errors[(version, (m, k, n))] = err
-            if not err <= tol:  # also catches NaN: an element no thread wrote
-                raise AssertionError(
-                    f"{version} at (M, K, N) = {(m, k, n)}: relative error {err:.2e}"
-                )
+    with warnings.catch_warnings():  # small check launches trip numba's low-occupancy hint
+        warnings.filterwarnings("ignore", message=".*will likely result in GPU under-utilization")
+        for m, k, n in shapes:
+            errors |= _validate_shape(versions, m, k, n, rng, tol)
+    return errors
+
+
+def _validate_shape(versions, m, k, n, rng, tol):
+    """validate() for one (M, K, N): fresh inputs, a poisoned output per version."""
+    errors = {}
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    da, db = cuda.to_device(a), cuda.to_device(b)
+    for version in versions or VERSIONS:
+        dc = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
+        launch(version, da, db, dc)
+        got = dc.copy_to_host()
+        err = relative_error(got, ref)
+        errors[(version, (m, k, n))] = err
+        if not err <= tol:  # also catches NaN: an element no thread wrote
+            raise AssertionError(f"{version} at (M, K, N) = {(m, k, n)}: relative error {err:.2e}")
     return errors
 
 
