@@ -9,7 +9,7 @@ only then is anything timed. GPU times are per product with the data already on 
 measured over back-to-back launches after a warm-up (JIT compilation excluded), median of
 repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
 left out, with a note, when neither is installed. `--autotune` times every candidate tile shape
-of version 5 at each size and prints the table to paste into `matmul.TUNED`.
+of version 7 at each size and prints the table to paste into `matmul.TUNED`.
 """
 
 from __future__ import annotations
@@ -108,18 +108,19 @@ def resources(results: BenchResults) -> None:
         "blocked2d": mm.matmul_blocked2d,
         "unsigned": mm.matmul_unsigned,
     }
-    kernels |= {
-        f"tuned {t}" + (f" +{a}" if a else "") + (" +bias" if b else ""): k
-        for (t, a, b), k in mm._KERNELS.items()
-    }
+    for (tiles, wide, act, bias), kernel in mm._KERNELS.items():
+        epilogue = (f" +{act}" if act else "") + (" +bias" if bias else "")
+        kernels[f"{'wide' if wide else 'double_buffered'} {tiles}{epilogue}"] = kernel
     for name, kernel in kernels.items():
-        for sig in list(kernel.overloads):
+        regs, local = kernel.get_regs_per_thread(), kernel.get_local_mem_per_thread()
+        shared = kernel.get_shared_mem_per_block()
+        for sig in regs:  # one entry per compiled signature
             results.add(
                 kind="resources",
                 kernel=name,
-                registers=kernel.get_regs_per_thread(sig),
-                local_bytes=kernel.get_local_mem_per_thread(sig),
-                shared_bytes=kernel.get_shared_mem_per_block(sig),
+                registers=regs[sig],
+                local_bytes=local[sig],
+                shared_bytes=shared[sig],
             )
 
 
@@ -150,8 +151,8 @@ def autotune(results: BenchResults, sizes) -> None:
         a, b, da, db, dc = device_inputs(n, n, n, seed=1)
         best = None
         for tiles in CANDIDATE_TILES:
-            check("tuned", da, db, dc, a, b, tiles=tiles)
-            t = time_gpu(partial(mm.launch, "tuned", da, db, dc, tiles=tiles), cuda.synchronize)
+            check("wide", da, db, dc, a, b, tiles=tiles)
+            t = time_gpu(partial(mm.launch, "wide", da, db, dc, tiles=tiles), cuda.synchronize)
             tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
             results.add(kind="autotune", n=n, tiles=str(tiles), tflops=tflops)
             print(f"autotune n={n} {tiles}: {tflops:.2f} TFLOP/s", file=sys.stderr)
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
     parser.add_argument("--json", help="write the results (with machine info) to this JSON file")
     parser.add_argument(
-        "--autotune", action="store_true", help="time every candidate tile shape of version 5"
+        "--autotune", action="store_true", help="time every candidate tile shape of version 7"
     )
     parser.add_argument(
         "--no-roadmap",

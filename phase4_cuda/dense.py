@@ -1,7 +1,7 @@
 """The forward pass of an MLP on the GPU: a fused dense layer (product + bias + activation in one
 kernel), a row-wise softmax, and a network built from them. Matches Phase 1 and NumPy.
 
-The dense layer is matmul version 5 (`matmul.tuned_kernel`) with an epilogue: each output element
+The dense layer is matmul version 7 (`matmul.gemm_kernel`) with an epilogue: each output element
 gets its bias and activation while it is still in a register, so the pre-activation never goes
 to global memory (one launch, one write of the output instead of three of each).
 The softmax runs one block per row: a shared-memory reduction for the row's maximum (subtracted
@@ -40,7 +40,7 @@ def _check_dense(x, w, b):
 def _dense(dx, dw, db, activation):
     batch, n_out = _check_dense(dx, dw, db)
     dout = cuda.device_array((batch, n_out), dtype=np.float32)
-    kernel, grid, block, args = VERSIONS["tuned"](
+    kernel, grid, block, args = VERSIONS["wide"](
         dx, dw, dout, bias=db, tiles=tiles_for(batch, n_out), activation=activation
     )
     kernel[grid, block](*args)

@@ -17,10 +17,14 @@ guarded, missing elements read as 0). Each step says what it changes and why it 
                64-bit integers and allows negative indices, so each load paid for a wraparound
                fix-up and Python's floor division; unsigned indices compile to plain loads at
                constant offsets (see the PTX excerpt in README.md).
-  6 tuned      version 5 plus double buffering (the next tiles are loaded into registers while the
-               current ones are multiplied: two shared buffers, one barrier per step) and tile
-               sizes chosen per problem size by `benchmark.py --autotune` (the table TUNED), as
-               compile-time constants; its epilogue can add a bias and apply an activation.
+  6 double_buffered
+               version 5 plus double buffering: the next tiles are loaded into registers while
+               the current ones are multiplied (two shared buffers, one barrier per step); tile
+               sizes are compile-time constants, chosen per problem size (the table TUNED).
+  7 wide       each thread owns runs of 4 adjacent rows and columns instead of strided ones, so
+               it reads its operands from shared memory with 128-bit loads (`wide_loads.load4`,
+               an LLVM intrinsic: numba has no float4 arrays): 4 loads instead of 16 per step of
+               k. Its epilogue can add a bias and apply an activation: the fused dense layer.
 
 References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance"
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows; the numba documentation's
@@ -33,13 +37,24 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numba import cuda, float32, uint32
 
 from phase4_cuda.device import as_device, is_device_array, require_gpu
+from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 
-__all__ = ["TUNED", "VERSIONS", "Tiles", "launch", "matmul", "pick_version", "validate"]
+__all__ = [
+    "TUNED",
+    "VERSIONS",
+    "Tiles",
+    "gemm_kernel",
+    "launch",
+    "matmul",
+    "pick_version",
+    "validate",
+]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -229,7 +244,7 @@ def matmul_unsigned(a, b, c, m, n, k_dim):
 
 
 # ------------------------------------------------------------------------------------------------
-# 6. tuned: version 5 plus double buffering, tile sizes tuned per problem size, and an epilogue
+# 6. double_buffered and 7. wide: one kernel factory; `wide` switches the thread-to-output map
 @dataclass(frozen=True)
 class Tiles:
     """Block tile BM x BN, BK deep; each thread computes TM x TN outputs."""
@@ -261,21 +276,27 @@ class Tiles:
 
 
 _EPILOGUES = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-_KERNELS: dict[tuple[Tiles, str | None, bool], object] = {}
+_KERNELS: dict[tuple[Tiles, bool, str | None, bool], object] = {}
 
 
-def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False):
-    """The version-6 kernel for `tiles`, compiled once per (tiles, epilogue).
+def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, bias: bool = False):
+    """The kernel of version 7 (`wide`) or 6 (not `wide`) for `tiles`, compiled once per
+    (tiles, wide, epilogue).
 
     With `bias` and `activation` it computes act(A @ B + bias) in its epilogue: Phase 4's fused
-    dense layer. The tile sizes and the epilogue are closure constants, which numba freezes into
-    the compiled code, so every loop below has constant bounds and is unrolled, and the local
-    arrays stay in registers. Indices are unsigned, as in version 5.
+    dense layer. The tile sizes, `wide` and the epilogue are closure constants, which numba
+    freezes into the compiled code, so every loop below has constant bounds and is unrolled, the
+    local arrays stay in registers, and the branch not taken disappears. Indices are unsigned.
+
+    Thread (ty, tx) owns rows ty + TROWS r (strided) or, when `wide`, the runs of 4 rows
+    4 ty + 4 TROWS h + (0..3); columns likewise with tx.
     """
-    key = (tiles, activation, bias)
+    key = (tiles, wide, activation, bias)
     if key in _KERNELS:
         return _KERNELS[key]
     tiles.check()
+    if wide and (tiles.TM % 4 or tiles.TN % 4):
+        raise ValueError(f"{tiles}: the wide version needs TM and TN divisible by 4")
     if activation not in _EPILOGUES:
         raise ValueError(f"activation must be one of {list(_EPILOGUES)}, got {activation!r}")
     act = _EPILOGUES[activation]
@@ -288,15 +309,20 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
     uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
     uSA, uSB = np.uint32(SA), np.uint32(SB)
     has_bias = bias
+    WIDE = wide
+    # the offset of a thread's r-th row (q-th column) from its first one, as a constant
+    ROW_OFF = tuple((r // 4) * 4 * TROWS + r % 4 if wide else r * TROWS for r in range(TM))
+    COL_OFF = tuple((q // 4) * 4 * TCOLS + q % 4 if wide else q * TCOLS for q in range(TN))
+    uSTEP = np.uint32(4 if wide else 1)  # a thread's first row is ty * uSTEP
 
     @cuda.jit(fastmath=True)
     def kernel(a, b, bias_vec, c, m, n, k_dim):
         # a: (m*k_dim,) row-major A; b: (k_dim*n,); bias_vec: (n,) or unused; c: (m*n,)
         # m, n, k_dim: uint32
-        sa = cuda.shared.array(SA2, float32)  # [buffer][k][row of A]: A transposed
-        sb = cuda.shared.array(SB2, float32)  # [buffer][k][column of B]
+        sa = cuda.shared.array(SA2, float32, alignment=SHARED_ALIGN)  # [buffer][k][row of A]
+        sb = cuda.shared.array(SB2, float32, alignment=SHARED_ALIGN)  # [buffer][k][column of B]
         t = uint32(cuda.threadIdx.x)
-        tx, ty = t % uTCOLS, t // uTCOLS
+        tx, ty = (t % uTCOLS) * uSTEP, (t // uTCOLS) * uSTEP  # first column and row owned
         row0 = uint32(cuda.blockIdx.y) * uBM
         col0 = uint32(cuda.blockIdx.x) * uBN
         acc = cuda.local.array((TM, TN), float32)
@@ -341,10 +367,24 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
             base_a = cur * uSA + ty
             base_b = cur * uSB + tx
             for kk in range(BK):
-                for r in range(TM):
-                    reg_a[r] = sa[base_a + uint32(kk * BM + r * TROWS)]
-                for q in range(TN):
-                    reg_b[q] = sb[base_b + uint32(kk * BN + q * TCOLS)]
+                if WIDE:  # 128-bit loads of 4 adjacent rows / columns
+                    for h in range(TM // 4):
+                        x0, x1, x2, x3 = load4(sa, base_a + uint32(kk * BM + ROW_OFF[4 * h]))
+                        reg_a[4 * h] = x0
+                        reg_a[4 * h + 1] = x1
+                        reg_a[4 * h + 2] = x2
+                        reg_a[4 * h + 3] = x3
+                    for h in range(TN // 4):
+                        x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * BN + COL_OFF[4 * h]))
+                        reg_b[4 * h] = x0
+                        reg_b[4 * h + 1] = x1
+                        reg_b[4 * h + 2] = x2
+                        reg_b[4 * h + 3] = x3
+                else:
+                    for r in range(TM):
+                        reg_a[r] = sa[base_a + uint32(kk * BM + ROW_OFF[r])]
+                    for q in range(TN):
+                        reg_b[q] = sb[base_b + uint32(kk * BN + COL_OFF[q])]
                 for r in range(TM):
                     for q in range(TN):
                         acc[r, q] += reg_a[r] * reg_b[q]
@@ -359,12 +399,14 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
             cuda.syncthreads()
 
         for q in range(TN):
-            j = col0 + tx + uint32(q * TCOLS)
+            j = col0 + tx + uint32(COL_OFF[q])
             bias_j = bias_vec[j] if has_bias and j < n else float32(0.0)  # once per column
             for r in range(TM):
-                i = row0 + ty + uint32(r * TROWS)
+                i = row0 + ty + uint32(ROW_OFF[r])
                 if i < m and j < n:
-                    v = acc[r, q] + bias_j
+                    v = acc[r, q]
+                    if has_bias:
+                        v += bias_j
                     if act == 1:
                         v = max(v, float32(0.0))
                     elif act == 2:
@@ -377,7 +419,7 @@ def tuned_kernel(tiles: Tiles, activation: str | None = None, bias: bool = False
     return kernel
 
 
-#: The tile sizes version 6 uses, by the largest of M and N. Chosen with
+#: The tile sizes versions 6 and 7 use, by the largest of M and N. Chosen with
 #: `python -m phase4_cuda.benchmark --autotune` on the H100 (see README.md): smaller block tiles
 #: for small products, so that every multiprocessor gets a block.
 TUNED: list[tuple[int, Tiles]] = [
@@ -428,10 +470,10 @@ def _launch_unsigned(a, b, c, bias=None, tiles=None):
     return matmul_unsigned, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (fa, fb, fc, *sizes)
 
 
-def _launch_tuned(a, b, c, bias=None, tiles=None, activation=None):
+def _launch_gemm(a, b, c, bias=None, tiles=None, activation=None, wide=True):
     m, n = c.shape
     tiles = tiles or tiles_for(m, n)
-    kernel = tuned_kernel(tiles, activation, bias is not None)
+    kernel = gemm_kernel(tiles, wide, activation, bias is not None)
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
     (fa, fb, fc), sizes = _flat(a, b, c)
     bias_arg = bias if bias is not None else fc[:1]  # unused by the kernel
@@ -445,7 +487,8 @@ VERSIONS = {
     "blocked1d": _launch_blocked1d,
     "blocked2d": _launch_blocked2d,
     "unsigned": _launch_unsigned,
-    "tuned": _launch_tuned,
+    "double_buffered": partial(_launch_gemm, wide=False),
+    "wide": _launch_gemm,
 }
 
 
@@ -456,11 +499,11 @@ def launch(version: str, a, b, c, **options) -> None:
 
 
 def pick_version(m: int, n: int, k: int) -> str:
-    """The fastest verified version for this shape (every version handles every shape; version 5
-    is fastest at every size measured, see README.md)."""
+    """The fastest verified version for this shape (every version handles every shape; version 7
+    is the fastest at every size measured, see README.md)."""
     if min(m, n, k) < 1:
         raise ValueError(f"empty product: ({m}, {k}) @ ({k}, {n})")
-    return "tuned"
+    return "wide"
 
 
 def matmul(a, b, out=None, version: str | None = None):
