@@ -9,7 +9,7 @@ only then is anything timed. GPU times are per product with the data already on 
 measured over back-to-back launches after a warm-up (JIT compilation excluded), median of
 repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
 left out, with a note, when neither is installed. `--autotune` times every candidate tile shape
-of version 7 at each size and prints the table to paste into `matmul.TUNED`.
+of versions 6 and 7 at each size, for the table `matmul.TUNED`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, 
 
 CANDIDATE_TILES = [
     mm.Tiles(64, 64, 8, 4, 4),
-    mm.Tiles(64, 64, 16, 4, 4),
     mm.Tiles(128, 64, 8, 8, 4),
     mm.Tiles(64, 128, 8, 4, 8),
-    mm.Tiles(128, 128, 8, 8, 8),
-    mm.Tiles(128, 128, 16, 8, 8),
-    mm.Tiles(128, 64, 16, 8, 4),
     mm.Tiles(64, 128, 16, 4, 8),
+    mm.Tiles(128, 128, 8, 8, 8),
+    mm.Tiles(128, 128, 8, 8, 8, min_blocks=2),
+    mm.Tiles(128, 128, 16, 8, 8),
+    mm.Tiles(128, 128, 16, 8, 8, min_blocks=2),
 ]
 
 
@@ -147,18 +147,20 @@ def ladder(results: BenchResults, sizes, peer) -> None:
 
 
 def autotune(results: BenchResults, sizes) -> None:
+    """Time every candidate tile shape of versions 6 and 7 at each size."""
     for n in sizes:
         a, b, da, db, dc = device_inputs(n, n, n, seed=1)
         best = None
-        for tiles in CANDIDATE_TILES:
-            check("wide", da, db, dc, a, b, tiles=tiles)
-            t = time_gpu(partial(mm.launch, "wide", da, db, dc, tiles=tiles), cuda.synchronize)
-            tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
-            results.add(kind="autotune", n=n, tiles=str(tiles), tflops=tflops)
-            print(f"autotune n={n} {tiles}: {tflops:.2f} TFLOP/s", file=sys.stderr)
-            if best is None or tflops > best[1]:
-                best = (tiles, tflops)
-        print(f"autotune n={n}: best {best[0]} at {best[1]:.2f} TFLOP/s", file=sys.stderr)
+        for version in ("double_buffered", "wide"):
+            for tiles in CANDIDATE_TILES:
+                check(version, da, db, dc, a, b, tiles=tiles)
+                t = time_gpu(partial(mm.launch, version, da, db, dc, tiles=tiles), cuda.synchronize)
+                tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
+                results.add(kind="autotune", n=n, version=version, tiles=str(tiles), tflops=tflops)
+                print(f"autotune n={n} {version} {tiles}: {tflops:.2f} TFLOP/s", file=sys.stderr)
+                if best is None or tflops > best[2]:
+                    best = (version, tiles, tflops)
+        print(f"autotune n={n}: best {best[0]} {best[1]} at {best[2]:.2f} TFLOP/s", file=sys.stderr)
 
 
 @cuda.jit
@@ -294,8 +296,8 @@ def report(results: BenchResults) -> str:
     if tune:
         out.append(
             markdown_table(
-                ["n", "tiles", "TFLOP/s"],
-                [[r["n"], r["tiles"], f"{r['tflops']:.2f}"] for r in tune],
+                ["n", "version", "tiles", "TFLOP/s"],
+                [[r["n"], r["version"], r["tiles"], f"{r['tflops']:.2f}"] for r in tune],
             )
         )
     out.extend(f"Note: {note}" for note in results.notes)
@@ -307,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
     parser.add_argument("--json", help="write the results (with machine info) to this JSON file")
     parser.add_argument(
-        "--autotune", action="store_true", help="time every candidate tile shape of version 7"
+        "--autotune",
+        action="store_true",
+        help="time every candidate tile shape of versions 6 and 7",
     )
     parser.add_argument(
         "--no-roadmap",

@@ -42,7 +42,7 @@ from functools import partial
 import numpy as np
 from numba import cuda, float32, uint32
 
-from phase4_cuda.device import as_device, is_device_array, require_gpu
+from phase4_cuda.device import as_device, is_device_array, require_gpu, simulated
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 
 __all__ = [
@@ -254,6 +254,9 @@ class Tiles:
     BK: int = 8
     TM: int = 8
     TN: int = 8
+    #: blocks that must fit on one multiprocessor at once (`launch_bounds`): 2 caps a 256-thread
+    #: kernel at 128 registers, so two blocks share an SM and hide each other's waits.
+    min_blocks: int = 1
 
     @property
     def threads(self) -> int:
@@ -272,7 +275,8 @@ class Tiles:
             raise ValueError(f"{self}: tiles must divide evenly among 32..1024 threads")
 
     def __str__(self) -> str:
-        return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}"
+        bound = f" min{self.min_blocks}" if self.min_blocks > 1 else ""
+        return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}{bound}"
 
 
 _EPILOGUES = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
@@ -315,7 +319,10 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     COL_OFF = tuple((q // 4) * 4 * TCOLS + q % 4 if wide else q * TCOLS for q in range(TN))
     uSTEP = np.uint32(4 if wide else 1)  # a thread's first row is ty * uSTEP
 
-    @cuda.jit(fastmath=True)
+    # The simulator rejects launch_bounds; it has no registers to bound anyway.
+    bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
+
+    @cuda.jit(fastmath=True, **bounds)
     def kernel(a, b, bias_vec, c, m, n, k_dim):
         # a: (m*k_dim,) row-major A; b: (k_dim*n,); bias_vec: (n,) or unused; c: (m*n,)
         # m, n, k_dim: uint32
