@@ -33,8 +33,9 @@ CANDIDATE_TILES = [
     mm.Tiles(64, 128, 16, 4, 8),
     mm.Tiles(128, 128, 8, 8, 8),
     mm.Tiles(128, 128, 8, 8, 8, min_blocks=2),
-    mm.Tiles(128, 128, 16, 8, 8),
+    mm.Tiles(128, 128, 8, 8, 8, min_blocks=2, prefetch=True),
     mm.Tiles(128, 128, 16, 8, 8, min_blocks=2),
+    mm.Tiles(128, 128, 16, 8, 8, min_blocks=2, prefetch=True),
 ]
 
 
@@ -153,6 +154,8 @@ def autotune(results: BenchResults, sizes) -> None:
         best = None
         for version in ("double_buffered", "wide"):
             for tiles in CANDIDATE_TILES:
+                if tiles.prefetch and version != "wide":
+                    continue
                 check(version, da, db, dc, a, b, tiles=tiles)
                 t = time_gpu(partial(mm.launch, version, da, db, dc, tiles=tiles), cuda.synchronize)
                 tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")

@@ -257,6 +257,8 @@ class Tiles:
     #: blocks that must fit on one multiprocessor at once (`launch_bounds`): 2 caps a 256-thread
     #: kernel at 128 registers, so two blocks share an SM and hide each other's waits.
     min_blocks: int = 1
+    #: load the next step's operands from shared memory while this step's FMAs run (wide only)
+    prefetch: bool = False
 
     @property
     def threads(self) -> int:
@@ -276,7 +278,8 @@ class Tiles:
 
     def __str__(self) -> str:
         bound = f" min{self.min_blocks}" if self.min_blocks > 1 else ""
-        return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}{bound}"
+        pre = " prefetch" if self.prefetch else ""
+        return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}{bound}{pre}"
 
 
 _EPILOGUES = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
@@ -301,6 +304,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     tiles.check()
     if wide and (tiles.TM % 4 or tiles.TN % 4):
         raise ValueError(f"{tiles}: the wide version needs TM and TN divisible by 4")
+    if tiles.prefetch and (not wide or tiles.BK % 2):
+        raise ValueError(f"{tiles}: prefetch needs the wide version and an even BK")
     if activation not in _EPILOGUES:
         raise ValueError(f"activation must be one of {list(_EPILOGUES)}, got {activation!r}")
     act = _EPILOGUES[activation]
@@ -308,8 +313,14 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     TROWS, TCOLS = BM // TM, BN // TN
     THREADS = tiles.threads
     LOAD_A, LOAD_B = BM * BK // THREADS, BK * BN // THREADS
-    SA, SB = BK * BM, BK * BN  # one buffer of each, in elements
+    # A is stored transposed, one row of LDA floats per k. The 4 floats of padding shift each row
+    # by 4 banks: the transposing stores (a warp writes 8 k-rows x 4 rows of A) hit 32 different
+    # banks instead of 4, and rows stay 16-byte aligned for the 128-bit loads.
+    LDA = BM + 4
+    SA, SB = BK * LDA, BK * BN  # one buffer of each, in elements
     SA2, SB2 = 2 * SA, 2 * SB  # shared-array sizes must be constants, not expressions
+    uLDA = np.uint32(LDA)
+    PREFETCH = tiles.prefetch
     uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
     uSA, uSB = np.uint32(SA), np.uint32(SB)
     has_bias = bias
@@ -318,6 +329,28 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     ROW_OFF = tuple((r // 4) * 4 * TROWS + r % 4 if wide else r * TROWS for r in range(TM))
     COL_OFF = tuple((q // 4) * 4 * TCOLS + q % 4 if wide else q * TCOLS for q in range(TN))
     uSTEP = np.uint32(4 if wide else 1)  # a thread's first row is ty * uSTEP
+
+    @cuda.jit(device=True, inline="always")
+    def load_wide(sa, sb, base_a, base_b, kk, reg_a, reg_b):
+        # the thread's TM values of A and TN values of B at step kk, 4 per 128-bit load
+        for h in range(TM // 4):
+            x0, x1, x2, x3 = load4(sa, base_a + uint32(kk * LDA + ROW_OFF[4 * h]))
+            reg_a[4 * h] = x0
+            reg_a[4 * h + 1] = x1
+            reg_a[4 * h + 2] = x2
+            reg_a[4 * h + 3] = x3
+        for h in range(TN // 4):
+            x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * BN + COL_OFF[4 * h]))
+            reg_b[4 * h] = x0
+            reg_b[4 * h + 1] = x1
+            reg_b[4 * h + 2] = x2
+            reg_b[4 * h + 3] = x3
+
+    @cuda.jit(device=True, inline="always")
+    def outer_product(acc, reg_a, reg_b):
+        for r in range(TM):
+            for q in range(TN):
+                acc[r, q] += reg_a[r] * reg_b[q]
 
     # The simulator rejects launch_bounds; it has no registers to bound anyway.
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
@@ -335,6 +368,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
         acc = cuda.local.array((TM, TN), float32)
         reg_a = cuda.local.array(TM, float32)
         reg_b = cuda.local.array(TN, float32)
+        reg_a2 = cuda.local.array(TM, float32)  # used only when PREFETCH
+        reg_b2 = cuda.local.array(TN, float32)
         next_a = cuda.local.array(LOAD_A, float32)
         next_b = cuda.local.array(LOAD_B, float32)
         for r in range(TM):
@@ -352,7 +387,7 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
             next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
         for l in range(LOAD_A):
             e = t + uint32(l * THREADS)
-            sa[(e % uBK) * uBM + e // uBK] = next_a[l]
+            sa[(e % uBK) * uLDA + e // uBK] = next_a[l]
         for l in range(LOAD_B):
             sb[t + uint32(l * THREADS)] = next_b[l]
         cuda.syncthreads()
@@ -373,33 +408,29 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                     next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
             base_a = cur * uSA + ty
             base_b = cur * uSB + tx
-            for kk in range(BK):
-                if WIDE:  # 128-bit loads of 4 adjacent rows / columns
-                    for h in range(TM // 4):
-                        x0, x1, x2, x3 = load4(sa, base_a + uint32(kk * BM + ROW_OFF[4 * h]))
-                        reg_a[4 * h] = x0
-                        reg_a[4 * h + 1] = x1
-                        reg_a[4 * h + 2] = x2
-                        reg_a[4 * h + 3] = x3
-                    for h in range(TN // 4):
-                        x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * BN + COL_OFF[4 * h]))
-                        reg_b[4 * h] = x0
-                        reg_b[4 * h + 1] = x1
-                        reg_b[4 * h + 2] = x2
-                        reg_b[4 * h + 3] = x3
-                else:
-                    for r in range(TM):
-                        reg_a[r] = sa[base_a + uint32(kk * BM + ROW_OFF[r])]
-                    for q in range(TN):
-                        reg_b[q] = sb[base_b + uint32(kk * BN + COL_OFF[q])]
-                for r in range(TM):
-                    for q in range(TN):
-                        acc[r, q] += reg_a[r] * reg_b[q]
+            if PREFETCH:  # two steps of k per iteration, each loading the other's operands
+                load_wide(sa, sb, base_a, base_b, 0, reg_a, reg_b)
+                for kk in range(0, BK, 2):
+                    load_wide(sa, sb, base_a, base_b, kk + 1, reg_a2, reg_b2)
+                    outer_product(acc, reg_a, reg_b)
+                    if kk + 2 < BK:
+                        load_wide(sa, sb, base_a, base_b, kk + 2, reg_a, reg_b)
+                    outer_product(acc, reg_a2, reg_b2)
+            else:
+                for kk in range(BK):
+                    if WIDE:  # 128-bit loads of 4 adjacent rows / columns
+                        load_wide(sa, sb, base_a, base_b, kk, reg_a, reg_b)
+                    else:
+                        for r in range(TM):
+                            reg_a[r] = sa[base_a + uint32(kk * LDA + ROW_OFF[r])]
+                        for q in range(TN):
+                            reg_b[q] = sb[base_b + uint32(kk * BN + COL_OFF[q])]
+                    outer_product(acc, reg_a, reg_b)
             if more:  # fill the other buffer; it was last read before the previous barrier
                 other = (uint32(1) - cur) * uSA
                 for l in range(LOAD_A):
                     e = t + uint32(l * THREADS)
-                    sa[other + (e % uBK) * uBM + e // uBK] = next_a[l]
+                    sa[other + (e % uBK) * uLDA + e // uBK] = next_a[l]
                 other = (uint32(1) - cur) * uSB
                 for l in range(LOAD_B):
                     sb[other + t + uint32(l * THREADS)] = next_b[l]

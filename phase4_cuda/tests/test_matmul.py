@@ -32,12 +32,16 @@ def test_every_version_on_odd_shapes(version, shape, rng):
 
 @pytest.mark.parametrize(
     "tiles",
-    [mm.Tiles(64, 64, 8, 4, 4), mm.Tiles(128, 64, 8, 8, 4), mm.Tiles(64, 64, 16, 4, 4)],
+    [
+        mm.Tiles(64, 64, 8, 4, 4),
+        mm.Tiles(128, 64, 8, 8, 4),
+        mm.Tiles(64, 64, 16, 4, 4, prefetch=True),
+    ],
     ids=str,
 )
 def test_tiled_factory_shapes_across_several_blocks(tiles, rng):
     # 70 x 130 needs 2 x 3 blocks of 64 x 64: interior and edge blocks both run.
-    for version in ("double_buffered", "wide"):
+    for version in ("wide",) if tiles.prefetch else ("double_buffered", "wide"):
         run_and_check(version, 70, 19, 130, rng, tiles=tiles)
 
 
@@ -57,6 +61,8 @@ def test_validate_reports_every_version():
 def test_tiles_must_divide_among_the_threads():
     with pytest.raises(ValueError, match="divide evenly"):
         mm.gemm_kernel(mm.Tiles(64, 64, 8, 3, 4))
+    with pytest.raises(ValueError, match="prefetch needs the wide version"):
+        mm.gemm_kernel(mm.Tiles(prefetch=True), wide=False)
     with pytest.raises(ValueError, match="divisible by 4"):
         mm.gemm_kernel(mm.Tiles(32, 32, 8, 2, 2), wide=True)
     assert mm.tiles_for(100, 100) == mm.TUNED[0][1]
