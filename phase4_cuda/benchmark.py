@@ -28,13 +28,12 @@ from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, 
 
 CANDIDATE_TILES = [
     mm.Tiles(64, 64, 8, 4, 4),
-    mm.Tiles(128, 64, 8, 8, 4),
-    mm.Tiles(64, 128, 8, 4, 8),
-    mm.Tiles(64, 128, 16, 4, 8),
+    mm.Tiles(64, 64, 8, 4, 4, prefetch=True),
+    mm.Tiles(64, 128, 8, 4, 8, prefetch=True),
+    mm.Tiles(128, 64, 8, 8, 4, prefetch=True),
     mm.Tiles(128, 128, 8, 8, 8),
     mm.Tiles(128, 128, 8, 8, 8, min_blocks=2),
     mm.Tiles(128, 128, 8, 8, 8, min_blocks=2, prefetch=True),
-    mm.Tiles(128, 128, 16, 8, 8, min_blocks=2),
     mm.Tiles(128, 128, 16, 8, 8, min_blocks=2, prefetch=True),
 ]
 

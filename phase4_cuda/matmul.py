@@ -321,6 +321,11 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     SA2, SB2 = 2 * SA, 2 * SB  # shared-array sizes must be constants, not expressions
     uLDA = np.uint32(LDA)
     PREFETCH = tiles.prefetch
+    # Interior blocks of aligned operands load their tiles 4 floats at a time (load4 on global
+    # memory: one 128-bit load) with no bounds checks; edge blocks take the checked scalar path.
+    VEC = wide and BK % 4 == 0 and (BM * BK) % (4 * THREADS) == 0 and (BK * BN) % (4 * THREADS) == 0
+    LOAD_A4, LOAD_B4 = LOAD_A // 4, LOAD_B // 4
+    uBK4, uBN4, u4 = np.uint32(BK // 4), np.uint32(BN // 4), np.uint32(4)
     uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
     uSA, uSB = np.uint32(SA), np.uint32(SB)
     has_bias = bias
@@ -347,6 +352,51 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
             reg_b[4 * h + 3] = x3
 
     @cuda.jit(device=True, inline="always")
+    def fetch(a, b, k0, row0, col0, t, m, n, k_dim, fast, next_a, next_b):
+        # global -> registers: this thread's share of the A tile (BM x BK) and B tile (BK x BN)
+        if VEC and fast:
+            for l in range(LOAD_A4):
+                e = t + uint32(l * THREADS)
+                x = load4(a, (row0 + e // uBK4) * k_dim + k0 + (e % uBK4) * u4)
+                for i in range(4):
+                    next_a[4 * l + i] = x[i]
+            for l in range(LOAD_B4):
+                e = t + uint32(l * THREADS)
+                x = load4(b, (k0 + e // uBN4) * n + col0 + (e % uBN4) * u4)
+                for i in range(4):
+                    next_b[4 * l + i] = x[i]
+        else:  # consecutive threads read consecutive k of A and consecutive columns of B
+            for l in range(LOAD_A):
+                e = t + uint32(l * THREADS)
+                gi, gk = row0 + e // uBK, k0 + e % uBK
+                next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+            for l in range(LOAD_B):
+                e = t + uint32(l * THREADS)
+                gk, gj = k0 + e // uBN, col0 + e % uBN
+                next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+
+    @cuda.jit(device=True, inline="always")
+    def stash(sa, sb, off_a, off_b, t, fast, next_a, next_b):
+        # registers -> one shared buffer (A transposed), in the layout `fetch` loaded
+        if VEC and fast:
+            for l in range(LOAD_A4):
+                e = t + uint32(l * THREADS)
+                row, k = e // uBK4, (e % uBK4) * u4
+                for i in range(4):
+                    sa[off_a + (k + uint32(i)) * uLDA + row] = next_a[4 * l + i]
+            for l in range(LOAD_B4):
+                e = t + uint32(l * THREADS)
+                k, col = e // uBN4, (e % uBN4) * u4
+                for i in range(4):
+                    sb[off_b + k * uBN + col + uint32(i)] = next_b[4 * l + i]
+        else:
+            for l in range(LOAD_A):
+                e = t + uint32(l * THREADS)
+                sa[off_a + (e % uBK) * uLDA + e // uBK] = next_a[l]
+            for l in range(LOAD_B):
+                sb[off_b + t + uint32(l * THREADS)] = next_b[l]
+
+    @cuda.jit(device=True, inline="always")
     def outer_product(acc, reg_a, reg_b):
         for r in range(TM):
             for q in range(TN):
@@ -356,9 +406,9 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
 
     @cuda.jit(fastmath=True, **bounds)
-    def kernel(a, b, bias_vec, c, m, n, k_dim):
+    def kernel(a, b, bias_vec, c, m, n, k_dim, vec_ok):
         # a: (m*k_dim,) row-major A; b: (k_dim*n,); bias_vec: (n,) or unused; c: (m*n,)
-        # m, n, k_dim: uint32
+        # m, n, k_dim, vec_ok: uint32
         sa = cuda.shared.array(SA2, float32, alignment=SHARED_ALIGN)  # [buffer][k][row of A]
         sb = cuda.shared.array(SB2, float32, alignment=SHARED_ALIGN)  # [buffer][k][column of B]
         t = uint32(cuda.threadIdx.x)
@@ -376,20 +426,11 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
             for q in range(TN):
                 acc[r, q] = 0.0
 
+        # vec_ok (from the host): K % BK == 0, N and K % 4 == 0, 16-byte aligned operands
+        fast = vec_ok != 0 and row0 + uBM <= m and col0 + uBN <= n
         # Tile 0: global -> registers -> shared buffer 0.
-        for l in range(LOAD_A):
-            e = t + uint32(l * THREADS)
-            gi, gk = row0 + e // uBK, e % uBK
-            next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
-        for l in range(LOAD_B):
-            e = t + uint32(l * THREADS)
-            gk, gj = e // uBN, col0 + e % uBN
-            next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
-        for l in range(LOAD_A):
-            e = t + uint32(l * THREADS)
-            sa[(e % uBK) * uLDA + e // uBK] = next_a[l]
-        for l in range(LOAD_B):
-            sb[t + uint32(l * THREADS)] = next_b[l]
+        fetch(a, b, uint32(0), row0, col0, t, m, n, k_dim, fast, next_a, next_b)
+        stash(sa, sb, uint32(0), uint32(0), t, fast, next_a, next_b)
         cuda.syncthreads()
 
         n_tiles = (k_dim + uBK - uint32(1)) // uBK
@@ -398,14 +439,7 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
             more = tile + uint32(1) < n_tiles
             if more:  # issue the next tile's global loads now; they land while we compute
                 k0 = (tile + uint32(1)) * uBK
-                for l in range(LOAD_A):
-                    e = t + uint32(l * THREADS)
-                    gi, gk = row0 + e // uBK, k0 + e % uBK
-                    next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
-                for l in range(LOAD_B):
-                    e = t + uint32(l * THREADS)
-                    gk, gj = k0 + e // uBN, col0 + e % uBN
-                    next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+                fetch(a, b, k0, row0, col0, t, m, n, k_dim, fast, next_a, next_b)
             base_a = cur * uSA + ty
             base_b = cur * uSB + tx
             if PREFETCH:  # two steps of k per iteration, each loading the other's operands
@@ -427,13 +461,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                             reg_b[q] = sb[base_b + uint32(kk * BN + COL_OFF[q])]
                     outer_product(acc, reg_a, reg_b)
             if more:  # fill the other buffer; it was last read before the previous barrier
-                other = (uint32(1) - cur) * uSA
-                for l in range(LOAD_A):
-                    e = t + uint32(l * THREADS)
-                    sa[other + (e % uBK) * uLDA + e // uBK] = next_a[l]
-                other = (uint32(1) - cur) * uSB
-                for l in range(LOAD_B):
-                    sb[other + t + uint32(l * THREADS)] = next_b[l]
+                other = uint32(1) - cur
+                stash(sa, sb, other * uSA, other * uSB, t, fast, next_a, next_b)
             cuda.syncthreads()
 
         for q in range(TN):
@@ -515,7 +544,17 @@ def _launch_gemm(a, b, c, bias=None, tiles=None, activation=None, wide=True):
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
     (fa, fb, fc), sizes = _flat(a, b, c)
     bias_arg = bias if bias is not None else fc[:1]  # unused by the kernel
-    return kernel, grid, tiles.threads, (fa, fb, bias_arg, fc, *sizes)
+    k_dim = a.shape[1]
+    vec_ok = (
+        k_dim % tiles.BK == 0 and k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
+    )
+    return kernel, grid, tiles.threads, (fa, fb, bias_arg, fc, *sizes, np.uint32(vec_ok))
+
+
+def _aligned16(x) -> bool:
+    """Whether a device array starts on a 16-byte boundary (the simulator has no addresses)."""
+    interface = getattr(x, "__cuda_array_interface__", None)
+    return interface is None or interface["data"][0] % 16 == 0
 
 
 #: Every version, by name, in ladder order.

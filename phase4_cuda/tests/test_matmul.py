@@ -52,6 +52,14 @@ def test_every_version_on_large_shapes(version, shape, rng):
     run_and_check(version, *shape, rng)
 
 
+@pytest.mark.parametrize("shape", [(70, 16, 132), (64, 24, 64)], ids=str)
+def test_interior_blocks_take_the_vector_path(shape, rng):
+    # K % 8 == 0 and N % 4 == 0: interior 64 x 64 blocks load their tiles 4 floats at a time,
+    # edge blocks (if any) take the checked path; both must agree with NumPy.
+    for tiles in (mm.Tiles(64, 64, 8, 4, 4), mm.Tiles(64, 64, 8, 4, 4, prefetch=True)):
+        run_and_check("wide", *shape, rng, tiles=tiles)
+
+
 def test_validate_reports_every_version():
     errors = mm.validate(shapes=((3, 4, 5),))
     assert set(errors) == {(v, (3, 4, 5)) for v in mm.VERSIONS}
