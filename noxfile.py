@@ -61,7 +61,18 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _install(session: nox.Session, extras: str = "test") -> None:
-    """Build the project with meson-python and install it, with `extras`, into the session."""
+    """Build the project with meson-python and install it, with `extras`, into the session.
+
+    NNF_EXTRA_SITE_PACKAGES (a folder) is added to the session's path through a .pth file, after
+    the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in another
+    environment, the session then uses it, while its own pinned numpy still wins (a virtualenv
+    made with --system-site-packages would not see a site-packages that is itself a venv's).
+    """
+    extra = os.environ.get("NNF_EXTRA_SITE_PACKAGES")
+    if extra:
+        code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+        purelib = session.run("python", "-c", code, silent=True).strip()
+        Path(purelib, "nn-foundations-extra-site.pth").write_text(extra + "\n")
     session.install(f".[{extras}]")
 
 
@@ -146,8 +157,22 @@ def phase3(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase4(session: nox.Session) -> None:
-    """Phase 4 (CUDA kernels in numba): tests (simulator without a GPU), benchmark on a GPU."""
-    _not_built(session, "Phase 4 (the CUDA kernels)", issue=4)
+    """Phase 4 (CUDA kernels in numba): tests (in the simulator without a GPU); on a GPU also the
+    kernel check and the benchmark (args after -- go to it, e.g. `-- --autotune`)."""
+    _install(session)
+    gpu = _describe(session)
+    _pytest(session, gpu, "phase4_cuda")
+    if not gpu:
+        session.log(
+            "no CUDA GPU here: the tests ran in numba's simulator; the benchmark needs a GPU"
+        )
+        return
+    _module(session, "phase4_cuda")
+    _bench_phase4(session, *session.posargs)
+
+
+def _bench_phase4(session: nox.Session, *args: str) -> None:
+    _module(session, "phase4_cuda.benchmark", "--json", str(RESULTS / "phase4_matmul.json"), *args)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -177,7 +202,12 @@ def mnist_gpu(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Every built phase's benchmark, each written as JSON under results/ and printed as a table."""
+    """Every built phase's benchmark, each written as JSON under results/ and printed as a table
+    (the GPU ones only where there is a GPU)."""
     _install(session)
-    _describe(session)
-    _bench_phase1(session, *session.posargs)
+    gpu = _describe(session)
+    _bench_phase1(session)
+    if gpu:
+        _bench_phase4(session)
+    else:
+        session.log("no CUDA GPU: Phase 4's benchmark skipped")

@@ -34,6 +34,7 @@ product before `benchmark.py` times any of them; `matmul()` picks the fastest ve
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -487,12 +488,12 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
 
 
 #: The tile sizes versions 6 and 7 use, by the largest of M and N. Chosen with
-#: `python -m phase4_cuda.benchmark --autotune` on the H100 (see README.md): smaller block tiles
-#: for small products, so that every multiprocessor gets a block.
+#: `python -m phase4_cuda.benchmark --autotune` on the H100 (see README.md): for small products a
+#: narrower block tile gives more blocks to the 132 multiprocessors; for large ones the deepest
+#: tile with two blocks per multiprocessor and operand prefetch wins.
 TUNED: list[tuple[int, Tiles]] = [
-    (1024, Tiles(64, 64, 8, 4, 4)),
-    (2048, Tiles(128, 64, 8, 8, 4)),
-    (1 << 62, Tiles(128, 128, 8, 8, 8)),
+    (1024, Tiles(64, 128, 8, 4, 8, prefetch=True)),
+    (1 << 62, Tiles(128, 128, 16, 8, 8, min_blocks=2, prefetch=True)),
 ]
 
 
@@ -540,6 +541,8 @@ def _launch_unsigned(a, b, c, bias=None, tiles=None):
 def _launch_gemm(a, b, c, bias=None, tiles=None, activation=None, wide=True):
     m, n = c.shape
     tiles = tiles or tiles_for(m, n)
+    if not wide:  # version 6 has no operand prefetch: the same tile shape without it
+        tiles = dataclasses.replace(tiles, prefetch=False)
     kernel = gemm_kernel(tiles, wide, activation, bias is not None)
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
     (fa, fb, fc), sizes = _flat(a, b, c)
