@@ -100,7 +100,9 @@ def _pytest(session: nox.Session, gpu: bool, *paths: str) -> None:
     env = _env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     if not gpu:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
-    session.run("pytest", "-n", "auto", *paths, env=env)
+    # `python -P -m pytest`: the session's own interpreter, without the checkout on sys.path
+    # (pytest may come from NNF_EXTRA_SITE_PACKAGES, with no script in the session's bin/).
+    session.run("python", "-P", "-m", "pytest", "-n", "auto", *paths, env=env)
 
 
 def _module(session: nox.Session, module: str, *args: str) -> None:
