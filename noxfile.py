@@ -63,8 +63,8 @@ def _env(**extra: str) -> dict[str, str]:
 def _install(session: nox.Session, extras: str = "test") -> None:
     """Build the project with meson-python and install it, with `extras`, into the session.
 
-    NNF_EXTRA_SITE_PACKAGES (a folder) is added to the session's path through a .pth file, after
-    the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in another
+    NNF_EXTRA_SITE_PACKAGES (a site-packages folder) is added to the session's path through a .pth
+    file, after the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in another
     environment, the session then uses it, while its own pinned numpy still wins (a virtualenv
     made with --system-site-packages would not see a site-packages that is itself a venv's).
     """
@@ -72,7 +72,10 @@ def _install(session: nox.Session, extras: str = "test") -> None:
     if extra:
         code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
         purelib = session.run("python", "-c", code, silent=True).strip()
-        Path(purelib, "nn-foundations-extra-site.pth").write_text(extra + "\n")
+        # addsitedir, not a bare path: that folder's own .pth files must run too (numba-cuda
+        # installs `numba.cuda` through one; without it numba's legacy CUDA module is imported).
+        line = f"import site; site.addsitedir({extra!r})\n"
+        Path(purelib, "nn-foundations-extra-site.pth").write_text(line)
     session.install(f".[{extras}]")
 
 
