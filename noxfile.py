@@ -156,8 +156,37 @@ def _bench_phase1(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase3(session: nox.Session) -> None:
-    """Phase 3 (C library, three Python bindings): build, C tests, Python tests, benchmark."""
-    _not_built(session, "Phase 3 (the C library)", issue=3)
+    """Phase 3 (C library): C tests (plain, under ASan+UBSan, under valgrind where installed),
+    Python tests over every binding, the benchmark (args after -- go to it, e.g. -- --large)."""
+    session.install("meson>=1.3", "ninja")
+    builds = ROOT / "build" / "phase3"
+    sanitizers = [
+        "-Db_sanitize=address,undefined",
+        "-Db_lundef=false",
+        "-Dbuildtype=debugoptimized",
+    ]
+    for name, options in (("plain", []), ("sanitized", sanitizers)):
+        build = builds / name
+        wipe = ["--wipe"] if (build / "build.ninja").exists() else []
+        session.run("meson", "setup", *wipe, str(build), *options, silent=True)
+        session.run("meson", "test", "-C", str(build), "--print-errorlogs")
+    if shutil.which("valgrind"):
+        # definite leaks only: OpenMP's thread pool lives until exit on purpose
+        wrap = "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite"
+        session.run(
+            "meson", "test", "-C", str(builds / "plain"), "--wrap", wrap, "--print-errorlogs"
+        )
+    else:
+        session.log("valgrind not installed: skipping the valgrind run of the C tests")
+    _install(session)
+    _pytest(session, _describe(session), "phase3_c")
+    _module(
+        session,
+        "phase3_c.benchmark",
+        "--json",
+        str(RESULTS / "phase3_matmul.json"),
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON, default=False)
@@ -212,6 +241,7 @@ def bench(session: nox.Session) -> None:
     _install(session)
     gpu = _describe(session)
     _bench_phase1(session)
+    _module(session, "phase3_c.benchmark", "--json", str(RESULTS / "phase3_matmul.json"))
     if gpu:
         _bench_phase4(session)
     else:

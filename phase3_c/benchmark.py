@@ -1,0 +1,149 @@
+"""Benchmark of Phase 3: the C products against NumPy/OpenBLAS and pure Python, and the price of
+crossing into C through each binding.
+
+    python -m phase3_c.benchmark [--sizes 100 500 1000 2048] [--threads 1 2] [--large] [--json F]
+
+For each thread count a child process runs with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set,
+so the C library and NumPy get the same number of threads. In it, every route multiplies the same
+random n x n matrices (checked against NumPy first) in float64 and float32: the naive and i-k-j C
+loops (float64, n <= 1000), the packed C product through each binding, NumPy, and (one thread,
+n <= 500, or 1000 with --large) Phase 1's pure-Python product and its naive triple loop. Times are
+medians after a warm-up. Also: microseconds per call of a 2x2 add through each binding and NumPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+
+import numpy as np
+
+import phase3_c
+from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, time_call
+
+
+def _time(fn, seconds: float) -> float:
+    fn()  # warm-up (and the first call's thread start-up)
+    return time_call(fn, warmup=1, repeat=7, max_seconds=seconds).median
+
+
+def child(sizes: list[int], threads: int, large: bool) -> list[dict]:
+    rows = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        a64, b64 = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+        flops = matmul_flops(n, n, n)
+        for dtype in (np.float64, np.float32):
+            a, b = a64.astype(dtype), b64.astype(dtype)
+            row = {"n": n, "dtype": np.dtype(dtype).name, "threads": threads}
+            row["numpy_s"] = _time(partial(np.matmul, a, b), 2.0)
+            for name, binding in phase3_c.BINDINGS.items():
+                got = binding.matmul(a, b)
+                err = np.abs(got - a64 @ b64).max() / np.abs(a64 @ b64).max()
+                if err > (1e-12 if dtype == np.float64 else 1e-5):
+                    raise AssertionError(f"{name} matmul differs from NumPy at n={n}: {err:.1e}")
+                row[f"c_{name}_s"] = _time(partial(binding.matmul, a, b), 4.0)
+            if dtype == np.float64 and n <= 1000:
+                row["c_naive_s"] = _time(partial(phase3_c.matmul_naive, a, b), 4.0)
+                row["c_ikj_s"] = _time(partial(phase3_c.matmul_ikj, a, b), 4.0)
+            if dtype == np.float64 and threads == 1 and (n <= 500 or (large and n <= 1000)):
+                from phase1_python.matrix import Matrix, matmul_naive
+
+                pa, pb = Matrix(a.tolist()), Matrix(b.tolist())
+                once = partial(time_call, warmup=0, repeat=1)
+                row["python_s"] = once(partial(Matrix.__matmul__, pa, pb)).median
+                row["python_naive_s"] = once(partial(matmul_naive, pa, pb)).median
+            for key in [k for k in row if k.endswith("_s")]:
+                row[key.replace("_s", "_gflops")] = flop_rate(flops, row[key])
+            rows.append(row)
+    if threads == 1:  # the price of one call: a 2x2 add
+        x = np.ones((2, 2))
+        cost = {"kind": "call", "numpy_us": _time(partial(np.add, x, x), 0.5) * 1e6}
+        for name, binding in phase3_c.BINDINGS.items():
+            cost[f"{name}_us"] = _time(partial(binding.add, x, x), 0.5) * 1e6
+        rows.append(cost)
+    return rows
+
+
+def run(sizes: list[int], thread_counts: list[int], large: bool) -> BenchResults:
+    results = BenchResults(name="phase3_matmul")
+    results.machine["c_kernel"] = phase3_c.kernel_name()
+    for threads in thread_counts:
+        env = os.environ | {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
+        cmd = [
+            sys.executable,
+            "-P",
+            "-m",
+            "phase3_c.benchmark",
+            "--child",
+            str(threads),
+            "--sizes",
+            *map(str, sizes),
+        ]
+        cmd += ["--large"] if large else []
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"benchmark child ({threads} threads) failed:\n{done.stderr}")
+        for row in json.loads(done.stdout):
+            results.add(**row)
+        print(f"{threads} thread(s) done", file=sys.stderr)
+    return results
+
+
+def report(results: BenchResults) -> str:
+    def ms(row, key):
+        return f"{row[key] * 1e3:,.3g} ms" if key in row else ""
+
+    rows = []
+    for r in results.rows:
+        if r.get("kind") == "call":
+            continue
+        fast = r["c_ctypes_s"]
+        rows.append([
+            r["n"], r["dtype"], r["threads"], ms(r, "python_naive_s"), ms(r, "python_s"), ms(r, "c_naive_s"),
+            ms(r, "c_ikj_s"), ms(r, "c_ctypes_s"), ms(r, "numpy_s"), f"{r['c_ctypes_gflops']:.1f}",
+            f"{r['numpy_gflops']:.1f}", f"{100 * r['numpy_s'] / fast:.0f}%",
+            f"{r['python_naive_s'] / fast:,.0f}x" if "python_naive_s" in r else "",
+        ])  # fmt: skip
+    headers = [
+        "n", "dtype", "threads", "Python naive", "Python (Phase 1)", "C naive", "C i-k-j", "C packed",
+        "NumPy", "C GFLOP/s", "NumPy GFLOP/s", "C / NumPy", "C over naive Python",
+    ]  # fmt: skip
+    out = [markdown_table(headers, rows)]
+    for r in results.rows:
+        if r.get("kind") == "call":
+            cells = [[name, f"{r[f'{name}_us']:.2f}"] for name in ["numpy", *phase3_c.BINDINGS]]
+            out.append(markdown_table(["2x2 add through", "microseconds per call"], cells))
+    return "\n\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 1000, 2048])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--large", action="store_true", help="also time pure Python at n = 1000 (about 90 s)"
+    )
+    parser.add_argument("--json", help="write the results (with machine info) to this JSON file")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.sizes, args.child, args.large)))
+        return 0
+    results = run(args.sizes, args.threads, args.large)
+    print(report(results))
+    m = results.machine
+    print(
+        f"\n{m['cpu']}, {m['cpu_count']} cores; C micro-kernel: {m['c_kernel']}; NumPy {m['numpy']}"
+    )
+    if args.json:
+        print(f"results written to {results.write_json(args.json)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+/* nn-foundations Phase 3: a matrix library in C11, no BLAS, no external libraries.
+ *
+ * A matrix is (rows, cols, stride, data): element (i, j) is data[i * stride + j], so a view of a
+ * bigger matrix (or of a NumPy array's buffer) needs no copy. Double precision is the main type
+ * (it matches Python floats); the float32 product and row kernels serve Phase 5's CPU trainer.
+ *
+ * Every function reports errors through its return value (nn_status); none calls exit or abort.
+ * Functions that write an output matrix require it to exist already with the right shape and
+ * never allocate, except nn_matrix_create / nn_matrix_copy.
+ */
+#ifndef NN_MATRIX_H
+#define NN_MATRIX_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    NN_OK = 0,
+    NN_ERR_NULL = 1,  /* a NULL matrix or data pointer */
+    NN_ERR_SHAPE = 2, /* shapes do not match, or a stride is smaller than the row length */
+    NN_ERR_ALLOC = 3, /* out of memory, or a size that overflows */
+    NN_ERR_ARG = 4    /* any other invalid argument (an unknown kernel name, ...) */
+} nn_status;
+
+typedef struct {
+    size_t rows, cols, stride; /* stride >= cols, in elements */
+    double *data;
+} nn_matrix;
+
+typedef struct {
+    size_t rows, cols, stride;
+    float *data;
+} nn_matrix_f32;
+
+/* A short English description of a status code (never NULL). */
+const char *nn_status_str(nn_status status);
+
+/* Allocate rows x cols (64-byte aligned, stride = cols), zero-filled; rows or cols may be 0. */
+nn_status nn_matrix_create(size_t rows, size_t cols, nn_matrix *out);
+/* Free what nn_matrix_create or nn_matrix_copy allocated; NULL or an empty matrix is fine. */
+void nn_matrix_free(nn_matrix *m);
+/* Allocate dst as a contiguous copy of src. */
+nn_status nn_matrix_copy(const nn_matrix *src, nn_matrix *dst);
+
+/* Elementwise: out = a + b, a - b, a * b (Hadamard), s * a. out may alias a or b. */
+nn_status nn_add(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_sub(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_mul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_scale(const nn_matrix *a, double s, nn_matrix *out);
+
+/* out = a^T, in 32x32 blocks so that both reads and writes stay in cache. out must not alias a. */
+nn_status nn_transpose(const nn_matrix *a, nn_matrix *out);
+
+/* out = a @ b, three ways. out must not alias a or b.
+ *   nn_matmul_naive: the textbook i-j-k loop (the reference);
+ *   nn_matmul_ikj:   the same arithmetic in i-k-j order, so the inner loop walks rows of b and
+ *                    out contiguously (and vectorises);
+ *   nn_matmul:       packed panels + register micro-kernel + OpenMP (see matrix.c). */
+nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
+nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matrix_f32 *out);
+
+/* The micro-kernel nn_matmul uses: "avx2" (AVX2 + FMA, chosen at run time when the CPU has them)
+ * or "generic" (portable C). nn_set_kernel("auto" | "avx2" | "generic") overrides the choice
+ * (NN_ERR_ARG for an unknown name or "avx2" on a CPU without it); the environment variable
+ * NN_MATRIX_KERNEL does the same at first use. */
+const char *nn_kernel_name(void);
+nn_status nn_set_kernel(const char *name);
+
+/* Threads nn_matmul may use: OpenMP's setting (OMP_NUM_THREADS), or 1 without OpenMP. */
+int nn_max_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NN_MATRIX_H */

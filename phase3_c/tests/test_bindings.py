@@ -1,0 +1,108 @@
+"""Every binding of the C library against NumPy (float64) and Phase 1, on odd shapes, views and
+bad input. One suite, parametrized over `phase3_c.BINDINGS`, and over both micro-kernels."""
+
+import numpy as np
+import pytest
+
+import phase3_c
+from phase1_python import Matrix
+from shared.testing import ODD_MATMUL_SHAPES, ODD_SHAPES, assert_close
+
+BINDINGS = list(phase3_c.BINDINGS.values())
+IDS = list(phase3_c.BINDINGS)
+# past the MR/NR edges and the MC (72/144) and KC (256) blocking of the packed product
+BLOCKING_SHAPES = [(73, 257, 9), (150, 300, 37), (5, 513, 131)]
+
+
+@pytest.fixture(params=BINDINGS, ids=IDS)
+def binding(request):
+    return request.param
+
+
+@pytest.fixture(params=["avx2", "generic"])
+def kernel(request, binding):
+    """Run the test with each micro-kernel (the AVX2 one only where the CPU has it)."""
+    try:
+        binding.set_kernel(request.param)
+    except ValueError:
+        pytest.skip(f"this CPU has no {request.param} kernel")
+    yield request.param
+    binding.set_kernel("auto")
+
+
+@pytest.mark.parametrize("m,k,n", ODD_MATMUL_SHAPES + BLOCKING_SHAPES)
+def test_products_match_numpy(binding, kernel, m, k, n, rng):
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    expected = a @ b
+    assert_close(binding.matmul(a, b), expected, rtol=1e-12, atol=1e-12)
+    assert_close(binding.matmul_naive(a, b), expected, rtol=1e-12, atol=1e-12)
+    assert_close(binding.matmul_ikj(a, b), expected, rtol=1e-12, atol=1e-12)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    got32 = binding.matmul_f32(a32, b32)
+    assert got32.dtype == np.float32
+    ref32 = a32.astype(np.float64) @ b32.astype(np.float64)
+    assert np.linalg.norm(got32 - ref32) <= 1e-6 * max(np.linalg.norm(ref32), 1e-30)
+    assert binding.matmul(a32, b32).dtype == np.float32  # float32 in, the float32 product
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES)
+def test_elementwise_and_transpose_match_numpy(binding, shape, rng):
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    assert_close(binding.add(a, b), a + b)
+    assert_close(binding.sub(a, b), a - b)
+    assert_close(binding.mul(a, b), a * b)
+    assert_close(binding.scale(a, -1.5), -1.5 * a)
+    assert_close(binding.transpose(a), a.T)
+
+
+def test_agrees_with_phase1(binding, rng):
+    a, b = Matrix.random(7, 5, seed=1), Matrix.random(5, 3, seed=2)
+    assert_close(binding.matmul(a, b), (a @ b).tolist(), rtol=1e-12)  # Phase 1 Matrix in
+    assert_close(binding.add(a, a), (a + a).tolist())
+    assert_close(binding.transpose(a), a.T.tolist())
+
+
+def test_views_and_layouts(binding, rng):
+    big = rng.standard_normal((20, 30))
+    block = big[3:10, 5:17]  # rows contiguous, stride 30: passed without a copy
+    assert_close(binding.matmul(block, big[:12, :4]), block @ big[:12, :4], rtol=1e-12)
+    strided = big[::2, ::3]  # every other row, every third column: copied first
+    assert_close(binding.matmul(strided, big[:10, :6]), strided @ big[:10, :6], rtol=1e-12)
+    assert_close(binding.matmul(big.T, big), big.T @ big, rtol=1e-12)  # transposed
+    assert_close(binding.transpose(big[::-1]), big[::-1].T)  # negative strides
+    ints = np.arange(6).reshape(2, 3)
+    assert_close(binding.matmul(ints, ints.T), ints @ ints.T)  # integers become float64
+
+
+def test_empty_and_degenerate_shapes(binding):
+    assert binding.matmul(np.ones((0, 3)), np.ones((3, 2))).shape == (0, 2)
+    assert_close(binding.matmul(np.ones((2, 0)), np.ones((0, 3))), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "a,b,exc,message",
+    [
+        (np.ones((2, 3)), np.ones((4, 5)), ValueError, r"\(2, 3\) and \(4, 5\) are not aligned"),
+        (np.ones(3), np.ones((3, 2)), ValueError, "expected 2 dimensions"),
+        (np.ones((2, 2), dtype=complex), np.ones((2, 2)), TypeError, "real numbers"),
+        (np.ones((2, 2), dtype=bool), np.ones((2, 2)), TypeError, "real numbers"),
+        ([[1.0, 2.0]], np.ones((2, 1)), TypeError, "NumPy array or a phase1_python Matrix"),
+    ],
+)
+def test_bad_input_is_a_clear_error(binding, a, b, exc, message):
+    with pytest.raises(exc, match=message):
+        binding.matmul(a, b)
+
+
+def test_float32_product_refuses_float64(binding):
+    with pytest.raises(TypeError, match="needs float32 arrays, got float64"):
+        binding.matmul_f32(np.ones((2, 2)), np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 3\) differ|differ"):
+        binding.add(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_kernel_selection(binding):
+    assert binding.kernel_name() in ("avx2", "generic")
+    with pytest.raises(ValueError, match="unknown or not supported"):
+        binding.set_kernel("sse9")
+    assert binding.max_threads() >= 1
