@@ -1,13 +1,13 @@
 """Phase 3: a matrix library in C (include/matrix.h, src/), bound to Python.
 
 The C library has a packed, register-blocked product with AVX2/FMA micro-kernels chosen at run
-time and a portable fallback. Bindings: `ctypes_binding` (ctypes over the shared library) today;
-the CPython C-API and pybind11 bindings are still to come (issue #3). `matmul` and friends here
-are the ctypes binding's.
+time and a portable fallback. Three bindings expose the same functions, one way each:
+`_capi` (a hand-written CPython C-API module), `ctypes_binding` (ctypes over the shared library)
+and `_pybind` (pybind11). `matmul` and friends here are the C-API binding's, the cheapest to call.
 """
 
-from phase3_c import ctypes_binding
-from phase3_c.ctypes_binding import (
+from phase3_c import _capi, _pybind, ctypes_binding
+from phase3_c._capi import (
     add,
     kernel_name,
     matmul,
@@ -23,7 +23,7 @@ from phase3_c.ctypes_binding import (
 )
 
 #: Every binding, by name, for tests and benchmarks that compare them.
-BINDINGS = {"ctypes": ctypes_binding}
+BINDINGS = {"capi": _capi, "ctypes": ctypes_binding, "pybind11": _pybind}
 
 __all__ = [
     "BINDINGS",

@@ -1,0 +1,209 @@
+/* Binding 1 of 3: a hand-written CPython C-API extension module, phase3_c._capi.
+ *
+ * Everything a call needs happens here in C, which is why this is the cheapest way across
+ * (see the per-call costs in README.md): argument parsing, validation with the rules of
+ * phase3_c/inputs.py (a 2-D NumPy array or a phase1_python Matrix; real dtypes converted to
+ * float64, float32 only for the float32 product; rows must be contiguous or the array is copied),
+ * a 64-byte-aligned output owned by a capsule, and the GIL released around the C library call. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <stdlib.h>
+
+#include "matrix.h"
+
+/* A new reference to a 2-D array of `typenum` with contiguous rows, or NULL with an exception. */
+static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
+    PyObject *source = obj;
+    int converted = 0;
+    if (!PyArray_Check(obj)) {
+        if (!PyObject_HasAttrString(obj, "tolist") || PyList_Check(obj)) { /* Phase 1 Matrix */
+            PyErr_Format(PyExc_TypeError, "%s: expected a NumPy array or a phase1_python Matrix, got %s",
+                         name, Py_TYPE(obj)->tp_name);
+            return NULL;
+        }
+        source = PyObject_CallMethod(obj, "tolist", NULL);
+        if (source == NULL) return NULL;
+        converted = 1;
+    }
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FROMANY(source, NPY_NOTYPE, 0, 0, 0);
+    if (converted) Py_DECREF(source);
+    if (arr == NULL) return NULL;
+    int kind = PyArray_DESCR(arr)->kind;
+    if (PyArray_NDIM(arr) != 2) {
+        PyErr_Format(PyExc_ValueError, "%s: expected 2 dimensions, got %d", name, PyArray_NDIM(arr));
+    } else if (kind != 'f' && kind != 'i' && kind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: expected real numbers, got dtype %S", name, (PyObject *)PyArray_DESCR(arr));
+    } else if (typenum == NPY_FLOAT && PyArray_TYPE(arr) != NPY_FLOAT) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: the float32 product needs float32 arrays, got %S (convert with "
+                     ".astype(np.float32), or use the float64 product)", name, (PyObject *)PyArray_DESCR(arr));
+    } else {
+        npy_intp *strides = PyArray_STRIDES(arr), *dims = PyArray_DIMS(arr);
+        npy_intp item = PyArray_ITEMSIZE(arr);
+        int rows_ok = PyArray_TYPE(arr) == typenum && (dims[1] <= 1 || strides[1] == item) &&
+                      (dims[0] <= 1 || (strides[0] >= dims[1] * item && strides[0] % item == 0)) &&
+                      PyArray_ISALIGNED(arr);
+        if (rows_ok) return arr;
+        PyArrayObject *copy = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)arr, typenum, NPY_ARRAY_CARRAY_RO);
+        Py_DECREF(arr);
+        return copy;
+    }
+    Py_DECREF(arr);
+    return NULL;
+}
+
+static void free_capsule(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, NULL)); }
+
+/* A new uninitialised C-contiguous (rows, cols) array whose data is 64-byte aligned. */
+static PyArrayObject *aligned_output(npy_intp rows, npy_intp cols, int typenum) {
+    size_t item = typenum == NPY_FLOAT ? sizeof(float) : sizeof(double);
+    size_t bytes = ((size_t)(rows * cols) * item + 63) / 64 * 64;
+    if (rows != 0 && (size_t)cols > SIZE_MAX / item / (size_t)rows) return (PyArrayObject *)PyErr_NoMemory();
+    void *data = aligned_alloc(64, bytes ? bytes : 64);
+    if (data == NULL) return (PyArrayObject *)PyErr_NoMemory();
+    npy_intp dims[2] = {rows, cols};
+    PyObject *arr = PyArray_SimpleNewFromData(2, dims, typenum, data);
+    PyObject *owner = arr ? PyCapsule_New(data, NULL, free_capsule) : NULL;
+    if (owner == NULL || PyArray_SetBaseObject((PyArrayObject *)arr, owner) < 0) {
+        if (owner == NULL) free(data);
+        Py_XDECREF(arr);
+        return NULL;
+    }
+    return (PyArrayObject *)arr;
+}
+
+static nn_matrix view64(PyArrayObject *a) {
+    npy_intp rows = PyArray_DIM(a, 0), cols = PyArray_DIM(a, 1);
+    size_t stride = rows > 1 ? (size_t)(PyArray_STRIDE(a, 0) / (npy_intp)sizeof(double)) : (size_t)cols;
+    return (nn_matrix){(size_t)rows, (size_t)cols, stride, (double *)PyArray_DATA(a)};
+}
+
+static nn_matrix_f32 view32(PyArrayObject *a) {
+    npy_intp rows = PyArray_DIM(a, 0), cols = PyArray_DIM(a, 1);
+    size_t stride = rows > 1 ? (size_t)(PyArray_STRIDE(a, 0) / (npy_intp)sizeof(float)) : (size_t)cols;
+    return (nn_matrix_f32){(size_t)rows, (size_t)cols, stride, (float *)PyArray_DATA(a)};
+}
+
+static PyObject *status_error(nn_status s, const char *what) {
+    PyErr_Format(s == NN_ERR_ALLOC ? PyExc_MemoryError : PyExc_ValueError, "%s: %s", what, nn_status_str(s));
+    return NULL;
+}
+
+enum op { OP_MATMUL, OP_NAIVE, OP_IKJ, OP_F32, OP_ADD, OP_SUB, OP_MUL };
+
+/* Every binary operation: parse, validate, allocate, call without the GIL. */
+static PyObject *binary(PyObject *args, enum op op, const char *what) {
+    PyObject *oa, *ob;
+    if (!PyArg_ParseTuple(args, "OO", &oa, &ob)) return NULL;
+    if (op == OP_MATMUL && PyArray_Check(oa) && PyArray_Check(ob) &&
+        PyArray_TYPE((PyArrayObject *)oa) == NPY_FLOAT && PyArray_TYPE((PyArrayObject *)ob) == NPY_FLOAT)
+        op = OP_F32; /* float32 in, the float32 product */
+    int typenum = op == OP_F32 ? NPY_FLOAT : NPY_DOUBLE;
+    PyArrayObject *a = take(oa, typenum, "a"), *b = a ? take(ob, typenum, "b") : NULL, *out = NULL;
+    if (b == NULL) goto done;
+    npy_intp *da = PyArray_DIMS(a), *db = PyArray_DIMS(b);
+    int product = op <= OP_F32;
+    if (product ? da[1] != db[0] : (da[0] != db[0] || da[1] != db[1])) {
+        PyErr_Format(PyExc_ValueError, "%s: shapes (%zd, %zd) and (%zd, %zd) %s", what, (Py_ssize_t)da[0],
+                     (Py_ssize_t)da[1], (Py_ssize_t)db[0], (Py_ssize_t)db[1],
+                     product ? "are not aligned" : "differ");
+        goto done;
+    }
+    out = aligned_output(da[0], product ? db[1] : da[1], typenum);
+    if (out == NULL) goto done;
+    nn_status s;
+    if (op == OP_F32) {
+        nn_matrix_f32 ma = view32(a), mb = view32(b), mo = view32(out);
+        Py_BEGIN_ALLOW_THREADS s = nn_matmul_f32(&ma, &mb, &mo);
+        Py_END_ALLOW_THREADS
+    } else {
+        nn_matrix ma = view64(a), mb = view64(b), mo = view64(out);
+        Py_BEGIN_ALLOW_THREADS switch (op) {
+        case OP_MATMUL: s = nn_matmul(&ma, &mb, &mo); break;
+        case OP_NAIVE: s = nn_matmul_naive(&ma, &mb, &mo); break;
+        case OP_IKJ: s = nn_matmul_ikj(&ma, &mb, &mo); break;
+        case OP_ADD: s = nn_add(&ma, &mb, &mo); break;
+        case OP_SUB: s = nn_sub(&ma, &mb, &mo); break;
+        default: s = nn_mul(&ma, &mb, &mo); break;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (s != NN_OK) {
+        Py_CLEAR(out);
+        status_error(s, what);
+    }
+done:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return (PyObject *)out;
+}
+
+static PyObject *matmul(PyObject *self, PyObject *args) { return binary(args, OP_MATMUL, "matmul"); }
+static PyObject *matmul_f32(PyObject *self, PyObject *args) { return binary(args, OP_F32, "matmul_f32"); }
+static PyObject *matmul_naive(PyObject *self, PyObject *args) { return binary(args, OP_NAIVE, "matmul_naive"); }
+static PyObject *matmul_ikj(PyObject *self, PyObject *args) { return binary(args, OP_IKJ, "matmul_ikj"); }
+static PyObject *add(PyObject *self, PyObject *args) { return binary(args, OP_ADD, "add"); }
+static PyObject *sub(PyObject *self, PyObject *args) { return binary(args, OP_SUB, "sub"); }
+static PyObject *mul(PyObject *self, PyObject *args) { return binary(args, OP_MUL, "mul"); }
+
+static PyObject *unary(PyObject *args, int transpose, const char *what) {
+    PyObject *oa;
+    double factor = 1.0;
+    if (transpose ? !PyArg_ParseTuple(args, "O", &oa) : !PyArg_ParseTuple(args, "Od", &oa, &factor)) return NULL;
+    PyArrayObject *a = take(oa, NPY_DOUBLE, "a");
+    if (a == NULL) return NULL;
+    npy_intp r = PyArray_DIM(a, 0), c = PyArray_DIM(a, 1);
+    PyArrayObject *out = transpose ? aligned_output(c, r, NPY_DOUBLE) : aligned_output(r, c, NPY_DOUBLE);
+    if (out != NULL) {
+        nn_matrix ma = view64(a), mo = view64(out);
+        nn_status s;
+        Py_BEGIN_ALLOW_THREADS s = transpose ? nn_transpose(&ma, &mo) : nn_scale(&ma, factor, &mo);
+        Py_END_ALLOW_THREADS
+        if (s != NN_OK) {
+            Py_CLEAR(out);
+            status_error(s, what);
+        }
+    }
+    Py_DECREF(a);
+    return (PyObject *)out;
+}
+
+static PyObject *scale(PyObject *self, PyObject *args) { return unary(args, 0, "scale"); }
+static PyObject *transpose(PyObject *self, PyObject *args) { return unary(args, 1, "transpose"); }
+
+static PyObject *kernel_name(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(nn_kernel_name()); }
+static PyObject *max_threads(PyObject *self, PyObject *noargs) { return PyLong_FromLong(nn_max_threads()); }
+static PyObject *set_kernel(PyObject *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    if (nn_set_kernel(name) != NN_OK) {
+        PyErr_Format(PyExc_ValueError, "set_kernel: '%s' is unknown or not supported on this CPU", name);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"matmul", matmul, METH_VARARGS, "a @ b, packed product; float32 when both are float32."},
+    {"matmul_f32", matmul_f32, METH_VARARGS, "a @ b in float32 (float32 arrays only)."},
+    {"matmul_naive", matmul_naive, METH_VARARGS, "a @ b, naive i-j-k loop (float64)."},
+    {"matmul_ikj", matmul_ikj, METH_VARARGS, "a @ b, i-k-j loop (float64)."},
+    {"add", add, METH_VARARGS, "a + b (float64)."},
+    {"sub", sub, METH_VARARGS, "a - b (float64)."},
+    {"mul", mul, METH_VARARGS, "a * b elementwise (float64)."},
+    {"scale", scale, METH_VARARGS, "s * a (float64)."},
+    {"transpose", transpose, METH_VARARGS, "a.T as a new array (float64)."},
+    {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx2' or 'generic'."},
+    {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx2', 'generic' or 'auto'."},
+    {"max_threads", max_threads, METH_NOARGS, "Threads the packed product may use."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_capi", "phase3_c's C-API binding.", -1, methods};
+
+PyMODINIT_FUNC PyInit__capi(void) {
+    import_array();
+    return PyModule_Create(&module);
+}
