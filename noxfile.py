@@ -158,7 +158,7 @@ def _bench_phase1(session: nox.Session, *args: str) -> None:
 def phase3(session: nox.Session) -> None:
     """Phase 3 (C library): C tests (plain, under ASan+UBSan, under valgrind where installed),
     Python tests over every binding, the benchmark (args after -- go to it, e.g. -- --large)."""
-    session.install("meson>=1.3", "ninja")
+    session.install("meson>=1.3", "ninja", "numpy>=1.26,<2.5", "pybind11>=2.12")  # meson setup configures every phase
     builds = ROOT / "build" / "phase3"
     sanitizers = [
         "-Db_sanitize=address,undefined",

@@ -3,12 +3,14 @@
 The C library has a packed, register-blocked product with AVX2/FMA micro-kernels chosen at run
 time and a portable fallback. Three bindings expose the same functions, one way each:
 `_capi` (a hand-written CPython C-API module), `ctypes_binding` (ctypes over the shared library)
-and `_pybind` (pybind11). `matmul` and friends here are the C-API binding's, the cheapest to call.
+and `_pybind` (pybind11). `matmul` and friends here are the C-API binding's, the cheapest to call; so are the float32 row
+kernels of a dense layer (bias_add, relu, relu_backward, softmax, sum) for Phase 5's CPU trainer.
 """
 
 from phase3_c import _capi, _pybind, ctypes_binding
 from phase3_c._capi import (
     add,
+    bias_add,
     kernel_name,
     matmul,
     matmul_f32,
@@ -16,9 +18,13 @@ from phase3_c._capi import (
     matmul_naive,
     max_threads,
     mul,
+    relu,
+    relu_backward,
     scale,
     set_kernel,
+    softmax,
     sub,
+    sum,
     transpose,
 )
 
@@ -28,6 +34,7 @@ BINDINGS = {"capi": _capi, "ctypes": ctypes_binding, "pybind11": _pybind}
 __all__ = [
     "BINDINGS",
     "add",
+    "bias_add",
     "kernel_name",
     "matmul",
     "matmul_f32",
@@ -35,8 +42,12 @@ __all__ = [
     "matmul_naive",
     "max_threads",
     "mul",
+    "relu",
+    "relu_backward",
     "scale",
     "set_kernel",
+    "softmax",
     "sub",
+    "sum",
     "transpose",
 ]

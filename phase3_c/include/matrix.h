@@ -64,6 +64,18 @@ nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matrix_f32 *out);
 
+/* Row kernels for a dense layer in float32 (Phase 5's CPU trainer), one sample per row.
+ * x, grad, out: (rows, cols); bias and sums: (1, cols) or (rows, 1) as stated. out may alias x. */
+nn_status nn_bias_add_f32(const nn_matrix_f32 *x, const nn_matrix_f32 *bias, nn_matrix_f32 *out); /* bias (1, cols) */
+nn_status nn_relu_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out);
+/* out = grad where x > 0, else 0 (x: the ReLU's input or output; both give the same mask) */
+nn_status nn_relu_backward_f32(const nn_matrix_f32 *grad, const nn_matrix_f32 *x, nn_matrix_f32 *out);
+/* Row-wise softmax, stable: the row maximum is subtracted before exp. */
+nn_status nn_softmax_rows_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out);
+/* axis 0: out (1, cols) = sum over rows (a bias gradient); axis 1: out (rows, 1) = sum of each row.
+ * Accumulated in double. */
+nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out);
+
 /* The micro-kernel nn_matmul uses: "avx2" (AVX2 + FMA, chosen at run time when the CPU has them)
  * or "generic" (portable C). nn_set_kernel("auto" | "avx2" | "generic") overrides the choice
  * (NN_ERR_ARG for an unknown name or "avx2" on a CPU without it); the environment variable

@@ -173,6 +173,85 @@ static PyObject *unary(PyObject *args, int transpose, const char *what) {
 static PyObject *scale(PyObject *self, PyObject *args) { return unary(args, 0, "scale"); }
 static PyObject *transpose(PyObject *self, PyObject *args) { return unary(args, 1, "transpose"); }
 
+/* ---- float32 row kernels (Phase 5's CPU trainer): x is (rows, cols) float32 --------------- */
+enum row_op { ROW_RELU, ROW_SOFTMAX, ROW_BIAS, ROW_RELU_BACKWARD };
+
+static PyObject *row_kernel(PyObject *args, enum row_op op, const char *what) {
+    PyObject *ox, *oy = NULL;
+    if (!PyArg_ParseTuple(args, op >= ROW_BIAS ? "OO" : "O", &ox, &oy)) return NULL;
+    PyArrayObject *x = take(ox, NPY_FLOAT, "x"), *y = NULL, *out = NULL;
+    if (x == NULL) return NULL;
+    nn_matrix_f32 mx = view32(x), my;
+    if (op == ROW_BIAS) { /* bias: 1-D, one value per column */
+        y = (PyArrayObject *)PyArray_FROM_OTF(oy, NPY_FLOAT, NPY_ARRAY_CARRAY_RO);
+        if (y == NULL) goto done;
+        if (PyArray_NDIM(y) != 1 || PyArray_DIM(y, 0) != (npy_intp)mx.cols) {
+            PyErr_Format(PyExc_ValueError, "%s: bias must have shape (%zd,)", what, (Py_ssize_t)mx.cols);
+            goto done;
+        }
+        my = (nn_matrix_f32){1, mx.cols, mx.cols, (float *)PyArray_DATA(y)};
+    } else if (op == ROW_RELU_BACKWARD) {
+        if ((y = take(oy, NPY_FLOAT, "x")) == NULL) goto done;
+        my = view32(y);
+        if (my.rows != mx.rows || my.cols != mx.cols) {
+            PyErr_Format(PyExc_ValueError, "%s: grad and x shapes differ", what);
+            goto done;
+        }
+    }
+    out = aligned_output((npy_intp)mx.rows, (npy_intp)mx.cols, NPY_FLOAT);
+    if (out == NULL) goto done;
+    nn_matrix_f32 mo = view32(out);
+    nn_status s;
+    Py_BEGIN_ALLOW_THREADS switch (op) {
+    case ROW_RELU: s = nn_relu_f32(&mx, &mo); break;
+    case ROW_SOFTMAX: s = nn_softmax_rows_f32(&mx, &mo); break;
+    case ROW_BIAS: s = nn_bias_add_f32(&mx, &my, &mo); break;
+    default: s = nn_relu_backward_f32(&mx, &my, &mo); break; /* (grad, x) */
+    }
+    Py_END_ALLOW_THREADS
+    if (s != NN_OK) {
+        Py_CLEAR(out);
+        status_error(s, what);
+    }
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return (PyObject *)out;
+}
+
+static PyObject *relu(PyObject *self, PyObject *args) { return row_kernel(args, ROW_RELU, "relu"); }
+static PyObject *softmax(PyObject *self, PyObject *args) { return row_kernel(args, ROW_SOFTMAX, "softmax"); }
+static PyObject *bias_add(PyObject *self, PyObject *args) { return row_kernel(args, ROW_BIAS, "bias_add"); }
+static PyObject *relu_backward(PyObject *self, PyObject *args) {
+    return row_kernel(args, ROW_RELU_BACKWARD, "relu_backward");
+}
+
+static PyObject *sum(PyObject *self, PyObject *args) {
+    PyObject *ox;
+    int axis;
+    if (!PyArg_ParseTuple(args, "Oi", &ox, &axis)) return NULL;
+    if (axis != 0 && axis != 1) return PyErr_Format(PyExc_ValueError, "sum: axis must be 0 or 1, got %d", axis);
+    PyArrayObject *x = take(ox, NPY_FLOAT, "x");
+    if (x == NULL) return NULL;
+    nn_matrix_f32 mx = view32(x);
+    PyArrayObject *out = aligned_output(axis == 0 ? 1 : (npy_intp)mx.rows, axis == 0 ? (npy_intp)mx.cols : 1, NPY_FLOAT);
+    if (out != NULL) {
+        nn_matrix_f32 mo = view32(out);
+        nn_status s;
+        Py_BEGIN_ALLOW_THREADS s = nn_sum_f32(&mx, axis, &mo);
+        Py_END_ALLOW_THREADS
+        if (s != NN_OK) {
+            Py_CLEAR(out);
+            status_error(s, "sum");
+        }
+    }
+    Py_DECREF(x);
+    if (out == NULL) return NULL;
+    PyObject *flat = PyArray_Ravel(out, NPY_CORDER); /* (cols,) or (rows,), like NumPy's sum */
+    Py_DECREF(out);
+    return flat;
+}
+
 static PyObject *kernel_name(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(nn_kernel_name()); }
 static PyObject *max_threads(PyObject *self, PyObject *noargs) { return PyLong_FromLong(nn_max_threads()); }
 static PyObject *set_kernel(PyObject *self, PyObject *args) {
@@ -195,6 +274,11 @@ static PyMethodDef methods[] = {
     {"mul", mul, METH_VARARGS, "a * b elementwise (float64)."},
     {"scale", scale, METH_VARARGS, "s * a (float64)."},
     {"transpose", transpose, METH_VARARGS, "a.T as a new array (float64)."},
+    {"bias_add", bias_add, METH_VARARGS, "x + bias for x (rows, cols) and bias (cols,), float32."},
+    {"relu", relu, METH_VARARGS, "max(x, 0), float32."},
+    {"relu_backward", relu_backward, METH_VARARGS, "relu_backward(grad, x): grad where x > 0, float32."},
+    {"softmax", softmax, METH_VARARGS, "Row-wise stable softmax, float32."},
+    {"sum", sum, METH_VARARGS, "sum(x, axis): column sums (axis 0) or row sums (axis 1), float32."},
     {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx2' or 'generic'."},
     {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx2', 'generic' or 'auto'."},
     {"max_threads", max_threads, METH_NOARGS, "Threads the packed product may use."},

@@ -106,3 +106,10 @@ def test_kernel_selection(binding):
     with pytest.raises(ValueError, match="unknown or not supported"):
         binding.set_kernel("sse9")
     assert binding.max_threads() >= 1
+
+
+def test_an_impossible_output_is_a_memory_error(binding):
+    # (2**20 x 1) @ (1 x 2**20) is 8 TiB of float64: refused cleanly, never a crash
+    a, b = np.ones((1 << 20, 1)), np.ones((1, 1 << 20))
+    with pytest.raises((MemoryError, ValueError)):
+        binding.matmul(a, b)

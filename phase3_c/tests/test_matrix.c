@@ -167,6 +167,55 @@ static void test_errors(void) {
     nn_matrix_free(&c);
 }
 
+static void test_row_kernels(void) {
+    enum { R = 5, C = 7 };
+    float xd[R * C], gd[R * C], od[R * C], bd[C], sd[R > C ? R : C];
+    for (int i = 0; i < R * C; ++i) {
+        xd[i] = (float)(uniform() * 8.0);
+        gd[i] = (float)uniform();
+    }
+    for (int j = 0; j < C; ++j) bd[j] = (float)uniform();
+    xd[3] = 0.0f;  /* relu'(0) is 0 */
+    xd[4] = 90.0f; /* exp(90) overflows float: softmax must subtract the maximum */
+    nn_matrix_f32 x = {R, C, C, xd}, g = {R, C, C, gd}, o = {R, C, C, od}, b = {1, C, C, bd};
+    int ok = nn_bias_add_f32(&x, &b, &o) == NN_OK;
+    for (int i = 0; i < R * C; ++i) ok &= od[i] == xd[i] + bd[i % C];
+    CHECK(ok, "bias_add");
+    ok = nn_relu_f32(&x, &o) == NN_OK;
+    for (int i = 0; i < R * C; ++i) ok &= od[i] == (xd[i] > 0 ? xd[i] : 0.0f);
+    CHECK(ok, "relu");
+    ok = nn_relu_backward_f32(&g, &x, &o) == NN_OK;
+    for (int i = 0; i < R * C; ++i) ok &= od[i] == (xd[i] > 0 ? gd[i] : 0.0f);
+    CHECK(ok, "relu_backward");
+    ok = nn_softmax_rows_f32(&x, &o) == NN_OK;
+    for (int i = 0; i < R; ++i) {
+        double total = 0, top = -INFINITY;
+        for (int j = 0; j < C; ++j) top = fmax(top, xd[i * C + j]);
+        for (int j = 0; j < C; ++j) total += exp((double)xd[i * C + j] - top);
+        for (int j = 0; j < C; ++j) ok &= fabs(od[i * C + j] - exp((double)xd[i * C + j] - top) / total) < 1e-6;
+    }
+    CHECK(ok, "softmax");
+    nn_matrix_f32 cols = {1, C, C, sd}, rows = {R, 1, 1, sd};
+    ok = nn_sum_f32(&x, 0, &cols) == NN_OK;
+    for (int j = 0; j < C; ++j) {
+        double t = 0;
+        for (int i = 0; i < R; ++i) t += xd[i * C + j];
+        ok &= fabs(sd[j] - t) < 1e-4;
+    }
+    CHECK(ok, "sum over rows");
+    ok = nn_sum_f32(&x, 1, &rows) == NN_OK;
+    for (int i = 0; i < R; ++i) {
+        double t = 0;
+        for (int j = 0; j < C; ++j) t += xd[i * C + j];
+        ok &= fabs(sd[i] - t) < 1e-4;
+    }
+    CHECK(ok, "sum of each row");
+    CHECK(nn_sum_f32(&x, 2, &rows) == NN_ERR_ARG, "sum: bad axis");
+    CHECK(nn_bias_add_f32(&x, &rows, &o) == NN_ERR_SHAPE, "bias_add: wrong bias shape");
+    CHECK(nn_relu_backward_f32(&g, &b, &o) == NN_ERR_SHAPE, "relu_backward: shape mismatch");
+    CHECK(nn_softmax_rows_f32(NULL, &o) == NN_ERR_NULL, "softmax: NULL");
+}
+
 int main(void) {
     printf("micro-kernel: %s, threads: %d\n", nn_kernel_name(), nn_max_threads());
     /* 1, primes, non-square, past MR/NR edges, past MC (72/144) and KC (256) blocking */
@@ -179,6 +228,7 @@ int main(void) {
     test_elementwise_and_transpose(1, 1);
     test_elementwise_and_transpose(37, 53);
     test_errors();
+    test_row_kernels();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,93 @@
+/* nn-foundations Phase 3: float32 row kernels of a dense layer (bias, ReLU and its gradient,
+ * softmax, sums along an axis), for Phase 5's CPU trainer. Plain loops over contiguous rows:
+ * at -O3 the compiler vectorises them, and they are memory-bound anyway. */
+#include <math.h>
+
+#include "matrix.h"
+
+static nn_status check(const nn_matrix_f32 *m) {
+    if (m == NULL) return NN_ERR_NULL;
+    if (m->rows > 0 && m->cols > 0 && m->data == NULL) return NN_ERR_NULL;
+    if (m->rows > 1 && m->stride < m->cols) return NN_ERR_SHAPE;
+    return NN_OK;
+}
+
+static int same(const nn_matrix_f32 *a, const nn_matrix_f32 *b) { return a->rows == b->rows && a->cols == b->cols; }
+
+#define ROW(m, i) ((m)->data + (i) * (m)->stride)
+
+nn_status nn_bias_add_f32(const nn_matrix_f32 *x, const nn_matrix_f32 *bias, nn_matrix_f32 *out) {
+    nn_status s;
+    if ((s = check(x)) || (s = check(bias)) || (s = check(out))) return s;
+    if (!same(x, out) || bias->rows != 1 || bias->cols != x->cols) return NN_ERR_SHAPE;
+    for (size_t i = 0; i < x->rows; ++i) {
+        const float *xi = ROW(x, i), *b = bias->data;
+        float *oi = ROW(out, i);
+        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] + b[j];
+    }
+    return NN_OK;
+}
+
+nn_status nn_relu_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out) {
+    nn_status s;
+    if ((s = check(x)) || (s = check(out))) return s;
+    if (!same(x, out)) return NN_ERR_SHAPE;
+    for (size_t i = 0; i < x->rows; ++i) {
+        const float *xi = ROW(x, i);
+        float *oi = ROW(out, i);
+        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] > 0.0f ? xi[j] : 0.0f;
+    }
+    return NN_OK;
+}
+
+nn_status nn_relu_backward_f32(const nn_matrix_f32 *grad, const nn_matrix_f32 *x, nn_matrix_f32 *out) {
+    nn_status s;
+    if ((s = check(grad)) || (s = check(x)) || (s = check(out))) return s;
+    if (!same(grad, x) || !same(grad, out)) return NN_ERR_SHAPE;
+    for (size_t i = 0; i < x->rows; ++i) {
+        const float *gi = ROW(grad, i), *xi = ROW(x, i);
+        float *oi = ROW(out, i);
+        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] > 0.0f ? gi[j] : 0.0f;
+    }
+    return NN_OK;
+}
+
+nn_status nn_softmax_rows_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out) {
+    nn_status s;
+    if ((s = check(x)) || (s = check(out))) return s;
+    if (!same(x, out)) return NN_ERR_SHAPE;
+    for (size_t i = 0; i < x->rows; ++i) {
+        const float *xi = ROW(x, i);
+        float *oi = ROW(out, i);
+        float top = -INFINITY;
+        for (size_t j = 0; j < x->cols; ++j) top = xi[j] > top ? xi[j] : top;
+        double total = 0.0;
+        for (size_t j = 0; j < x->cols; ++j) total += (oi[j] = expf(xi[j] - top));
+        const float scale = (float)(1.0 / total);
+        for (size_t j = 0; j < x->cols; ++j) oi[j] *= scale;
+    }
+    return NN_OK;
+}
+
+nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out) {
+    nn_status s;
+    if ((s = check(x)) || (s = check(out))) return s;
+    if (axis == 0) {
+        if (out->rows != 1 || out->cols != x->cols) return NN_ERR_SHAPE;
+        for (size_t j = 0; j < x->cols; ++j) {
+            double acc = 0.0; /* column by column: strided, but exact to double rounding */
+            for (size_t i = 0; i < x->rows; ++i) acc += ROW(x, i)[j];
+            out->data[j] = (float)acc;
+        }
+    } else if (axis == 1) {
+        if (out->rows != x->rows || out->cols != 1) return NN_ERR_SHAPE;
+        for (size_t i = 0; i < x->rows; ++i) {
+            double acc = 0.0;
+            for (size_t j = 0; j < x->cols; ++j) acc += ROW(x, i)[j];
+            ROW(out, i)[0] = (float)acc;
+        }
+    } else {
+        return NN_ERR_ARG;
+    }
+    return NN_OK;
+}
