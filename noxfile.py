@@ -117,10 +117,6 @@ def _tested_packages() -> list[str]:
     return [p for p in PACKAGES if (ROOT / p / "tests").is_dir()]
 
 
-def _not_built(session: nox.Session, what: str, issue: int) -> None:
-    session.skip(f"{what} is not built yet (issue #{issue}): nothing to run")
-
-
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Every phase's tests, in parallel (CUDA kernels in numba's simulator when there is no GPU)."""
@@ -158,7 +154,9 @@ def _bench_phase1(session: nox.Session, *args: str) -> None:
 def phase3(session: nox.Session) -> None:
     """Phase 3 (C library): C tests (plain, under ASan+UBSan, under valgrind where installed),
     Python tests over every binding, the benchmark (args after -- go to it, e.g. -- --large)."""
-    session.install("meson>=1.3", "ninja", "numpy>=1.26,<2.5", "pybind11>=2.12")  # meson setup configures every phase
+    session.install(
+        "meson>=1.3", "ninja", "numpy>=1.26,<2.5", "pybind11>=2.12"
+    )  # meson setup configures every phase
     builds = ROOT / "build" / "phase3"
     sanitizers = [
         "-Db_sanitize=address,undefined",
@@ -211,27 +209,41 @@ def _bench_phase4(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def mnist(session: nox.Session) -> None:
-    """The main job: train an MLP on MNIST, on the GPU when there is one, else on the CPU. Until
-    Phase 5 lands it trains Phase 1's pure-Python network on a subset (args after -- go to it)."""
+    """The main job: train the 784-512-256-10 MLP on MNIST, on the GPU where there is one (once
+    issue #5's GPU trainer lands), else on the CPU with Phase 3's C library; artefacts in
+    results/mnist (args after -- go to `python -m phase5_training`)."""
     _install(session)
     _describe(session)
-    session.log(
-        "Phase 5 (the GPU and C trainers) is not built yet (issue #5): training Phase 1's "
-        "pure-Python network on the CPU, on a subset of MNIST"
+    _module(
+        session,
+        "phase5_training",
+        "--device",
+        "auto",
+        "--out",
+        str(RESULTS / "mnist"),
+        *session.posargs,
     )
-    _module(session, "phase1_python.examples.mnist", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def mnist_gpu(session: nox.Session) -> None:
-    """Chain the phases into the MNIST run on the GPU with the project's own kernels; fails
-    clearly on a machine without a GPU."""
+    """Chain the phases into the MNIST run on the GPU: Phase 4's kernel check on the GPU, then
+    training with the project's own kernels; fails clearly on a machine without a GPU."""
     _install(session)
     if not _describe(session):
         session.error(
             "no CUDA GPU found (numba.cuda.is_available() is False); `nox -s mnist` runs on the CPU"
         )
-    _not_built(session, "Phase 5 (the GPU trainer)", issue=5)
+    _module(session, "phase4_cuda")
+    _module(
+        session,
+        "phase5_training",
+        "--device",
+        "gpu",
+        "--out",
+        str(RESULTS / "mnist_gpu"),
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON, default=False)

@@ -1,0 +1,81 @@
+"""The training step on the CPU, on Phase 3's C library in float32: the path used where there is
+no GPU, and the independent check of the GPU trainer.
+
+Products go through the packed AVX2/OpenMP product (`phase3_c.matmul`); bias, ReLU, its gradient,
+softmax and the bias gradient through Phase 3's row kernels. NumPy does only the glue that costs
+no arithmetic to speak of: the loss from the logits, one-hot subtraction, and the SGD update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import phase3_c
+from phase5_training.mlp import Params, TrainConfig
+
+__all__ = ["CpuTrainer"]
+
+
+def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean softmax cross-entropy from logits, through log-sum-exp (finite for any logits)."""
+    z = logits.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverged step gives NaN: the loop checks
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        return float((lse - z[np.arange(len(y)), y]).mean())
+
+
+class CpuTrainer:
+    """Holds the parameters (float32) and runs forward, backward and update steps."""
+
+    device = "cpu"
+
+    def __init__(self, params: Params, config: TrainConfig) -> None:
+        self.params = params
+        self.config = config
+
+    def logits(self, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+        """Forward pass in chunks: x (n, n_0) float32 -> logits (n, classes)."""
+        out = []
+        for start in range(0, len(x), batch):
+            h = x[start : start + batch]
+            for l, (w, b) in enumerate(zip(self.params.W, self.params.b, strict=True)):
+                h = phase3_c.bias_add(phase3_c.matmul(h, w), b)
+                if l < len(self.params.W) - 1:
+                    h = phase3_c.relu(h)
+            out.append(h)
+        return np.concatenate(out)
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+        """One SGD step on the batch x (batch, n_0) float32, y (batch,); returns the batch's mean
+        loss and how many it classified correctly, both before the update."""
+        p, cfg = self.params, self.config
+        hs = [x]  # the input of each layer
+        for l in range(len(p.W) - 1):
+            hs.append(phase3_c.relu(phase3_c.bias_add(phase3_c.matmul(hs[-1], p.W[l]), p.b[l])))
+        logits = phase3_c.bias_add(phase3_c.matmul(hs[-1], p.W[-1]), p.b[-1])
+        loss = _cross_entropy(logits, y)
+        correct = int((logits.argmax(axis=1) == y).sum())
+        batch = len(y)
+        delta = phase3_c.softmax(logits)  # dLoss/dlogits = (softmax - onehot) / batch
+        delta[np.arange(batch), y] -= 1.0
+        delta *= np.float32(1.0 / batch)
+        for l in reversed(range(len(p.W))):
+            grad_w = phase3_c.matmul(hs[l].T, delta)  # (n_l, batch) @ (batch, n_{l+1})
+            grad_b = phase3_c.sum(delta, 0)
+            if l:  # the gradient for the layer below, before W changes
+                delta = phase3_c.relu_backward(phase3_c.matmul(delta, p.W[l].T), hs[l])
+            self._update(p.W[l], p.vW[l], grad_w, lr, cfg.weight_decay)
+            self._update(p.b[l], p.vb[l], grad_b, lr, 0.0)
+        return loss, correct
+
+    def _update(
+        self, value: np.ndarray, velocity: np.ndarray, grad: np.ndarray, lr: float, decay: float
+    ) -> None:
+        # In place, as in mlp.reference_step: g = grad + decay w; v = mu v + g; w -= lr (g + mu v)
+        cfg = self.config
+        g = grad + np.float32(decay) * value if decay else grad
+        velocity *= np.float32(cfg.momentum)
+        velocity += g
+        step = g + np.float32(cfg.momentum) * velocity if cfg.nesterov else velocity
+        value -= np.float32(lr) * step

@@ -1,0 +1,130 @@
+"""The training loop end to end on a small synthetic data set: it learns, writes its artefacts
+atomically, resumes exactly, and keeps the last good checkpoint when a run diverges or is stopped."""
+
+import json
+
+import numpy as np
+import pytest
+
+from phase5_training import __main__ as cli
+from phase5_training import train as train_module
+from phase5_training.mlp import TrainConfig, load_checkpoint
+from phase5_training.train import TrainingDiverged, train
+from shared.datasets import find_dataset
+
+SMALL = dict(widths=(784, 32, 10), batch_size=32, lr=0.1)
+
+
+def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
+    metrics = train(TrainConfig(epochs=3, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    assert metrics["test"]["accuracy"] > 0.9
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    confusion = np.array(metrics["test"]["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 200
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["schema"] == "nn-foundations/training/1" and on_disk["device"] == "cpu"
+    params, config, state = load_checkpoint(tmp_path / "model.npz")
+    assert (
+        config.widths == (784, 32, 10) and state["epoch"] == 3 and params.W[0].dtype == np.float32
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.npz",
+        "metrics.json",
+        "model.npz",
+    ]
+
+
+def interrupt_at(monkeypatch, step_number):
+    """Make the trainer raise KeyboardInterrupt (as Ctrl-C would) on its `step_number`-th step."""
+    make = train_module.make_trainer
+    calls = {"n": 0}
+
+    def make_trainer(device, params, config):
+        trainer = make(device, params, config)
+        original = trainer.step
+
+        def step(x, y, lr):
+            calls["n"] += 1
+            if calls["n"] == step_number:
+                raise KeyboardInterrupt
+            return original(x, y, lr)
+
+        trainer.step = step
+        return trainer
+
+    monkeypatch.setattr(train_module, "make_trainer", make_trainer)
+
+
+def test_resume_continues_exactly(tiny_digits, tmp_path, monkeypatch):
+    config = TrainConfig(epochs=2, **SMALL)
+    train(config, tmp_path / "straight", dataset=tiny_digits, progress=False)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 20)  # the first step of epoch 2 (19 steps an epoch)
+        with pytest.raises(KeyboardInterrupt):
+            train(config, tmp_path / "stopped", dataset=tiny_digits, progress=False)
+    resumed = train(config, tmp_path / "resumed", dataset=tiny_digits, progress=False,
+                    resume=tmp_path / "stopped" / "checkpoint.npz")  # fmt: skip
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    a, _, _ = load_checkpoint(tmp_path / "straight" / "model.npz")
+    b, _, _ = load_checkpoint(tmp_path / "resumed" / "model.npz")
+    for x, y in zip(a.W + a.b + a.vW + a.vb, b.W + b.b + b.vW + b.vb, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
+    train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    good = (tmp_path / "checkpoint.npz").read_bytes()
+    wild = TrainConfig(epochs=2, widths=(784, 32, 10), batch_size=32, lr=1e30, schedule="constant")
+    with pytest.raises(TrainingDiverged, match=r"last good checkpoint is .*checkpoint\.npz"):
+        train(
+            wild, tmp_path, dataset=tiny_digits, progress=False, resume=tmp_path / "checkpoint.npz"
+        )
+    assert (tmp_path / "checkpoint.npz").read_bytes() == good
+
+
+def test_interruption_saves_the_finished_epochs(tiny_digits, tmp_path, monkeypatch, capsys):
+    interrupt_at(monkeypatch, 25)  # during the second epoch
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(epochs=3, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    assert "--resume" in capsys.readouterr().out
+    _, _, state = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert state["epoch"] == 1
+
+
+def test_checkpoint_errors(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    assert cli.main(["--widths", "100", "10"]) == 2
+    assert "must start at 784" in capsys.readouterr().err
+    assert cli.main(["--batch-size", "0"]) == 2
+    with pytest.raises(SystemExit, match="--device gpu"):
+        cli.main(["--device", "gpu", "--epochs", "1"])
+
+
+@pytest.mark.skipif(find_dataset("mnist") is None, reason="MNIST not found (set NNF_DATA_DIR)")
+def test_cli_trains_on_real_mnist(tmp_path, capsys):
+    args = [
+        "--epochs",
+        "1",
+        "--limit",
+        "3000",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
+    assert accuracy > 85.0, out
+    assert cli.main(["--evaluate", str(tmp_path / "model.npz")]) == 0
+    assert f"{accuracy:.2f}%" in capsys.readouterr().out

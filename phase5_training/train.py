@@ -1,0 +1,208 @@
+"""The training loop, whichever backend runs the step: data preparation, mini-batches, the
+learning-rate schedule, live progress, evaluation, checkpoints and the metrics file.
+
+Artefacts in the output folder, each written atomically:
+  checkpoint.npz   parameters + momentum + config + loop state after the last finished epoch
+                   (the last good one: a diverged or interrupted run never overwrites it with bad
+                   weights, and `--resume` continues from it)
+  model.npz        the final parameters (a checkpoint too, loadable for evaluation and prediction)
+  metrics.json     per-epoch loss and accuracy, test accuracy, per-class accuracy, confusion
+                   matrix, timings, machine, config (schema nn-foundations/training/1)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from phase5_training.mlp import (
+    Params,
+    TrainConfig,
+    he_init,
+    load_checkpoint,
+    lr_at,
+    save_checkpoint,
+)
+from shared.batches import minibatch_indices, scale_images, train_val_split
+from shared.bench import machine_info
+from shared.datasets import Dataset, load_dataset
+from shared.files import atomic_write_text
+from shared.progress import Progress
+
+__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "prepare_data", "train"]
+
+METRICS_SCHEMA = "nn-foundations/training/1"
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
+    """float32 inputs standardised with the training set's mean and deviation, int64 labels."""
+    x_train, y_train = ds.x_train, ds.y_train
+    if config.limit:
+        x_train, y_train = x_train[: config.limit], y_train[: config.limit]
+    x_train, x_test = scale_images(x_train), scale_images(ds.x_test)
+    mean, std = float(x_train.mean()), float(x_train.std())
+    data = {
+        "x_train": (x_train - mean) / std,
+        "y_train": y_train.astype(np.int64),
+        "x_test": (x_test - mean) / std,
+        "y_test": ds.y_test.astype(np.int64),
+    }
+    if config.val_fraction:
+        xt, yt, xv, yv = train_val_split(
+            data["x_train"], data["y_train"], config.val_fraction, config.seed
+        )
+        data |= {"x_train": xt, "y_train": yt, "x_val": xv, "y_val": yv}
+    return {
+        k: np.ascontiguousarray(v, dtype=np.float32 if k.startswith("x") else np.int64)
+        for k, v in data.items()
+    }
+
+
+def evaluate(trainer, x: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict:
+    """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true label)."""
+    logits = trainer.logits(x).astype(np.float64)
+    top = logits.max(axis=1)
+    lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+    loss = float((lse - logits[np.arange(len(y)), y]).mean())
+    predicted = logits.argmax(axis=1)
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (y, predicted), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {
+        "loss": loss,
+        "accuracy": float((predicted == y).mean()),
+        "per_class_accuracy": per_class.tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
+def make_trainer(device: str, params: Params, config: TrainConfig):
+    if device == "cpu":
+        from phase5_training.cpu import CpuTrainer
+
+        return CpuTrainer(params, config)
+    raise ValueError(f"no trainer for device {device!r}")
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+    resume: str | Path | None = None,
+    progress: bool = True,
+    dataset: Dataset | None = None,
+) -> dict:
+    """Train, evaluate and write the artefacts; return the metrics dict.
+
+    Raises TrainingDiverged on a NaN or infinite loss (after saying where the last good
+    checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.
+    """
+    out = Path(out_dir)
+    state = {"epoch": 0, "step": 0, "history": []}
+    if resume:
+        params, saved, state = load_checkpoint(resume)
+        if tuple(saved.widths) != tuple(config.widths):
+            raise ValueError(
+                f"--resume: {resume} holds widths {saved.widths}, the run asks for {config.widths}"
+            )
+    else:
+        params = he_init(tuple(config.widths), config.seed)
+    config.validate()
+    ds = dataset or load_dataset(config.dataset, data_dir)
+    data = prepare_data(ds, config)
+    if data["x_train"].shape[1] != config.widths[0]:
+        raise ValueError(
+            f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
+        )
+    trainer = make_trainer(device, params, config)
+    n = len(data["y_train"])
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    checkpoint = out / "checkpoint.npz"
+    started = time.perf_counter()
+    train_seconds = 0.0
+    try:
+        for epoch in range(state["epoch"], config.epochs):
+            t0 = time.perf_counter()
+            loss_sum, correct = 0.0, 0
+            bar = Progress(
+                total=steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{config.epochs} ({device})",
+                unit="batch",
+                disable=not progress,
+            )
+            with bar:
+                for i, idx in enumerate(
+                    minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch)
+                ):
+                    lr = lr_at(config, state["step"], total_steps)
+                    loss, right = trainer.step(data["x_train"][idx], data["y_train"][idx], lr)
+                    if not math.isfinite(loss):
+                        raise TrainingDiverged(
+                            f"the loss became {loss} at epoch {epoch + 1}, step {i + 1} (lr {lr:.3g}); "
+                            + (
+                                f"the last good checkpoint is {checkpoint}"
+                                if checkpoint.exists()
+                                else "no epoch had finished, so no checkpoint was written"
+                            )
+                            + ". Lower --lr or check the data."
+                        )
+                    state["step"] += 1
+                    loss_sum += loss * len(idx)
+                    correct += right
+                    bar.update()
+                    if i % 20 == 0 or i == steps_per_epoch - 1:
+                        seen = min((i + 1) * config.batch_size, n)
+                        bar.set_postfix(loss=loss_sum / seen, acc=correct / seen, lr=lr)
+            train_seconds += time.perf_counter() - t0
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / n,
+                "train_accuracy": correct / n,
+                "seconds": time.perf_counter() - t0,
+            }
+            test = evaluate(trainer, data["x_test"], data["y_test"])
+            record |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+            if "x_val" in data:
+                val = evaluate(trainer, data["x_val"], data["y_val"])
+                record |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
+            state["history"].append(record)
+            state["epoch"] = epoch + 1
+            save_checkpoint(checkpoint, trainer.params, config, state)
+            print(
+                f"epoch {epoch + 1}: train loss {record['train_loss']:.4f}, accuracy {record['train_accuracy']:.2%}; "
+                f"test accuracy {record['test_accuracy']:.2%} ({record['seconds']:.1f} s)",
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}",
+            flush=True,
+        )
+        raise
+    final = evaluate(trainer, data["x_test"], data["y_test"])
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "dataset": config.dataset,
+        "device": device,
+        "config": asdict(config),
+        "history": state["history"],
+        "test": final,
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "machine": machine_info(),
+        "classes": list(ds.classes),
+    }
+    save_checkpoint(out / "model.npz", trainer.params, config, state)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
