@@ -1,4 +1,5 @@
-"""Make every phase's tests run against the *installed* packages.
+"""Make every phase's tests run against the *installed* packages, and skip tests marked `gpu`
+wherever no real GPU runs them.
 
 With `--import-mode=importlib`, pytest imports a test's parent package (`phase1_python` for
 `phase1_python/tests/test_matrix.py`) straight from the checkout unless it is already imported;
@@ -20,3 +21,18 @@ for _name in PACKAGES:
             f"{_name} is not installed: run the tests through nox (`nox -s tests`) or install the "
             "project first (`pip install --no-build-isolation -e '.[test]'`, see README.md)"
         ) from None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need real hardware: under numba's CUDA simulator (one Python thread per
+    CUDA thread) their sizes would take hours, and without CUDA they cannot run at all."""
+    import pytest
+    from numba import cuda
+
+    from phase4_cuda.device import simulated
+
+    if simulated() or not cuda.is_available():
+        reason = "needs a real GPU" + (" (running in the simulator)" if simulated() else "")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))

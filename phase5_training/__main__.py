@@ -5,8 +5,8 @@
                               [--momentum 0.9] [--no-nesterov] [--weight-decay 5e-4] [--seed 0]
                               [--out results/mnist] [--resume CHECKPOINT] [--evaluate MODEL]
 
-The CPU trainer (Phase 3's C library) is built; the GPU trainer is still to come (issue #5), so
-`--device auto` trains on the CPU and says so, and `--device gpu` stops with a clear message.
+`--device auto` trains on the GPU with Phase 4's kernels where there is one, else on the CPU with
+Phase 3's C library, and says which; `--device gpu` without a GPU stops with a clear message.
 Exit codes: 0 done, 1 the training diverged (NaN loss), 2 bad arguments or data, 130 interrupted.
 """
 
@@ -54,17 +54,20 @@ def pick_device(requested: str) -> str:
     """'cpu' or 'gpu'; SystemExit(2) with a message when the request cannot be met."""
     if requested == "cpu":
         return "cpu"
-    if requested == "gpu":
-        from phase4_cuda.device import NoGPUError, require_gpu
+    from phase4_cuda.device import NoGPUError, require_gpu, simulated
 
+    if requested == "gpu":
         try:
             require_gpu()
         except NoGPUError as e:
             raise SystemExit(f"error: --device gpu: {e}") from None
-        raise SystemExit(
-            "error: --device gpu: the GPU trainer is not built yet (issue #5); use --device cpu"
-        )
-    print("device: cpu (the GPU trainer is not built yet, issue #5)", flush=True)
+        return "gpu"
+    from numba import cuda
+
+    if not simulated() and cuda.is_available():
+        print("device: gpu (the project's numba kernels)", flush=True)
+        return "gpu"
+    print("device: cpu (no CUDA GPU here: Phase 3's C library)", flush=True)
     return "cpu"
 
 

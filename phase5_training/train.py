@@ -90,7 +90,38 @@ def make_trainer(device: str, params: Params, config: TrainConfig):
         from phase5_training.cpu import CpuTrainer
 
         return CpuTrainer(params, config)
+    if device == "gpu":
+        from phase5_training.gpu import GpuTrainer
+
+        return GpuTrainer(params, config)
     raise ValueError(f"no trainer for device {device!r}")
+
+
+def _host_epoch(trainer, data, order, config, state, total_steps, bar) -> tuple[float, int]:
+    """One epoch, one host call per step (the CPU trainer): the loss is checked every step."""
+    loss_sum, correct, seen = 0.0, 0, 0
+    for i, start in enumerate(range(0, len(order), config.batch_size)):
+        idx = order[start : start + config.batch_size]
+        lr = lr_at(config, state["step"], total_steps)
+        loss, right = trainer.step(data["x_train"][idx], data["y_train"][idx], lr)
+        state["step"] += 1
+        loss_sum, correct, seen = loss_sum + loss * len(idx), correct + right, seen + len(idx)
+        if not math.isfinite(loss):
+            return loss, correct  # the caller stops the run
+        bar.update()
+        if i % 20 == 0 or seen == len(order):
+            bar.set_postfix(loss=loss_sum / seen, acc=correct / seen, lr=lr)
+    return loss_sum, correct
+
+
+def _device_epoch(trainer, data, order, config, state, total_steps, bar) -> tuple[float, int]:
+    """One epoch on the device (the GPU trainer): metrics are read once, at the end."""
+    steps = math.ceil(len(order) / config.batch_size)
+    lrs = [lr_at(config, state["step"] + s, total_steps) for s in range(steps)]
+    loss_sum, correct = trainer.run_epoch(order, lrs, config.batch_size, bar)
+    state["step"] += steps
+    bar.set_postfix(loss=loss_sum / len(order), acc=correct / len(order))
+    return loss_sum, correct
 
 
 def train(
@@ -125,6 +156,8 @@ def train(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
         )
     trainer = make_trainer(device, params, config)
+    if hasattr(trainer, "load"):  # the GPU trainer keeps the training set on the device
+        trainer.load(data["x_train"], data["y_train"])
     n = len(data["y_train"])
     steps_per_epoch = math.ceil(n / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -142,28 +175,20 @@ def train(
                 disable=not progress,
             )
             with bar:
-                for i, idx in enumerate(
-                    minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch)
-                ):
-                    lr = lr_at(config, state["step"], total_steps)
-                    loss, right = trainer.step(data["x_train"][idx], data["y_train"][idx], lr)
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"the loss became {loss} at epoch {epoch + 1}, step {i + 1} (lr {lr:.3g}); "
-                            + (
-                                f"the last good checkpoint is {checkpoint}"
-                                if checkpoint.exists()
-                                else "no epoch had finished, so no checkpoint was written"
-                            )
-                            + ". Lower --lr or check the data."
-                        )
-                    state["step"] += 1
-                    loss_sum += loss * len(idx)
-                    correct += right
-                    bar.update()
-                    if i % 20 == 0 or i == steps_per_epoch - 1:
-                        seen = min((i + 1) * config.batch_size, n)
-                        bar.set_postfix(loss=loss_sum / seen, acc=correct / seen, lr=lr)
+                order = np.concatenate(
+                    list(minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch))
+                )
+                run = _device_epoch if hasattr(trainer, "run_epoch") else _host_epoch
+                loss_sum, correct = run(trainer, data, order, config, state, total_steps, bar)
+            if not math.isfinite(loss_sum):
+                where = (
+                    f"the last good checkpoint is {checkpoint}"
+                    if checkpoint.exists()
+                    else "no epoch had finished, so no checkpoint was written"
+                )
+                raise TrainingDiverged(
+                    f"the loss became {loss_sum} during epoch {epoch + 1}; {where}. Lower --lr or check the data."
+                )
             train_seconds += time.perf_counter() - t0
             record = {
                 "epoch": epoch + 1,

@@ -101,11 +101,15 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.npz")
 
 
-def test_cli_rejects_bad_arguments(capsys):
+def test_cli_rejects_bad_arguments(capsys, monkeypatch):
     assert cli.main(["--widths", "100", "10"]) == 2
     assert "must start at 784" in capsys.readouterr().err
     assert cli.main(["--batch-size", "0"]) == 2
-    with pytest.raises(SystemExit, match="--device gpu"):
+    from phase4_cuda import device
+
+    monkeypatch.setattr(device, "simulated", lambda: False)  # a machine with no GPU at all
+    monkeypatch.setattr(device.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match=r"--device gpu: no CUDA GPU.*NUMBA_ENABLE_CUDASIM=1"):
         cli.main(["--device", "gpu", "--epochs", "1"])
 
 
