@@ -6,9 +6,9 @@ fused into its epilogue), the fused softmax + cross-entropy + gradient, the back
 (Phase 4's matmul on transposed operands), the bias and ReLU gradients, and the SGD updates. Loss
 and accuracy accumulate on the device and are read once an epoch: no step waits for the host.
 
-This first version launches about 25 kernels a step, so at MNIST's sizes it is bound by numba's
-launch overhead (about 19 microseconds each); fusing launches and capturing the step in a CUDA
-graph are the next steps (issue #5).
+A step replays a prepared plan of about 25 launches (see `_plan`), so at MNIST's sizes it is
+bound by numba's launch overhead (about 19 microseconds each); fusing launches and capturing the
+step in a CUDA graph are the next steps (issue #5).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from numba import cuda
 
 from phase4_cuda.device import require_gpu
-from phase4_cuda.matmul import VERSIONS, launch, tiles_for
+from phase4_cuda.matmul import VERSIONS, tiles_for
 from phase5_training import gpu_kernels as k
 from phase5_training.mlp import Params, TrainConfig
 
@@ -51,7 +51,7 @@ class GpuTrainer:
         self.gb = [cuda.device_array_like(b) for b in self.b]
         self.WT = [cuda.device_array((w.shape[1], w.shape[0]), np.float32) for w in self.W]
         self.stats = cuda.to_device(np.zeros(2, np.float64))
-        self.batch = 0
+        self._plans: dict[int, dict] = {}
         self.x = self.y = None
 
     # -- host views ------------------------------------------------------------------------------
@@ -67,78 +67,88 @@ class GpuTrainer:
         self.x = cuda.to_device(np.ascontiguousarray(x, np.float32))
         self.y = cuda.to_device(np.ascontiguousarray(y, np.int32))
 
-    # -- buffers -----------------------------------------------------------------------------------
-    def _buffers(self, batch: int) -> None:
-        if batch <= self.batch:
-            return
-        w = self.widths
-        self.batch = batch
-        self.xb = cuda.device_array((batch, w[0]), np.float32)
-        self.yb = cuda.device_array(batch, np.int32)
-        self.h = [None] + [
-            cuda.device_array((batch, n), np.float32) for n in w[1:]
-        ]  # layer outputs
-        self.delta = [
-            cuda.device_array((batch, n), np.float32) for n in w[1:]
-        ]  # dLoss/d(layer l output)
-        self.dh = [
-            cuda.device_array((batch, n), np.float32) for n in w[1:-1]
-        ]  # before ReLU's gradient
-        self.hT = [cuda.device_array(n * batch, np.float32) for n in w[:-1]]  # flat: any batch size
-
-    def _dense(self, x, l, out, activation):
-        kernel, grid, block, args = VERSIONS["wide"](
-            x,
-            self.W[l],
-            out,
-            bias=self.b[l],
-            tiles=tiles_for(x.shape[0], out.shape[1]),
-            activation=activation,
-        )
-        kernel[grid, block](*args)
-
-    # -- the step ----------------------------------------------------------------------------------
-    def _forward(self, x, b: int):
-        hs = [x]
-        for l in range(len(self.W)):
-            out = self.h[l + 1][:b]
-            self._dense(hs[-1], l, out, "relu" if l < len(self.W) - 1 else None)
-            hs.append(out)
-        return hs
-
-    def _step_device(self, xb, yb, b: int, lr: float) -> None:
-        cfg = self.config
-        hs = self._forward(xb, b)
-        top = len(self.W) - 1
-        k.softmax_xent[_blocks(b), THREADS](
-            hs[-1], yb, np.float32(1.0 / b), self.delta[top][:b], self.stats
-        )
-        for l in reversed(range(len(self.W))):
-            delta = self.delta[l][:b]
-            n_in = self.widths[l]
-            h_t = self.hT[l][: n_in * b].reshape(n_in, b)
-            k.transpose[_blocks(b * n_in), THREADS](hs[l], h_t)
-            launch("wide", h_t, delta, self.gW[l])  # dW = h^T delta: (n_in, b) @ (b, n_out)
-            k.col_sums[_blocks(delta.shape[1]), THREADS](delta, self.gb[l])  # db
-            if l:
-                w = self.W[l]
-                k.transpose[_blocks(w.size), THREADS](w, self.WT[l])
-                dh = self.dh[l - 1][:b]
-                launch("wide", delta, self.WT[l], dh)  # dh = delta W^T, before W changes
-                k.relu_backward[_blocks(dh.size), THREADS](dh, hs[l], self.delta[l - 1][:b])
-        momentum, nesterov = np.float32(cfg.momentum), cfg.nesterov
-        for value, velocity, grad, decay in [
-            (self.W[l], self.vW[l], self.gW[l], cfg.weight_decay) for l in range(len(self.W))
-        ] + [(self.b[l], self.vb[l], self.gb[l], 0.0) for l in range(len(self.W))]:
-            k.sgd_update[_blocks(value.size), THREADS](
-                _flat(value),
-                _flat(velocity),
-                _flat(grad),
-                np.float32(lr),
-                momentum,
-                np.float32(decay),
-                nesterov,
+    # -- launch plans ------------------------------------------------------------------------------
+    def _plan(self, b: int) -> dict:
+        """Everything a step of batch size b launches, built once: buffers, views, configured
+        kernels and their arguments. Building these (slicing device arrays, choosing tiles)
+        costs far more Python time than the launches themselves, so a step only replays them."""
+        if b in self._plans:
+            return self._plans[b]
+        w, layers = self.widths, len(self.W)
+        xb = cuda.device_array((b, w[0]), np.float32)
+        yb = cuda.device_array(b, np.int32)
+        hs = [xb] + [
+            cuda.device_array((b, n), np.float32) for n in w[1:]
+        ]  # each layer's input/output
+        deltas = [cuda.device_array((b, n), np.float32) for n in w[1:]]  # dLoss/d(layer l output)
+        forward, backward = [], []
+        for l in range(layers):
+            kernel, grid, block, args = VERSIONS["wide"](
+                hs[l], self.W[l], hs[l + 1], bias=self.b[l], tiles=tiles_for(b, w[l + 1]),
+                activation="relu" if l < layers - 1 else None,
+            )  # fmt: skip
+            forward.append((kernel[grid, block], args))
+        backward.append(
+            (
+                k.softmax_xent[_blocks(b), THREADS],
+                (hs[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
             )
+        )
+        for l in reversed(range(layers)):
+            h_t = cuda.device_array((w[l], b), np.float32)
+            backward.append((k.transpose[_blocks(b * w[l]), THREADS], (hs[l], h_t)))
+            kernel, grid, block, args = VERSIONS["wide"](
+                h_t, deltas[l], self.gW[l]
+            )  # dW = h^T delta
+            backward.append((kernel[grid, block], args))
+            backward.append((k.col_sums[_blocks(w[l + 1]), THREADS], (deltas[l], self.gb[l])))  # db
+            if l:  # dh = delta W^T (before W changes), then ReLU's gradient
+                backward.append(
+                    (k.transpose[_blocks(self.W[l].size), THREADS], (self.W[l], self.WT[l]))
+                )
+                dh = cuda.device_array((b, w[l]), np.float32)
+                kernel, grid, block, args = VERSIONS["wide"](deltas[l], self.WT[l], dh)
+                backward.append((kernel[grid, block], args))
+                backward.append(
+                    (k.relu_backward[_blocks(dh.size), THREADS], (dh, hs[l], deltas[l - 1]))
+                )
+        cfg = self.config
+        updates = [
+            (
+                k.sgd_update[_blocks(value.size), THREADS],
+                (_flat(value), _flat(velocity), _flat(grad)),
+                np.float32(decay),
+            )
+            for group, vgroup, ggroup, decay in (
+                (self.W, self.vW, self.gW, cfg.weight_decay),
+                (self.b, self.vb, self.gb, 0.0),
+            )
+            for value, velocity, grad in zip(group, vgroup, ggroup, strict=True)
+        ]
+        gather = k.gather_batch[_blocks(b * w[0]), THREADS]
+        self._plans[b] = plan = {
+            "xb": xb,
+            "yb": yb,
+            "out": hs[-1],
+            "forward": forward,
+            "backward": backward,
+            "updates": updates,
+            "gather": gather,
+        }
+        return plan
+
+    def _run(self, plan: dict, lr: float) -> None:
+        for fn, args in plan["forward"]:
+            fn(*args)
+        for fn, args in plan["backward"]:
+            fn(*args)
+        lr32, momentum, nesterov = (
+            np.float32(lr),
+            np.float32(self.config.momentum),
+            self.config.nesterov,
+        )
+        for fn, (value, velocity, grad), decay in plan["updates"]:
+            fn(value, velocity, grad, lr32, momentum, decay, nesterov)
 
     def _read_stats(self) -> tuple[float, int]:
         loss_sum, correct = self.stats.copy_to_host()
@@ -147,13 +157,12 @@ class GpuTrainer:
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
         """One step on a host batch (tests, and the same interface as the CPU trainer)."""
-        b = len(y)
-        self._buffers(b)
-        self.xb[:b].copy_to_device(np.ascontiguousarray(x, np.float32))
-        self.yb[:b].copy_to_device(np.ascontiguousarray(y, np.int32))
-        self._step_device(self.xb[:b], self.yb[:b], b, lr)
+        plan = self._plan(len(y))
+        plan["xb"].copy_to_device(np.ascontiguousarray(x, np.float32))
+        plan["yb"].copy_to_device(np.ascontiguousarray(y, np.int32))
+        self._run(plan, lr)
         loss_sum, correct = self._read_stats()
-        return loss_sum / b, correct
+        return loss_sum / len(y), correct
 
     def run_epoch(
         self, order: np.ndarray, lrs: list[float], batch_size: int, bar=None
@@ -161,15 +170,11 @@ class GpuTrainer:
         """All steps of an epoch over the resident data in the order `order`; returns the summed
         loss and the number correct, read from the device once at the end."""
         n = len(order)
-        self._buffers(min(batch_size, n))
         d_order = cuda.to_device(order.astype(np.int64))
         for s, start in enumerate(range(0, n, batch_size)):
-            b = min(batch_size, n - start)
-            xb, yb = self.xb[:b], self.yb[:b]
-            k.gather_batch[_blocks(b * self.widths[0]), THREADS](
-                self.x, self.y, d_order, start, xb, yb
-            )
-            self._step_device(xb, yb, b, lrs[s])
+            plan = self._plan(min(batch_size, n - start))
+            plan["gather"](self.x, self.y, d_order, start, plan["xb"], plan["yb"])
+            self._run(plan, lrs[s])
             if bar is not None:
                 bar.update()
         return self._read_stats()
@@ -178,7 +183,9 @@ class GpuTrainer:
         out = []
         for start in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[start : start + batch], np.float32)
-            self._buffers(len(chunk))
-            self.xb[: len(chunk)].copy_to_device(chunk)
-            out.append(self._forward(self.xb[: len(chunk)], len(chunk))[-1].copy_to_host())
+            plan = self._plan(len(chunk))
+            plan["xb"].copy_to_device(chunk)
+            for fn, args in plan["forward"]:
+                fn(*args)
+            out.append(plan["out"].copy_to_host())
         return np.concatenate(out)
