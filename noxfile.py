@@ -209,9 +209,9 @@ def _bench_phase4(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def mnist(session: nox.Session) -> None:
-    """The main job: train the 784-512-256-10 MLP on MNIST, on the GPU where there is one (once
-    issue #5's GPU trainer lands), else on the CPU with Phase 3's C library; artefacts in
-    results/mnist (args after -- go to `python -m phase5_training`)."""
+    """The main job: train the 784-512-256-10 MLP on MNIST, on the GPU with Phase 4's kernels
+    where there is one, else on the CPU with Phase 3's C library; artefacts in results/mnist
+    (args after -- go to `python -m phase5_training`)."""
     _install(session)
     _describe(session)
     _module(

@@ -1,7 +1,6 @@
 """Phase 5: an MLP trained on MNIST with the project's own kernels.
 
-Built so far: the model and its float64 reference step (mlp.py), the CPU trainer on Phase 3's C
-library (cpu.py), the training loop with evaluation and atomic artefacts (train.py), and the
-command line (`python -m phase5_training`). The GPU trainer on Phase 4's kernels is still to
-come (issue #5).
+The model and its float64 reference step (mlp.py), the CPU trainer on Phase 3's C library
+(cpu.py), the GPU trainer on Phase 4's kernels (gpu.py, gpu_kernels.py), the training loop with
+evaluation and atomic artefacts (train.py), and the command line (`python -m phase5_training`).
 """
