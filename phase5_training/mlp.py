@@ -89,6 +89,16 @@ def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean softmax cross-entropy of logits (batch, classes) for labels y (batch,), in float64
+    through log-sum-exp: finite for any finite logits, NaN if the logits are (a diverged step)."""
+    z = logits.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        return float((lse - z[np.arange(len(y)), y]).mean())
+
+
 @dataclass
 class Params:
     """Weights, biases and momentum buffers as float32 NumPy arrays (host copies)."""

@@ -23,6 +23,7 @@ import numpy as np
 from phase5_training.mlp import (
     Params,
     TrainConfig,
+    cross_entropy,
     he_init,
     load_checkpoint,
     lr_at,
@@ -69,10 +70,8 @@ def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
 
 def evaluate(trainer, x: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict:
     """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true label)."""
-    logits = trainer.logits(x).astype(np.float64)
-    top = logits.max(axis=1)
-    lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
-    loss = float((lse - logits[np.arange(len(y)), y]).mean())
+    logits = trainer.logits(x)
+    loss = cross_entropy(logits, y)
     predicted = logits.argmax(axis=1)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (y, predicted), 1)
