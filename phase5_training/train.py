@@ -163,6 +163,7 @@ def train(
     checkpoint = out / "checkpoint.npz"
     started = time.perf_counter()
     train_seconds = 0.0
+    test = None
     try:
         for epoch in range(state["epoch"], config.epochs):
             t0 = time.perf_counter()
@@ -214,14 +215,15 @@ def train(
             flush=True,
         )
         raise
-    final = evaluate(trainer, data["x_test"], data["y_test"])
+    if test is None:  # no epoch ran (resuming a finished run): evaluate the loaded weights
+        test = evaluate(trainer, data["x_test"], data["y_test"])
     metrics = {
         "schema": METRICS_SCHEMA,
         "dataset": config.dataset,
         "device": device,
         "config": asdict(config),
         "history": state["history"],
-        "test": final,
+        "test": test,  # the last epoch's evaluation: the final weights
         "train_seconds": train_seconds,
         "total_seconds": time.perf_counter() - started,
         "machine": machine_info(),
