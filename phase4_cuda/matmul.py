@@ -284,25 +284,43 @@ class Tiles:
 
 
 _EPILOGUES = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-_KERNELS: dict[tuple[Tiles, bool, str | None, bool], object] = {}
+_KERNELS: dict[tuple, object] = {}
 
 
-def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, bias: bool = False):
+def gemm_kernel(
+    tiles: Tiles,
+    wide: bool = True,
+    activation: str | None = None,
+    bias: bool = False,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    mask: bool = False,
+    col_sums: bool = False,
+):
     """The kernel of version 7 (`wide`) or 6 (not `wide`) for `tiles`, compiled once per
-    (tiles, wide, epilogue).
+    (tiles, wide, epilogue, operand layout).
 
-    With `bias` and `activation` it computes act(A @ B + bias) in its epilogue: Phase 4's fused
-    dense layer. The tile sizes, `wide` and the epilogue are closure constants, which numba
+    It computes C = op(A) @ op(B), op(X) being X.T where `trans_a` / `trans_b` says so, then in
+    its epilogue adds `bias`, applies `activation` and, with `mask`, zeroes every element whose
+    mask element is not positive: act(A @ B + bias) is Phase 4's fused dense layer, and
+    (delta @ W.T) * (h > 0) is backpropagation through a ReLU (Phase 5). With `col_sums` the
+    blocks of the first block row also write the column sums of op(B) (a bias gradient, when B
+    holds the output gradients) from the tiles they already have in shared memory.
+
+    The tile sizes, `wide`, the layout and the epilogue are closure constants, which numba
     freezes into the compiled code, so every loop below has constant bounds and is unrolled, the
     local arrays stay in registers, and the branch not taken disappears. Indices are unsigned.
+    Transposed operands take the bounds-checked scalar loads (coalesced along their own rows).
 
     Thread (ty, tx) owns rows ty + TROWS r (strided) or, when `wide`, the runs of 4 rows
     4 ty + 4 TROWS h + (0..3); columns likewise with tx.
     """
-    key = (tiles, wide, activation, bias)
+    key = (tiles, wide, activation, bias, trans_a, trans_b, mask, col_sums)
     if key in _KERNELS:
         return _KERNELS[key]
     tiles.check()
+    if col_sums and tiles.threads < tiles.BN:
+        raise ValueError(f"{tiles}: col_sums needs at least BN threads")
     if wide and (tiles.TM % 4 or tiles.TN % 4):
         raise ValueError(f"{tiles}: the wide version needs TM and TN divisible by 4")
     if tiles.prefetch and (not wide or tiles.BK % 2):
@@ -324,12 +342,19 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     PREFETCH = tiles.prefetch
     # Interior blocks of aligned operands load their tiles 4 floats at a time (load4 on global
     # memory: one 128-bit load) with no bounds checks; edge blocks take the checked scalar path.
-    VEC = wide and BK % 4 == 0 and (BM * BK) % (4 * THREADS) == 0 and (BK * BN) % (4 * THREADS) == 0
+    VEC = (
+        wide
+        and not (trans_a or trans_b)
+        and BK % 4 == 0
+        and (BM * BK) % (4 * THREADS) == 0
+        and (BK * BN) % (4 * THREADS) == 0
+    )
     LOAD_A4, LOAD_B4 = LOAD_A // 4, LOAD_B // 4
     uBK4, uBN4, u4 = np.uint32(BK // 4), np.uint32(BN // 4), np.uint32(4)
     uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
     uSA, uSB = np.uint32(SA), np.uint32(SB)
-    has_bias = bias
+    has_bias, has_mask, COLSUM = bias, mask, col_sums
+    TA, TB = trans_a, trans_b
     WIDE = wide
     # the offset of a thread's r-th row (q-th column) from its first one, as a constant
     ROW_OFF = tuple((r // 4) * 4 * TROWS + r % 4 if wide else r * TROWS for r in range(TM))
@@ -366,15 +391,23 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                 x = load4(b, (k0 + e // uBN4) * n + col0 + (e % uBN4) * u4)
                 for i in range(4):
                     next_b[4 * l + i] = x[i]
-        else:  # consecutive threads read consecutive k of A and consecutive columns of B
+        else:  # consecutive threads read consecutive elements of a stored row
             for l in range(LOAD_A):
                 e = t + uint32(l * THREADS)
-                gi, gk = row0 + e // uBK, k0 + e % uBK
-                next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+                if TA:  # A stored (K, M): a row of it is a column of op(A)
+                    gk, gi = k0 + e // uBM, row0 + e % uBM
+                    next_a[l] = a[gk * m + gi] if gi < m and gk < k_dim else float32(0.0)
+                else:
+                    gi, gk = row0 + e // uBK, k0 + e % uBK
+                    next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
             for l in range(LOAD_B):
                 e = t + uint32(l * THREADS)
-                gk, gj = k0 + e // uBN, col0 + e % uBN
-                next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+                if TB:  # B stored (N, K)
+                    gj, gk = col0 + e // uBK, k0 + e % uBK
+                    next_b[l] = b[gj * k_dim + gk] if gk < k_dim and gj < n else float32(0.0)
+                else:
+                    gk, gj = k0 + e // uBN, col0 + e % uBN
+                    next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
 
     @cuda.jit(device=True, inline="always")
     def stash(sa, sb, off_a, off_b, t, fast, next_a, next_b):
@@ -393,9 +426,16 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
         else:
             for l in range(LOAD_A):
                 e = t + uint32(l * THREADS)
-                sa[off_a + (e % uBK) * uLDA + e // uBK] = next_a[l]
+                if TA:
+                    sa[off_a + (e // uBM) * uLDA + e % uBM] = next_a[l]
+                else:
+                    sa[off_a + (e % uBK) * uLDA + e // uBK] = next_a[l]
             for l in range(LOAD_B):
-                sb[off_b + t + uint32(l * THREADS)] = next_b[l]
+                e = t + uint32(l * THREADS)
+                if TB:
+                    sb[off_b + (e % uBK) * uBN + e // uBK] = next_b[l]
+                else:
+                    sb[off_b + e] = next_b[l]
 
     @cuda.jit(device=True, inline="always")
     def outer_product(acc, reg_a, reg_b):
@@ -406,10 +446,11 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
     # The simulator rejects launch_bounds; it has no registers to bound anyway.
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
 
-    @cuda.jit(fastmath=True, **bounds)
-    def kernel(a, b, bias_vec, c, m, n, k_dim, vec_ok):
-        # a: (m*k_dim,) row-major A; b: (k_dim*n,); bias_vec: (n,) or unused; c: (m*n,)
-        # m, n, k_dim, vec_ok: uint32
+    @cuda.jit(fastmath=True, cache=True, **bounds)
+    def kernel(a, b, bias_vec, mask_vec, sums, c, m, n, k_dim, vec_ok):
+        # a: (m*k_dim,) A, row-major (K, M) when TA; b: (k_dim*n,) B, (N, K) when TB;
+        # bias_vec: (n,); mask_vec: (m*n,); sums: (n,) (each unused unless its flag is set);
+        # c: (m*n,); m, n, k_dim, vec_ok: uint32
         sa = cuda.shared.array(SA2, float32, alignment=SHARED_ALIGN)  # [buffer][k][row of A]
         sb = cuda.shared.array(SB2, float32, alignment=SHARED_ALIGN)  # [buffer][k][column of B]
         t = uint32(cuda.threadIdx.x)
@@ -426,6 +467,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
         for r in range(TM):
             for q in range(TN):
                 acc[r, q] = 0.0
+        col_sum = float32(0.0)
+        sums_here = COLSUM and cuda.blockIdx.y == 0 and t < uBN
 
         # vec_ok (from the host): K % BK == 0, N and K % 4 == 0, 16-byte aligned operands
         fast = vec_ok != 0 and row0 + uBM <= m and col0 + uBN <= n
@@ -443,6 +486,9 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                 fetch(a, b, k0, row0, col0, t, m, n, k_dim, fast, next_a, next_b)
             base_a = cur * uSA + ty
             base_b = cur * uSB + tx
+            if sums_here:  # column t of this B tile; rows past K were loaded as zeros
+                for kk in range(BK):
+                    col_sum += sb[cur * uSB + uint32(kk * BN) + t]
             if PREFETCH:  # two steps of k per iteration, each loading the other's operands
                 load_wide(sa, sb, base_a, base_b, 0, reg_a, reg_b)
                 for kk in range(0, BK, 2):
@@ -466,6 +512,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                 stash(sa, sb, other * uSA, other * uSB, t, fast, next_a, next_b)
             cuda.syncthreads()
 
+        if sums_here and col0 + t < n:
+            sums[col0 + t] = col_sum
         for q in range(TN):
             j = col0 + tx + uint32(COL_OFF[q])
             bias_j = bias_vec[j] if has_bias and j < n else float32(0.0)  # once per column
@@ -481,6 +529,8 @@ def gemm_kernel(tiles: Tiles, wide: bool = True, activation: str | None = None, 
                         v = float32(1.0) / (float32(1.0) + math.exp(-v))
                     elif act == 3:
                         v = math.tanh(v)
+                    if has_mask and not mask_vec[i * n + j] > float32(0.0):
+                        v = float32(0.0)
                     c[i * n + j] = v
 
     _KERNELS[key] = kernel
@@ -539,20 +589,40 @@ def _launch_unsigned(a, b, c, bias=None, tiles=None):
     return matmul_unsigned, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (fa, fb, fc, *sizes)
 
 
-def _launch_gemm(a, b, c, bias=None, tiles=None, activation=None, wide=True):
+def _launch_gemm(
+    a,
+    b,
+    c,
+    bias=None,
+    tiles=None,
+    activation=None,
+    wide=True,
+    trans_a=False,
+    trans_b=False,
+    mask=None,
+    col_sums=None,
+):
+    """Versions 6 and 7. C (M, N) = op(a) @ op(b): a is (M, K), or (K, M) with `trans_a`; b is
+    (K, N), or (N, K) with `trans_b`. Optional: `bias` (N,), `activation`, `mask` (M, N) (keep
+    where positive), `col_sums` (N,) receives the column sums of op(b)."""
     m, n = c.shape
+    k_dim = a.shape[0] if trans_a else a.shape[1]
     tiles = tiles or tiles_for(m, n)
     if not wide:  # version 6 has no operand prefetch: the same tile shape without it
         tiles = dataclasses.replace(tiles, prefetch=False)
-    kernel = gemm_kernel(tiles, wide, activation, bias is not None)
+    kernel = gemm_kernel(
+        tiles, wide, activation, bias is not None, trans_a, trans_b, mask is not None,
+        col_sums is not None,
+    )  # fmt: skip
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
-    (fa, fb, fc), sizes = _flat(a, b, c)
-    bias_arg = bias if bias is not None else fc[:1]  # unused by the kernel
-    k_dim = a.shape[1]
+    fa, fb, fc = a.reshape(a.size), b.reshape(b.size), c.reshape(c.size)
+    unused = fc[:1]  # a placeholder for the optional operands the kernel was built without
+    extras = [unused if x is None else x.reshape(x.size) for x in (bias, mask, col_sums)]
     vec_ok = (
         k_dim % tiles.BK == 0 and k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
     )
-    return kernel, grid, tiles.threads, (fa, fb, bias_arg, fc, *sizes, np.uint32(vec_ok))
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(vec_ok))
+    return kernel, grid, tiles.threads, (fa, fb, *extras, fc, *sizes)
 
 
 def _aligned16(x) -> bool:

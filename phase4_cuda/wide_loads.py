@@ -48,3 +48,8 @@ else:
             return context.make_tuple(builder, result, items)
 
         return result(arr, i), codegen
+
+    # numba's on-disk cache keys a kernel by a hash of its closure, which reaches this intrinsic
+    # through the device functions that call it. An intrinsic pickles with a random uuid, which
+    # would give every process a new key (no cache hit, ever); a fixed one keeps the key stable.
+    load4._set_uuid(f"{__name__}.load4")

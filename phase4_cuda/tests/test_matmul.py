@@ -60,6 +60,38 @@ def test_interior_blocks_take_the_vector_path(shape, rng):
         run_and_check("wide", *shape, rng, tiles=tiles)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 3, 7), (70, 19, 130), (13, 130, 66)], ids=str)
+@pytest.mark.parametrize("layout", ["AT", "BT", "AT BT"])
+@pytest.mark.parametrize("version", ["double_buffered", "wide"])
+def test_transposed_operands_mask_and_column_sums(version, layout, shape, rng):
+    # The backward pass of Phase 5: dW = h.T @ delta with the bias gradient (column sums of delta)
+    # in the same launch, and dh = (delta @ W.T) * (h > 0). Operands are strided views transposed
+    # into contiguous arrays, so each layout is checked against the same float64 product.
+    m, k, n = shape
+    trans_a, trans_b = "AT" in layout, "BT" in layout
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    mask = rng.standard_normal((m, n), dtype=np.float32)
+    mask[0, 0] = 0.0  # zero is masked out, as a ReLU output of exactly zero must be
+    stored_a = np.ascontiguousarray(a.T) if trans_a else a
+    stored_b = np.ascontiguousarray(b.T) if trans_b else b
+    c = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
+    sums = cuda.to_device(np.full(n, np.nan, dtype=np.float32))
+    tiles = mm.Tiles(64, 64, 8, 4, 4)
+    mm.launch(
+        version, cuda.to_device(stored_a), cuda.to_device(stored_b), c, tiles=tiles,
+        trans_a=trans_a, trans_b=trans_b, mask=cuda.to_device(mask), col_sums=sums,
+    )  # fmt: skip
+    expected = (a.astype(np.float64) @ b.astype(np.float64)) * (mask > 0)
+    assert mm.relative_error(c.copy_to_host(), expected) < 1e-5
+    np.testing.assert_allclose(sums.copy_to_host(), b.astype(np.float64).sum(axis=0), atol=1e-4)
+
+
+def test_column_sums_need_a_thread_per_column():
+    with pytest.raises(ValueError, match="col_sums needs at least BN threads"):
+        mm.gemm_kernel(mm.Tiles(32, 256, 8, 4, 16), col_sums=True)
+
+
 def test_validate_reports_every_version():
     errors = mm.validate(shapes=((3, 4, 5),))
     assert set(errors) == {(v, (3, 4, 5)) for v in mm.VERSIONS}
