@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{config.dataset} on the {device}: test accuracy {test['accuracy']:.2%} after {config.epochs} epochs, "
         f"{metrics['train_seconds']:.1f} s of training; artefacts in {args.out}"
     )
+    if metrics["compile_seconds"] or metrics["capture_seconds"]:
+        print(
+            f"of which {metrics['compile_seconds']:.2f} s compiling the kernels (or loading them "
+            f"from numba's cache) and {metrics['capture_seconds']:.2f} s capturing CUDA graphs"
+        )
     worst = min(range(len(test["per_class_accuracy"])), key=test["per_class_accuracy"].__getitem__)
     print(f"hardest class: {metrics['classes'][worst]} ({test['per_class_accuracy'][worst]:.2%})")
     return 0

@@ -1,166 +1,277 @@
 """The training step on the GPU with the project's own kernels (numba.cuda, float32).
 
-The whole data set is uploaded once. Each epoch uploads its permutation; then every step
-gathers its mini-batch on the device, runs the forward pass with Phase 4's matmul (bias and ReLU
-fused into its epilogue), the fused softmax + cross-entropy + gradient, the backward products
-(Phase 4's matmul on transposed operands), the bias and ReLU gradients, and the SGD updates. Loss
-and accuracy accumulate on the device and are read once an epoch: no step waits for the host.
+The whole training set is uploaded once, and each epoch uploads its permutation and learning
+rates. A step is 3L + 3 launches for L layers (12 for 784-512-256-10), every one of them
+reading its inputs from the device:
 
-A step replays a prepared plan of about 25 launches (see `_plan`), so at MNIST's sizes it is
-bound by numba's launch overhead (about 19 microseconds each); fusing launches and capturing the
-step in a CUDA graph are the next steps (issue #5).
+    gather     the step's mini-batch, rows order[pos * B : pos * B + b] of the resident data
+    forward    Phase 4's matmul per layer, bias + ReLU fused into its epilogue
+    loss       softmax + cross-entropy + its gradient in one kernel; loss and accuracy are summed
+               on the device and read once an epoch
+    backward   per layer, Phase 4's matmul on transposed operands: dW = h.T @ delta, whose first
+               block row also sums the bias gradient, and delta' = (delta @ W.T) * (h > 0)
+    update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
+               (they live in one flat buffer), the learning rate read from lrs[pos]
+    advance    pos += 1
+
+Because nothing in a step changes between steps but `pos`, which lives on the device, the step
+is captured once into a CUDA graph (one per batch size: the last batch of an epoch is smaller)
+and an epoch is that graph replayed. A graph launch costs the host a few microseconds, against
+about 19 per numba kernel launch, and the GPU runs the step's kernels back to back.
+
+Under numba's CUDA simulator (no graphs there) the same launches run one by one; that path is
+also what the graph is checked against on a real GPU.
 """
 
 from __future__ import annotations
 
 import math
+import time
+import weakref
 
 import numpy as np
 from numba import cuda
 
-from phase4_cuda.device import require_gpu
-from phase4_cuda.matmul import VERSIONS, tiles_for
+from phase4_cuda.device import require_gpu, simulated
+from phase4_cuda.matmul import VERSIONS, Tiles, tiles_for
 from phase5_training import gpu_kernels as k
 from phase5_training.mlp import Params, TrainConfig
 
-__all__ = ["GpuTrainer"]
+__all__ = ["GpuTrainer", "StepGraph"]
 
 THREADS = 256
+ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
+#: block tiles for the step's small products, largest first: the first one that gives at least
+#: half the multiprocessors a block is used (MNIST's products are 128 rows tall). They are 32
+#: deep, not Phase 4's 8: with so few blocks each one's loop over K is a chain of global-load
+#: latencies (about 0.6 us per tile of K on the H100, measured with ncu), so fewer, deeper tiles
+#: are what makes these products fast.
+SMALL_TILES = (Tiles(64, 64, 32, 4, 4), Tiles(32, 64, 32, 4, 4), Tiles(32, 32, 32, 4, 4))
 
 
-def _blocks(n: int) -> int:
-    return max(1, min(1024, math.ceil(n / THREADS)))
+def _blocks(n: int, cap: int = 1024) -> int:
+    return max(1, min(cap, math.ceil(n / THREADS)))
 
 
-def _flat(a):
-    return a.reshape(a.size)
+def _multiprocessors() -> int:
+    if simulated():
+        return 1
+    return cuda.get_current_device().MULTIPROCESSOR_COUNT
+
+
+def tiles_for_step(m: int, n: int, sms: int) -> Tiles:
+    """Block tiles for an (m, n) output in a training step: big products take Phase 4's tuned
+    tiles; small ones the largest tile that still spreads over half the multiprocessors."""
+    if max(m, n) > 1024:
+        return tiles_for(m, n)
+    for t in SMALL_TILES:
+        if math.ceil(m / t.BM) * math.ceil(n / t.BN) >= sms // 2:
+            return t
+    return SMALL_TILES[-1]
+
+
+class StepGraph:
+    """A list of numba launches, captured once on `stream` into a CUDA graph and then replayed
+    with one driver call (CUDA's stream capture, through the driver bindings numba itself uses).
+    """
+
+    def __init__(self, launches: list, stream) -> None:
+        from cuda.bindings import driver
+
+        self._driver = driver
+        self._stream = driver.CUstream(int(stream.handle))
+        mode = driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED
+        # No device memory may be freed while the stream is being captured.
+        with cuda.defer_cleanup():
+            self._check(driver.cuStreamBeginCapture(self._stream, mode))
+            try:
+                for fn, args in launches:
+                    fn(*args)
+            finally:
+                graph = self._check(driver.cuStreamEndCapture(self._stream))
+        self._graph = graph
+        self._exec = self._check(driver.cuGraphInstantiate(graph, 0))
+        self.nodes = len(launches)
+        weakref.finalize(self, StepGraph._destroy, driver, self._exec, graph)
+
+    def _check(self, result):
+        err, *rest = result if isinstance(result, tuple) else (result,)
+        if err != self._driver.CUresult.CUDA_SUCCESS:
+            raise RuntimeError(f"CUDA graph call failed: {err!r}")
+        return rest[0] if rest else None
+
+    def launch(self) -> None:
+        self._check(self._driver.cuGraphLaunch(self._exec, self._stream))
+
+    @staticmethod
+    def _destroy(driver, exec_, graph) -> None:
+        driver.cuGraphExecDestroy(exec_)
+        driver.cuGraphDestroy(graph)
 
 
 class GpuTrainer:
     device = "gpu"
 
-    def __init__(self, params: Params, config: TrainConfig) -> None:
+    def __init__(self, params: Params, config: TrainConfig, use_graphs: bool | None = None) -> None:
         require_gpu()
         self.config = config
+        self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
-        self.W = [cuda.to_device(np.ascontiguousarray(w)) for w in params.W]
-        self.b = [cuda.to_device(np.ascontiguousarray(b)) for b in params.b]
-        self.vW = [cuda.to_device(np.ascontiguousarray(v)) for v in params.vW]
-        self.vb = [cuda.to_device(np.ascontiguousarray(v)) for v in params.vb]
-        self.gW = [cuda.device_array_like(w) for w in self.W]
-        self.gb = [cuda.device_array_like(b) for b in self.b]
-        self.WT = [cuda.device_array((w.shape[1], w.shape[0]), np.float32) for w in self.W]
-        self.stats = cuda.to_device(np.zeros(2, np.float64))
+        self.sms = _multiprocessors()
+        self.stream = cuda.stream()
+        # Every parameter (weights first, then biases) in one flat buffer, each at an aligned
+        # offset; velocities and gradients share the layout, so one kernel updates them all.
+        shapes = [w.shape for w in params.W] + [b.shape for b in params.b]
+        self._offsets, total = [], 0
+        for shape in shapes:
+            self._offsets.append(total)
+            total += -(-math.prod(shape) // ALIGN) * ALIGN
+        self.n_decay = self._offsets[len(params.W)]  # the biases start here
+        self._shapes, self._total = shapes, total
+        self.P = cuda.to_device(self._pack(params.W + params.b), stream=self.stream)
+        self.V = cuda.to_device(self._pack(params.vW + params.vb), stream=self.stream)
+        self.G = cuda.device_array(total, np.float32, stream=self.stream)
+        self.G.copy_to_device(np.zeros(total, np.float32), stream=self.stream)  # padding stays 0
+        layers = len(params.W)
+        P, G = self._views(self.P), self._views(self.G)
+        self.W, self.b = P[:layers], P[layers:]
+        self.gW, self.gb = G[:layers], G[layers:]
+        self.stats = cuda.to_device(np.zeros(2, np.float64), stream=self.stream)
+        self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
+        self.lrs = cuda.to_device(np.zeros(1, np.float32), stream=self.stream)
+        self.x = self.y = self.order = None
         self._plans: dict[int, dict] = {}
-        self.x = self.y = None
+        self._graphs: dict[int, StepGraph] = {}
+        self.compile_seconds = 0.0  # first launches (numba compiles or loads from its cache)
+        self.capture_seconds = 0.0  # building the CUDA graphs
 
-    # -- host views ------------------------------------------------------------------------------
+    # -- the flat parameter buffers -------------------------------------------------------------
+    def _pack(self, arrays: list[np.ndarray]) -> np.ndarray:
+        flat = np.zeros(self._total, np.float32)
+        for off, a in zip(self._offsets, arrays, strict=True):
+            flat[off : off + a.size] = a.ravel()
+        return flat
+
+    def _views(self, flat) -> list:
+        return [
+            flat[off : off + math.prod(shape)].reshape(shape)
+            for off, shape in zip(self._offsets, self._shapes, strict=True)
+        ]
+
     @property
     def params(self) -> Params:
         """A host copy of the parameters and momentum buffers (for checkpoints)."""
-        return Params(
-            *[[a.copy_to_host() for a in group] for group in (self.W, self.b, self.vW, self.vb)]
-        )
+        p, v = self.P.copy_to_host(stream=self.stream), self.V.copy_to_host(stream=self.stream)
+        self.stream.synchronize()
+        layers = len(self.W)
+        pv, vv = [a.copy() for a in self._views(p)], [a.copy() for a in self._views(v)]
+        return Params(pv[:layers], pv[layers:], vv[:layers], vv[layers:])
 
     def load(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Upload the training set once: x (n, n_0) float32, y (n,)."""
-        self.x = cuda.to_device(np.ascontiguousarray(x, np.float32))
-        self.y = cuda.to_device(np.ascontiguousarray(y, np.int32))
+        """Upload the training set once: x (n, n_0) float32, y (n,). Room for each epoch's
+        permutation and learning rates is allocated here too, so that captured graphs, which
+        hold device addresses, stay valid for the whole run."""
+        s = self.stream
+        self.x = cuda.to_device(np.ascontiguousarray(x, np.float32), stream=s)
+        self.y = cuda.to_device(np.ascontiguousarray(y, np.int32), stream=s)
+        self.order = cuda.device_array(len(y), np.int32, stream=s)
+        self.lrs = cuda.device_array(
+            math.ceil(len(y) / self.config.batch_size), np.float32, stream=s
+        )
+        self._plans.clear()
+        self._graphs.clear()
 
     # -- launch plans ------------------------------------------------------------------------------
     def _plan(self, b: int) -> dict:
-        """Everything a step of batch size b launches, built once: buffers, views, configured
-        kernels and their arguments. Building these (slicing device arrays, choosing tiles)
-        costs far more Python time than the launches themselves, so a step only replays them."""
+        """Every launch of a step of batch size b, built once: buffers, views, configured kernels
+        and their arguments. Building these (slicing device arrays, choosing tiles) costs far more
+        Python time than the launches themselves, so a step only replays them."""
         if b in self._plans:
             return self._plans[b]
-        w, layers = self.widths, len(self.W)
-        xb = cuda.device_array((b, w[0]), np.float32)
-        yb = cuda.device_array(b, np.int32)
-        hs = [xb] + [
-            cuda.device_array((b, n), np.float32) for n in w[1:]
-        ]  # each layer's input/output
-        deltas = [cuda.device_array((b, n), np.float32) for n in w[1:]]  # dLoss/d(layer l output)
-        forward, backward = [], []
-        for l in range(layers):
-            kernel, grid, block, args = VERSIONS["wide"](
-                hs[l], self.W[l], hs[l + 1], bias=self.b[l], tiles=tiles_for(b, w[l + 1]),
-                activation="relu" if l < layers - 1 else None,
-            )  # fmt: skip
-            forward.append((kernel[grid, block], args))
-        backward.append(
-            (
-                k.softmax_xent[_blocks(b), THREADS],
-                (hs[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
-            )
+        w, layers, s, cfg = self.widths, len(self.W), self.stream, self.config
+        hs = [cuda.device_array((b, n), np.float32, stream=s) for n in w]  # layer inputs/outputs
+        deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
+        yb = cuda.device_array(b, np.int32, stream=s)
+
+        def gemm(a, bb, c, **options):
+            tiles = tiles_for_step(*c.shape, self.sms)
+            kernel, grid, block, args = VERSIONS["wide"](a, bb, c, tiles=tiles, **options)
+            return kernel[grid, block, s], args
+
+        forward = [
+            gemm(hs[l], self.W[l], hs[l + 1], bias=self.b[l],
+                 activation="relu" if l < layers - 1 else None)
+            for l in range(layers)
+        ]  # fmt: skip
+        loss = (
+            k.softmax_xent[_blocks(b), THREADS, s],
+            (hs[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
         )
+        train = [*forward, loss]
         for l in reversed(range(layers)):
-            h_t = cuda.device_array((w[l], b), np.float32)
-            backward.append((k.transpose[_blocks(b * w[l]), THREADS], (hs[l], h_t)))
-            kernel, grid, block, args = VERSIONS["wide"](
-                h_t, deltas[l], self.gW[l]
-            )  # dW = h^T delta
-            backward.append((kernel[grid, block], args))
-            backward.append((k.col_sums[_blocks(w[l + 1]), THREADS], (deltas[l], self.gb[l])))  # db
-            if l:  # dh = delta W^T (before W changes), then ReLU's gradient
-                backward.append(
-                    (k.transpose[_blocks(self.W[l].size), THREADS], (self.W[l], self.WT[l]))
-                )
-                dh = cuda.device_array((b, w[l]), np.float32)
-                kernel, grid, block, args = VERSIONS["wide"](deltas[l], self.WT[l], dh)
-                backward.append((kernel[grid, block], args))
-                backward.append(
-                    (k.relu_backward[_blocks(dh.size), THREADS], (dh, hs[l], deltas[l - 1]))
-                )
-        cfg = self.config
-        updates = [
+            # dW = h.T @ delta (the bias gradient, delta's column sums, in the same launch);
+            # then, below the first layer, delta for the layer below: (delta @ W.T) * (h > 0)
+            train.append(gemm(hs[l], deltas[l + 1], self.gW[l], trans_a=True, col_sums=self.gb[l]))
+            if l:
+                train.append(gemm(deltas[l + 1], self.W[l], deltas[l], trans_b=True, mask=hs[l]))
+        train.append(
             (
-                k.sgd_update[_blocks(value.size), THREADS],
-                (_flat(value), _flat(velocity), _flat(grad)),
-                np.float32(decay),
+                k.sgd_update[_blocks(self.P.size, 8 * self.sms), THREADS, s],
+                (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
+                 np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov),
             )
-            for group, vgroup, ggroup, decay in (
-                (self.W, self.vW, self.gW, cfg.weight_decay),
-                (self.b, self.vb, self.gb, 0.0),
+        )  # fmt: skip
+        train.append((k.advance[1, 32, s], (self.pos,)))
+        plan = {"xb": hs[0], "yb": yb, "out": hs[-1], "forward": forward, "train": train}
+        if self.x is not None:
+            gather = k.gather_batch[_blocks(b * w[0]), THREADS, s]
+            plan["gather"] = (
+                gather,
+                (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb),
             )
-            for value, velocity, grad in zip(group, vgroup, ggroup, strict=True)
-        ]
-        gather = k.gather_batch[_blocks(b * w[0]), THREADS]
-        self._plans[b] = plan = {
-            "xb": xb,
-            "yb": yb,
-            "out": hs[-1],
-            "forward": forward,
-            "backward": backward,
-            "updates": updates,
-            "gather": gather,
-        }
+        self._plans[b] = plan
         return plan
 
-    def _run(self, plan: dict, lr: float) -> None:
-        for fn, args in plan["forward"]:
+    def _graph(self, b: int) -> StepGraph:
+        """The step of batch size b as a CUDA graph. Its first run is eager, to compile (or load
+        from numba's cache) every kernel outside the capture; its effects are undone."""
+        if b in self._graphs:
+            return self._graphs[b]
+        plan = self._plan(b)
+        launches = [plan["gather"]] + plan["train"]
+        saved = [a.copy_to_host(stream=self.stream) for a in (self.P, self.V, self.pos, self.stats)]
+        self.stream.synchronize()
+        t0 = time.perf_counter()
+        for fn, args in launches:
             fn(*args)
-        for fn, args in plan["backward"]:
-            fn(*args)
-        lr32, momentum, nesterov = (
-            np.float32(lr),
-            np.float32(self.config.momentum),
-            self.config.nesterov,
-        )
-        for fn, (value, velocity, grad), decay in plan["updates"]:
-            fn(value, velocity, grad, lr32, momentum, decay, nesterov)
+        self.stream.synchronize()
+        t1 = time.perf_counter()
+        for a, host in zip((self.P, self.V, self.pos, self.stats), saved, strict=True):
+            a.copy_to_device(host, stream=self.stream)
+        self._graphs[b] = graph = StepGraph(launches, self.stream)
+        self.stream.synchronize()
+        self.compile_seconds += t1 - t0
+        self.capture_seconds += time.perf_counter() - t1
+        return graph
 
+    # -- running -------------------------------------------------------------------------------
     def _read_stats(self) -> tuple[float, int]:
-        loss_sum, correct = self.stats.copy_to_host()
-        self.stats.copy_to_device(np.zeros(2, np.float64))
+        stats = self.stats.copy_to_host(stream=self.stream)
+        self.stats.copy_to_device(np.zeros(2, np.float64), stream=self.stream)
+        self.stream.synchronize()
+        loss_sum, correct = stats
         return float(loss_sum), round(correct)
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
         """One step on a host batch (tests, and the same interface as the CPU trainer)."""
         plan = self._plan(len(y))
-        plan["xb"].copy_to_device(np.ascontiguousarray(x, np.float32))
-        plan["yb"].copy_to_device(np.ascontiguousarray(y, np.int32))
-        self._run(plan, lr)
+        s = self.stream
+        plan["xb"].copy_to_device(np.ascontiguousarray(x, np.float32), stream=s)
+        plan["yb"].copy_to_device(np.ascontiguousarray(y, np.int32), stream=s)
+        self.lrs[:1].copy_to_device(np.array([lr], np.float32), stream=s)
+        self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
+        for fn, args in plan["train"]:
+            fn(*args)
         loss_sum, correct = self._read_stats()
         return loss_sum / len(y), correct
 
@@ -169,14 +280,31 @@ class GpuTrainer:
     ) -> tuple[float, int]:
         """All steps of an epoch over the resident data in the order `order`; returns the summed
         loss and the number correct, read from the device once at the end."""
-        n = len(order)
-        d_order = cuda.to_device(order.astype(np.int64))
-        for s, start in enumerate(range(0, n, batch_size)):
-            plan = self._plan(min(batch_size, n - start))
-            plan["gather"](self.x, self.y, d_order, start, plan["xb"], plan["yb"])
-            self._run(plan, lrs[s])
-            if bar is not None:
-                bar.update()
+        if self.x is None:
+            raise RuntimeError("load() the training set before run_epoch()")
+        n, s = len(order), self.stream
+        if batch_size != self.config.batch_size or n != self.order.size:
+            raise ValueError(
+                f"run_epoch: expected {self.order.size} rows in batches of "
+                f"{self.config.batch_size}, got {n} in batches of {batch_size}"
+            )
+        self.order.copy_to_device(order.astype(np.int32), stream=s)
+        self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=s)
+        self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
+        sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+        if self.use_graphs:
+            graphs = {b: self._graph(b) for b in sorted(set(sizes))}
+            for b in sizes:
+                graphs[b].launch()
+                if bar is not None:
+                    bar.update()
+        else:
+            for b in sizes:
+                plan = self._plan(b)
+                for fn, args in [plan["gather"]] + plan["train"]:
+                    fn(*args)
+                if bar is not None:
+                    bar.update()
         return self._read_stats()
 
     def logits(self, x: np.ndarray, batch: int = 4096) -> np.ndarray:
@@ -184,8 +312,9 @@ class GpuTrainer:
         for start in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[start : start + batch], np.float32)
             plan = self._plan(len(chunk))
-            plan["xb"].copy_to_device(chunk)
+            plan["xb"].copy_to_device(chunk, stream=self.stream)
             for fn, args in plan["forward"]:
                 fn(*args)
-            out.append(plan["out"].copy_to_host())
+            out.append(plan["out"].copy_to_host(stream=self.stream))
+        self.stream.synchronize()
         return np.concatenate(out)

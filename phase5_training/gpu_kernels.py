@@ -1,9 +1,17 @@
 """The small CUDA kernels of a training step that Phase 4 does not already have (numba.cuda,
 float32): gathering a mini-batch from the resident data set, the fused softmax + cross-entropy
-+ gradient, the bias gradient, ReLU's gradient, a transpose, and one SGD update.
++ gradient, one SGD update for all parameters, and the step counter.
 
-The products (and the forward pass's bias + ReLU epilogue) are Phase 4's matmul kernel. These are
-simple one-thread-per-element kernels: at MNIST's sizes a step is bound by launches, not by them.
+Every product of the step, forward and backward, is Phase 4's matmul kernel: the forward pass
+with bias + ReLU in its epilogue, the weight gradient as a transposed-operand product that also
+sums the bias gradient, the input gradient as a transposed-operand product masked by ReLU's
+gradient. These kernels are simple grid-stride loops: at MNIST's sizes they take a few
+microseconds each.
+
+The step reads where it is from the device: `pos[0]` is the step's index in the epoch, which picks
+its rows of the permutation and its learning rate, and `advance` moves it on as the step's last
+launch. So every step launches the same kernels with the same arguments, which is what lets a
+CUDA graph replay it (see gpu.py).
 """
 
 from __future__ import annotations
@@ -12,23 +20,17 @@ import math
 
 from numba import cuda, float32, float64
 
-__all__ = [
-    "col_sums",
-    "gather_batch",
-    "relu_backward",
-    "sgd_update",
-    "softmax_xent",
-    "transpose",
-]
+__all__ = ["advance", "gather_batch", "sgd_update", "softmax_xent"]
 
 
-@cuda.jit
-def gather_batch(x, y, order, start, xb, yb):
-    # x: (n, d) resident data, y: (n,), order: (n,) this epoch's permutation;
-    # xb: (b, d), yb: (b,) get rows order[start:start+b]
+@cuda.jit(cache=True)
+def gather_batch(x, y, order, pos, batch, xb, yb):
+    # x: (n, d) resident data, y: (n,), order: (n,) this epoch's permutation; pos: (1,) the step;
+    # xb: (b, d), yb: (b,) get rows order[start:start+b], start = pos[0] * batch
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     b, d = xb.shape
+    start = pos[0] * batch
     for flat in range(i, b * d, stride):
         r = flat // d
         c = flat - r * d
@@ -38,7 +40,7 @@ def gather_batch(x, y, order, start, xb, yb):
             yb[r] = y[src]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def softmax_xent(logits, labels, scale, delta, stats):
     # logits, delta: (b, classes); labels: (b,); stats: (2,) float64 accumulators (loss sum,
     # correct count). One thread per row: delta = (softmax - onehot) * scale.
@@ -64,48 +66,23 @@ def softmax_xent(logits, labels, scale, delta, stats):
     cuda.atomic.add(stats, 1, float64(1.0 if arg == label else 0.0))
 
 
-@cuda.jit
-def col_sums(a, out):
-    # a: (rows, cols) -> out (cols,): the bias gradient, one thread per column
-    j = cuda.grid(1)
-    if j < a.shape[1]:
-        acc = float32(0.0)
-        for i in range(a.shape[0]):
-            acc += a[i, j]
-        out[j] = acc
-
-
-@cuda.jit
-def relu_backward(grad, h, out):
-    # grad, h, out: (rows, cols); out = grad where h > 0 (h: the ReLU's output)
+@cuda.jit(cache=True)
+def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov):
+    # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
+    # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].
+    # The same rule as mlp.reference_step.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
-    rows, cols = grad.shape
-    for flat in range(i, rows * cols, stride):
-        r = flat // cols
-        c = flat - r * cols
-        out[r, c] = grad[r, c] if h[r, c] > float32(0.0) else float32(0.0)
-
-
-@cuda.jit
-def transpose(a, out):
-    # a: (rows, cols) -> out (cols, rows)
-    i = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    rows, cols = a.shape
-    for flat in range(i, rows * cols, stride):
-        r = flat // cols
-        c = flat - r * cols
-        out[c, r] = a[r, c]
-
-
-@cuda.jit
-def sgd_update(value, velocity, grad, lr, momentum, decay, nesterov):
-    # value, velocity, grad: (n,) flat views of one parameter; as mlp.reference_step
-    i = cuda.grid(1)
-    stride = cuda.gridsize(1)
+    lr = lrs[pos[0]]
     for k in range(i, value.shape[0], stride):
-        g = grad[k] + decay * value[k]
+        g = grad[k] + (decay * value[k] if k < n_decay else float32(0.0))
         v = momentum * velocity[k] + g
         velocity[k] = v
         value[k] -= lr * (g + momentum * v if nesterov else v)
+
+
+@cuda.jit(cache=True)
+def advance(pos):
+    # the step's last launch: the next step reads the next rows and learning rate
+    if cuda.grid(1) == 0:
+        pos[0] += 1

@@ -225,6 +225,10 @@ def train(
         "history": state["history"],
         "test": test,  # the last epoch's evaluation: the final weights
         "train_seconds": train_seconds,
+        # of which: compiling the kernels (or loading them from numba's cache) and capturing the
+        # step's CUDA graphs, both in the first epoch (GPU trainer; 0 on the CPU)
+        "compile_seconds": getattr(trainer, "compile_seconds", 0.0),
+        "capture_seconds": getattr(trainer, "capture_seconds", 0.0),
         "total_seconds": time.perf_counter() - started,
         "machine": machine_info(),
         "classes": list(ds.classes),

@@ -45,7 +45,7 @@ def test_two_steps_match_the_cpu_trainer(nesterov, rng):
 
 
 def test_a_device_epoch_matches_host_steps(rng):
-    gpu, cpu = trainers(seed=4)
+    gpu, cpu = trainers(seed=4, batch_size=4)
     x = rng.standard_normal((10, WIDTHS[0])).astype(np.float32)
     y = rng.integers(0, WIDTHS[-1], 10)
     order = rng.permutation(10)
@@ -68,3 +68,50 @@ def test_trains_the_synthetic_digits_on_a_gpu(tiny_digits, tmp_path):
     config = TrainConfig(epochs=3, widths=(784, 32, 10), batch_size=32, lr=0.1)
     metrics = train(config, tmp_path, dataset=tiny_digits, device="gpu", progress=False)
     assert metrics["test"]["accuracy"] > 0.9 and metrics["device"] == "gpu"
+
+
+def test_run_epoch_checks_its_inputs(rng):
+    gpu, _ = trainers(batch_size=4)
+    x = rng.standard_normal((10, WIDTHS[0])).astype(np.float32)
+    y = rng.integers(0, WIDTHS[-1], 10)
+    with pytest.raises(RuntimeError, match="load"):
+        gpu.run_epoch(np.arange(10), [0.1] * 3, batch_size=4)
+    gpu.load(x, y)
+    with pytest.raises(ValueError, match="batches of 4, got 10 in batches of 5"):
+        gpu.run_epoch(np.arange(10), [0.1] * 2, batch_size=5)
+
+
+def test_small_products_get_tiles_that_spread_over_the_gpu():
+    from phase5_training.gpu import SMALL_TILES, tiles_for_step
+
+    assert tiles_for_step(128, 512, sms=132) == SMALL_TILES[2]  # 64 blocks of 32 x 32
+    assert tiles_for_step(784, 512, sms=132) == SMALL_TILES[0]  # 104 blocks of 64 x 64
+    assert tiles_for_step(1000, 256, sms=132) == SMALL_TILES[1]  # 128 blocks of 32 x 64
+    assert tiles_for_step(4096, 512, sms=132).BM == 128  # large: Phase 4's tuned tiles
+
+
+@pytest.mark.gpu
+def test_the_captured_graph_matches_launching_one_by_one(rng):
+    # Two epochs (a full and a partial batch size each), once replayed from CUDA graphs and once
+    # launched kernel by kernel: the same kernels in the same order give the same weights.
+    from phase5_training.gpu import GpuTrainer
+
+    widths = (784, 64, 32, 10)
+    config = TrainConfig(widths=widths, batch_size=32, weight_decay=0.01)
+    params = he_init(widths, 3)
+    x = rng.standard_normal((200, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 200)
+    runs = []
+    for use_graphs in (True, False):
+        gpu = GpuTrainer(params.copy(), config, use_graphs=use_graphs)
+        gpu.load(x, y)
+        sums = [gpu.run_epoch(rng_order, [0.1 - 0.01 * s for s in range(7)], 32)
+                for rng_order in (np.arange(200), np.arange(200)[::-1].copy())]  # fmt: skip
+        runs.append((gpu.params, sums))
+    (graph_params, graph_sums), (eager_params, eager_sums) = runs
+    for a, b in zip(
+        graph_params.W + graph_params.vb, eager_params.W + eager_params.vb, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    for (gl, gc), (el, ec) in zip(graph_sums, eager_sums, strict=True):
+        assert gc == ec and abs(gl - el) < 1e-6 * el
