@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from numba import cuda, float32, uint32
+from numba import cuda, float32, int32, uint32
 
 from phase4_cuda.device import as_device, is_device_array, require_gpu, simulated
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
@@ -296,6 +296,7 @@ def gemm_kernel(
     trans_b: bool = False,
     mask: bool = False,
     col_sums: bool = False,
+    split_k: bool = False,
 ):
     """The kernel of version 7 (`wide`) or 6 (not `wide`) for `tiles`, compiled once per
     (tiles, wide, epilogue, operand layout).
@@ -307,6 +308,13 @@ def gemm_kernel(
     blocks of the first block row also write the column sums of op(B) (a bias gradient, when B
     holds the output gradients) from the tiles they already have in shared memory.
 
+    With `split_k` (for products too small to give every multiprocessor a block), the K loop is
+    cut into `n_split` slices (a launch argument, so one compiled kernel serves every count),
+    one per blockIdx.z. Each block writes its partial tile
+    to a workspace; the last block to finish a tile (an atomic counter per tile, after a memory
+    fence) adds the slices up in slice order, so the result does not depend on which block came
+    last, runs the epilogue, and resets the counter for the next launch.
+
     The tile sizes, `wide`, the layout and the epilogue are closure constants, which numba
     freezes into the compiled code, so every loop below has constant bounds and is unrolled, the
     local arrays stay in registers, and the branch not taken disappears. Indices are unsigned.
@@ -315,7 +323,7 @@ def gemm_kernel(
     Thread (ty, tx) owns rows ty + TROWS r (strided) or, when `wide`, the runs of 4 rows
     4 ty + 4 TROWS h + (0..3); columns likewise with tx.
     """
-    key = (tiles, wide, activation, bias, trans_a, trans_b, mask, col_sums)
+    key = (tiles, wide, activation, bias, trans_a, trans_b, mask, col_sums, split_k)
     if key in _KERNELS:
         return _KERNELS[key]
     tiles.check()
@@ -336,9 +344,17 @@ def gemm_kernel(
     # by 4 banks: the transposing stores (a warp writes 8 k-rows x 4 rows of A) hit 32 different
     # banks instead of 4, and rows stay 16-byte aligned for the 128-bit loads.
     LDA = BM + 4
-    SA, SB = BK * LDA, BK * BN  # one buffer of each, in elements
+    # B is stored [k][column of B]. A transposed B is written across k, so it gets the same
+    # padding as A; a plain B is written along its rows and needs none.
+    LDB = BN + 4 if trans_b else BN
+    SA, SB = BK * LDA, BK * LDB  # one buffer of each, in elements
     SA2, SB2 = 2 * SA, 2 * SB  # shared-array sizes must be constants, not expressions
-    uLDA = np.uint32(LDA)
+    uLDA, uLDB = np.uint32(LDA), np.uint32(LDB)
+    # Scalar loads of A (and of a transposed B) run along k, KQ elements per row and 32 // KQ rows
+    # per warp: 32-byte pieces of 4 rows in global memory, 32 different banks in shared memory.
+    KQ = 8 if BK % 8 == 0 else BK
+    uKQ = np.uint32(KQ)
+    SPLIT_K = split_k
     PREFETCH = tiles.prefetch
     # Interior blocks of aligned operands load their tiles 4 floats at a time (load4 on global
     # memory: one 128-bit load) with no bounds checks; edge blocks take the checked scalar path.
@@ -371,14 +387,15 @@ def gemm_kernel(
             reg_a[4 * h + 2] = x2
             reg_a[4 * h + 3] = x3
         for h in range(TN // 4):
-            x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * BN + COL_OFF[4 * h]))
+            x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * LDB + COL_OFF[4 * h]))
             reg_b[4 * h] = x0
             reg_b[4 * h + 1] = x1
             reg_b[4 * h + 2] = x2
             reg_b[4 * h + 3] = x3
 
     @cuda.jit(device=True, inline="always")
-    def fetch(a, b, k0, row0, col0, t, m, n, k_dim, fast, next_a, next_b):
+    def fetch(a, b, k0, row0, col0, t, m, n, k_dim, k_end, fast, next_a, next_b):
+        # k_end: where this block's slice of K ends (k_dim without split-K)
         # global -> registers: this thread's share of the A tile (BM x BK) and B tile (BK x BN)
         if VEC and fast:
             for l in range(LOAD_A4):
@@ -396,18 +413,20 @@ def gemm_kernel(
                 e = t + uint32(l * THREADS)
                 if TA:  # A stored (K, M): a row of it is a column of op(A)
                     gk, gi = k0 + e // uBM, row0 + e % uBM
-                    next_a[l] = a[gk * m + gi] if gi < m and gk < k_dim else float32(0.0)
+                    next_a[l] = a[gk * m + gi] if gi < m and gk < k_end else float32(0.0)
                 else:
-                    gi, gk = row0 + e // uBK, k0 + e % uBK
-                    next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+                    rest = e // uKQ
+                    gi, gk = row0 + rest % uBM, k0 + (rest // uBM) * uKQ + e % uKQ
+                    next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_end else float32(0.0)
             for l in range(LOAD_B):
                 e = t + uint32(l * THREADS)
                 if TB:  # B stored (N, K)
-                    gj, gk = col0 + e // uBK, k0 + e % uBK
-                    next_b[l] = b[gj * k_dim + gk] if gk < k_dim and gj < n else float32(0.0)
+                    rest = e // uKQ
+                    gj, gk = col0 + rest % uBN, k0 + (rest // uBN) * uKQ + e % uKQ
+                    next_b[l] = b[gj * k_dim + gk] if gk < k_end and gj < n else float32(0.0)
                 else:
                     gk, gj = k0 + e // uBN, col0 + e % uBN
-                    next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+                    next_b[l] = b[gk * n + gj] if gk < k_end and gj < n else float32(0.0)
 
     @cuda.jit(device=True, inline="always")
     def stash(sa, sb, off_a, off_b, t, fast, next_a, next_b):
@@ -429,11 +448,13 @@ def gemm_kernel(
                 if TA:
                     sa[off_a + (e // uBM) * uLDA + e % uBM] = next_a[l]
                 else:
-                    sa[off_a + (e % uBK) * uLDA + e // uBK] = next_a[l]
+                    rest = e // uKQ
+                    sa[off_a + ((rest // uBM) * uKQ + e % uKQ) * uLDA + rest % uBM] = next_a[l]
             for l in range(LOAD_B):
                 e = t + uint32(l * THREADS)
                 if TB:
-                    sb[off_b + (e % uBK) * uBN + e // uBK] = next_b[l]
+                    rest = e // uKQ
+                    sb[off_b + ((rest // uBN) * uKQ + e % uKQ) * uLDB + rest % uBN] = next_b[l]
                 else:
                     sb[off_b + e] = next_b[l]
 
@@ -447,10 +468,11 @@ def gemm_kernel(
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
 
     @cuda.jit(fastmath=True, cache=True, **bounds)
-    def kernel(a, b, bias_vec, mask_vec, sums, c, m, n, k_dim, vec_ok):
+    def kernel(a, b, bias_vec, mask_vec, sums, work, counters, c, m, n, k_dim, vec_ok, n_split):
         # a: (m*k_dim,) A, row-major (K, M) when TA; b: (k_dim*n,) B, (N, K) when TB;
         # bias_vec: (n,); mask_vec: (m*n,); sums: (n,) (each unused unless its flag is set);
-        # c: (m*n,); m, n, k_dim, vec_ok: uint32
+        # work: (n_split*m*n,) partial tiles, counters: (tiles,) int32 zeros (split-K only);
+        # c: (m*n,); m, n, k_dim, vec_ok, n_split: uint32
         sa = cuda.shared.array(SA2, float32, alignment=SHARED_ALIGN)  # [buffer][k][row of A]
         sb = cuda.shared.array(SB2, float32, alignment=SHARED_ALIGN)  # [buffer][k][column of B]
         t = uint32(cuda.threadIdx.x)
@@ -470,25 +492,35 @@ def gemm_kernel(
         col_sum = float32(0.0)
         sums_here = COLSUM and cuda.blockIdx.y == 0 and t < uBN
 
-        # vec_ok (from the host): K % BK == 0, N and K % 4 == 0, 16-byte aligned operands
+        # This block's slice of K: all of it, or (split-K) whole tiles of it for slice blockIdx.z
+        k_begin, k_end = uint32(0), k_dim
+        split = SPLIT_K and n_split > uint32(1)
+        if split:
+            per = (k_dim + n_split * uBK - uint32(1)) // (n_split * uBK) * uBK
+            k_begin = min(uint32(cuda.blockIdx.z) * per, k_dim)
+            k_end = min(k_begin + per, k_dim)
+        # vec_ok (from the host): N and K % 4 == 0, 16-byte aligned operands. Then every whole
+        # tile of an interior block takes the 128-bit loads; a last, partial tile of K does not.
         fast = vec_ok != 0 and row0 + uBM <= m and col0 + uBN <= n
         # Tile 0: global -> registers -> shared buffer 0.
-        fetch(a, b, uint32(0), row0, col0, t, m, n, k_dim, fast, next_a, next_b)
-        stash(sa, sb, uint32(0), uint32(0), t, fast, next_a, next_b)
+        fast_next = fast and k_begin + uBK <= k_end
+        fetch(a, b, k_begin, row0, col0, t, m, n, k_dim, k_end, fast_next, next_a, next_b)
+        stash(sa, sb, uint32(0), uint32(0), t, fast_next, next_a, next_b)
         cuda.syncthreads()
 
-        n_tiles = (k_dim + uBK - uint32(1)) // uBK
+        n_tiles = (k_end - k_begin + uBK - uint32(1)) // uBK
         for tile in range(uint32(0), n_tiles):
             cur = uint32(tile % uint32(2))
             more = tile + uint32(1) < n_tiles
             if more:  # issue the next tile's global loads now; they land while we compute
-                k0 = (tile + uint32(1)) * uBK
-                fetch(a, b, k0, row0, col0, t, m, n, k_dim, fast, next_a, next_b)
+                k0 = k_begin + (tile + uint32(1)) * uBK
+                fast_next = fast and k0 + uBK <= k_end
+                fetch(a, b, k0, row0, col0, t, m, n, k_dim, k_end, fast_next, next_a, next_b)
             base_a = cur * uSA + ty
             base_b = cur * uSB + tx
             if sums_here:  # column t of this B tile; rows past K were loaded as zeros
                 for kk in range(BK):
-                    col_sum += sb[cur * uSB + uint32(kk * BN) + t]
+                    col_sum += sb[cur * uSB + uint32(kk * LDB) + t]
             if PREFETCH:  # two steps of k per iteration, each loading the other's operands
                 load_wide(sa, sb, base_a, base_b, 0, reg_a, reg_b)
                 for kk in range(0, BK, 2):
@@ -505,13 +537,49 @@ def gemm_kernel(
                         for r in range(TM):
                             reg_a[r] = sa[base_a + uint32(kk * LDA + ROW_OFF[r])]
                         for q in range(TN):
-                            reg_b[q] = sb[base_b + uint32(kk * BN + COL_OFF[q])]
+                            reg_b[q] = sb[base_b + uint32(kk * LDB + COL_OFF[q])]
                     outer_product(acc, reg_a, reg_b)
             if more:  # fill the other buffer; it was last read before the previous barrier
                 other = uint32(1) - cur
-                stash(sa, sb, other * uSA, other * uSB, t, fast, next_a, next_b)
+                stash(sa, sb, other * uSA, other * uSB, t, fast_next, next_a, next_b)
             cuda.syncthreads()
 
+        if split:  # publish this slice; the tile's last block adds them all up
+            z = uint32(cuda.blockIdx.z)
+            for q in range(TN):
+                j = col0 + tx + uint32(COL_OFF[q])
+                for r in range(TM):
+                    i = row0 + ty + uint32(ROW_OFF[r])
+                    if i < m and j < n:
+                        work[(z * m + i) * n + j] = acc[r, q]
+            sums_at = n_split * m * n  # the slices' column sums follow their tiles
+            if sums_here and col0 + t < n:
+                work[sums_at + z * n + col0 + t] = col_sum
+            cuda.threadfence()
+            last = cuda.shared.array(1, int32)
+            cuda.syncthreads()
+            tile_id = cuda.blockIdx.y * cuda.gridDim.x + cuda.blockIdx.x
+            if t == 0:
+                last[0] = cuda.atomic.add(counters, tile_id, 1) == n_split - uint32(1)
+            cuda.syncthreads()
+            if last[0] == 0:
+                return
+            cuda.threadfence()
+            for q in range(TN):
+                j = col0 + tx + uint32(COL_OFF[q])
+                for r in range(TM):
+                    i = row0 + ty + uint32(ROW_OFF[r])
+                    if i < m and j < n:
+                        v = float32(0.0)
+                        for zz in range(uint32(0), n_split):
+                            v += work[(zz * m + i) * n + j]
+                        acc[r, q] = v
+            if sums_here and col0 + t < n:
+                col_sum = float32(0.0)
+                for zz in range(uint32(0), n_split):
+                    col_sum += work[sums_at + zz * n + col0 + t]
+            if t == 0:
+                counters[tile_id] = 0
         if sums_here and col0 + t < n:
             sums[col0 + t] = col_sum
         for q in range(TN):
@@ -601,10 +669,12 @@ def _launch_gemm(
     trans_b=False,
     mask=None,
     col_sums=None,
+    split=1,
 ):
     """Versions 6 and 7. C (M, N) = op(a) @ op(b): a is (M, K), or (K, M) with `trans_a`; b is
     (K, N), or (N, K) with `trans_b`. Optional: `bias` (N,), `activation`, `mask` (M, N) (keep
-    where positive), `col_sums` (N,) receives the column sums of op(b)."""
+    where positive), `col_sums` (N,) receives the column sums of op(b), `split` slices of K
+    (its workspace and tile counters are allocated here, once per launch site)."""
     m, n = c.shape
     k_dim = a.shape[0] if trans_a else a.shape[1]
     tiles = tiles or tiles_for(m, n)
@@ -612,16 +682,19 @@ def _launch_gemm(
         tiles = dataclasses.replace(tiles, prefetch=False)
     kernel = gemm_kernel(
         tiles, wide, activation, bias is not None, trans_a, trans_b, mask is not None,
-        col_sums is not None,
+        col_sums is not None, split > 1,
     )  # fmt: skip
-    grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
+    grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM), split)
     fa, fb, fc = a.reshape(a.size), b.reshape(b.size), c.reshape(c.size)
     unused = fc[:1]  # a placeholder for the optional operands the kernel was built without
     extras = [unused if x is None else x.reshape(x.size) for x in (bias, mask, col_sums)]
-    vec_ok = (
-        k_dim % tiles.BK == 0 and k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
-    )
-    sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(vec_ok))
+    if split > 1:
+        extras.append(cuda.device_array(split * (m + 1) * n, np.float32))  # tiles, col sums
+        extras.append(cuda.to_device(np.zeros(grid[0] * grid[1], np.int32)))
+    else:
+        extras += [unused, unused]
+    vec_ok = k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(vec_ok), np.uint32(split))
     return kernel, grid, tiles.threads, (fa, fb, *extras, fc, *sizes)
 
 

@@ -10,6 +10,10 @@ reading its inputs from the device:
                on the device and read once an epoch
     backward   per layer, Phase 4's matmul on transposed operands: dW = h.T @ delta, whose first
                block row also sums the bias gradient, and delta' = (delta @ W.T) * (h > 0)
+
+The products of a 128-row batch are too small to give the H100's 132 multiprocessors a block
+each, so they also split K across blocks where that gives more blocks (split-K, see Phase 4's
+gemm_kernel).
     update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
                (they live in one flat buffer), the learning rate read from lrs[pos]
     advance    pos += 1
@@ -33,11 +37,11 @@ import numpy as np
 from numba import cuda
 
 from phase4_cuda.device import require_gpu, simulated
-from phase4_cuda.matmul import VERSIONS, Tiles, tiles_for
+from phase4_cuda.matmul import VERSIONS, Tiles
 from phase5_training import gpu_kernels as k
 from phase5_training.mlp import Params, TrainConfig
 
-__all__ = ["GpuTrainer", "StepGraph"]
+__all__ = ["GpuTrainer", "StepGraph", "split_for_step", "tiles_for_step"]
 
 THREADS = 256
 ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
@@ -60,14 +64,30 @@ def _multiprocessors() -> int:
 
 
 def tiles_for_step(m: int, n: int, sms: int) -> Tiles:
-    """Block tiles for an (m, n) output in a training step: big products take Phase 4's tuned
-    tiles; small ones the largest tile that still spreads over half the multiprocessors."""
-    if max(m, n) > 1024:
-        return tiles_for(m, n)
+    """Block tiles for an (m, n) output in a training step or evaluation: the largest of
+    SMALL_TILES that still spreads over half the multiprocessors. (Evaluation's 4096-row
+    products would gain little from Phase 4's big tiles and would cost two more compilations.)"""
     for t in SMALL_TILES:
         if math.ceil(m / t.BM) * math.ceil(n / t.BN) >= sms // 2:
             return t
     return SMALL_TILES[-1]
+
+
+#: split-K helps only where K is long: measured per product on the H100 (issue #5's closing
+#: note), 4 slices beat 5-12 for the forward products, and the weight gradients (K = 128, four
+#: tiles) were slower split at all.
+MAX_SPLIT = 4
+
+
+def split_for_step(m: int, n: int, k: int, tiles: Tiles, sms: int) -> int:
+    """Slices of K (split-K) for an (m, n) output with inner size k: for an output too small to
+    give every multiprocessor a block and a K of more than four tiles, up to MAX_SPLIT slices of
+    at least two tiles each."""
+    blocks = math.ceil(m / tiles.BM) * math.ceil(n / tiles.BN)
+    k_tiles = math.ceil(k / tiles.BK)
+    if blocks >= sms or k_tiles <= 4:
+        return 1
+    return max(1, min(MAX_SPLIT, k_tiles // 2, math.ceil(2 * sms / blocks)))
 
 
 class StepGraph:
@@ -91,7 +111,7 @@ class StepGraph:
                 graph = self._check(driver.cuStreamEndCapture(self._stream))
         self._graph = graph
         self._exec = self._check(driver.cuGraphInstantiate(graph, 0))
-        self.nodes = len(launches)
+        self.launches = len(launches)
         weakref.finalize(self, StepGraph._destroy, driver, self._exec, graph)
 
     def _check(self, result):
@@ -113,6 +133,7 @@ class GpuTrainer:
     device = "gpu"
 
     def __init__(self, params: Params, config: TrainConfig, use_graphs: bool | None = None) -> None:
+        """`use_graphs`: replay steps from CUDA graphs (default: on a real GPU)."""
         require_gpu()
         self.config = config
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
@@ -193,27 +214,34 @@ class GpuTrainer:
         deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
         yb = cuda.device_array(b, np.int32, stream=s)
 
-        def gemm(a, bb, c, **options):
+        def gemm(a, bb, c, k_dim, **options):
             tiles = tiles_for_step(*c.shape, self.sms)
-            kernel, grid, block, args = VERSIONS["wide"](a, bb, c, tiles=tiles, **options)
+            split = split_for_step(*c.shape, k_dim, tiles, self.sms)
+            kernel, grid, block, args = VERSIONS["wide"](
+                a, bb, c, tiles=tiles, split=split, **options
+            )
             return kernel[grid, block, s], args
 
         forward = [
-            gemm(hs[l], self.W[l], hs[l + 1], bias=self.b[l],
+            gemm(hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
                  activation="relu" if l < layers - 1 else None)
             for l in range(layers)
         ]  # fmt: skip
         loss = (
-            k.softmax_xent[_blocks(b), THREADS, s],
+            k.softmax_xent[math.ceil(b / k.SOFTMAX_THREADS), k.SOFTMAX_THREADS, s],
             (hs[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
         )
         train = [*forward, loss]
         for l in reversed(range(layers)):
-            # dW = h.T @ delta (the bias gradient, delta's column sums, in the same launch);
-            # then, below the first layer, delta for the layer below: (delta @ W.T) * (h > 0)
-            train.append(gemm(hs[l], deltas[l + 1], self.gW[l], trans_a=True, col_sums=self.gb[l]))
+            # dW = h.T @ delta, with the bias gradient (delta's column sums) in the same launch;
+            # then, below the first layer, the layer below's delta = (delta @ W.T) * (h > 0)
+            train.append(
+                gemm(hs[l], deltas[l + 1], self.gW[l], b, trans_a=True, col_sums=self.gb[l])
+            )
             if l:
-                train.append(gemm(deltas[l + 1], self.W[l], deltas[l], trans_b=True, mask=hs[l]))
+                train.append(
+                    gemm(deltas[l + 1], self.W[l], deltas[l], w[l + 1], trans_b=True, mask=hs[l])
+                )
         train.append(
             (
                 k.sgd_update[_blocks(self.P.size, 8 * self.sms), THREADS, s],
@@ -293,9 +321,8 @@ class GpuTrainer:
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
         if self.use_graphs:
-            graphs = {b: self._graph(b) for b in sorted(set(sizes))}
             for b in sizes:
-                graphs[b].launch()
+                self._graph(b).launch()
                 if bar is not None:
                     bar.update()
         else:

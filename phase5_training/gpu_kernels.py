@@ -20,7 +20,7 @@ import math
 
 from numba import cuda, float32, float64
 
-__all__ = ["advance", "gather_batch", "sgd_update", "softmax_xent"]
+__all__ = ["SOFTMAX_THREADS", "advance", "gather_batch", "sgd_update", "softmax_xent"]
 
 
 @cuda.jit(cache=True)
@@ -40,30 +40,49 @@ def gather_batch(x, y, order, pos, batch, xb, yb):
             yb[r] = y[src]
 
 
+SOFTMAX_THREADS = 128  # softmax_xent's block size: one thread per row
+
+
 @cuda.jit(cache=True)
 def softmax_xent(logits, labels, scale, delta, stats):
     # logits, delta: (b, classes); labels: (b,); stats: (2,) float64 accumulators (loss sum,
-    # correct count). One thread per row: delta = (softmax - onehot) * scale.
+    # correct count). One thread per row: delta = (softmax - onehot) * scale. Each block sums
+    # its rows' loss and hits in shared memory and adds them to stats once (two atomics per
+    # block, not per row: same-address atomics are served one at a time).
     r = cuda.grid(1)
-    if r >= logits.shape[0]:
-        return
-    classes = logits.shape[1]
-    top = logits[r, 0]
-    arg = 0
-    for j in range(1, classes):
-        if logits[r, j] > top:
-            top = logits[r, j]
-            arg = j
-    total = float32(0.0)
-    for j in range(classes):
-        total += math.exp(logits[r, j] - top)
-    label = labels[r]
-    for j in range(classes):
-        p = math.exp(logits[r, j] - top) / total
-        delta[r, j] = (p - float32(1.0 if j == label else 0.0)) * scale
-    loss = float64(math.log(total) + top - logits[r, label])
-    cuda.atomic.add(stats, 0, loss)
-    cuda.atomic.add(stats, 1, float64(1.0 if arg == label else 0.0))
+    t = cuda.threadIdx.x
+    loss_sh = cuda.shared.array(SOFTMAX_THREADS, float64)
+    hit_sh = cuda.shared.array(SOFTMAX_THREADS, float64)
+    loss_sh[t] = 0.0
+    hit_sh[t] = 0.0
+    if r < logits.shape[0]:
+        classes = logits.shape[1]
+        top = logits[r, 0]
+        arg = 0
+        for j in range(1, classes):
+            if logits[r, j] > top:
+                top = logits[r, j]
+                arg = j
+        total = float32(0.0)
+        for j in range(classes):
+            total += math.exp(logits[r, j] - top)
+        label = labels[r]
+        for j in range(classes):
+            p = math.exp(logits[r, j] - top) / total
+            delta[r, j] = (p - float32(1.0 if j == label else 0.0)) * scale
+        loss_sh[t] = float64(math.log(total) + top - logits[r, label])
+        hit_sh[t] = 1.0 if arg == label else 0.0
+    cuda.syncthreads()
+    half = SOFTMAX_THREADS // 2
+    while half > 0:  # a tree sum in a fixed order
+        if t < half:
+            loss_sh[t] += loss_sh[t + half]
+            hit_sh[t] += hit_sh[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        cuda.atomic.add(stats, 0, loss_sh[0])
+        cuda.atomic.add(stats, 1, hit_sh[0])
 
 
 @cuda.jit(cache=True)

@@ -52,16 +52,16 @@ def test_every_version_on_large_shapes(version, shape, rng):
     run_and_check(version, *shape, rng)
 
 
-@pytest.mark.parametrize("shape", [(70, 16, 132), (64, 24, 64)], ids=str)
+@pytest.mark.parametrize("shape", [(70, 16, 132), (64, 24, 64), (64, 20, 68)], ids=str)
 def test_interior_blocks_take_the_vector_path(shape, rng):
-    # K % 8 == 0 and N % 4 == 0: interior 64 x 64 blocks load their tiles 4 floats at a time,
-    # edge blocks (if any) take the checked path; both must agree with NumPy.
+    # K and N % 4 == 0: whole tiles of interior 64 x 64 blocks load 4 floats at a time; edge
+    # blocks and a last partial tile of K (K = 20) take the checked path. All must agree.
     for tiles in (mm.Tiles(64, 64, 8, 4, 4), mm.Tiles(64, 64, 8, 4, 4, prefetch=True)):
         run_and_check("wide", *shape, rng, tiles=tiles)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (5, 3, 7), (70, 19, 130), (13, 130, 66)], ids=str)
-@pytest.mark.parametrize("layout", ["AT", "BT", "AT BT"])
+@pytest.mark.parametrize("layout", ["A", "AT", "BT", "AT BT"])
 @pytest.mark.parametrize("version", ["double_buffered", "wide"])
 def test_transposed_operands_mask_and_column_sums(version, layout, shape, rng):
     # The backward pass of Phase 5: dW = h.T @ delta with the bias gradient (column sums of delta)
@@ -77,14 +77,36 @@ def test_transposed_operands_mask_and_column_sums(version, layout, shape, rng):
     stored_b = np.ascontiguousarray(b.T) if trans_b else b
     c = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
     sums = cuda.to_device(np.full(n, np.nan, dtype=np.float32))
-    tiles = mm.Tiles(64, 64, 8, 4, 4)
+    tiles = mm.Tiles(64, 64, 8, 4, 4) if m + n < 150 else mm.Tiles(32, 32, 32, 4, 4)
     mm.launch(
         version, cuda.to_device(stored_a), cuda.to_device(stored_b), c, tiles=tiles,
         trans_a=trans_a, trans_b=trans_b, mask=cuda.to_device(mask), col_sums=sums,
+        split=3 if k > 16 else 1,  # slices of K: the column sums must add up across them too
     )  # fmt: skip
     expected = (a.astype(np.float64) @ b.astype(np.float64)) * (mask > 0)
     assert mm.relative_error(c.copy_to_host(), expected) < 1e-5
     np.testing.assert_allclose(sums.copy_to_host(), b.astype(np.float64).sum(axis=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (7, 40, 3), (70, 131, 66), (64, 64, 64)], ids=str)
+@pytest.mark.parametrize("split", [2, 3, 8])
+def test_split_k_with_the_fused_epilogue(split, shape, rng):
+    # Slices of K on blockIdx.z, summed by each tile's last block, then bias + ReLU. Launched
+    # twice with the same workspace and counters (as a CUDA graph replays it): the last block
+    # must have reset its tile's counter. K = 1 and 40 leave some slices empty.
+    m, k, n = shape
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    bias = rng.standard_normal(n, dtype=np.float32)
+    c = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
+    da, db, dbias = cuda.to_device(a), cuda.to_device(b), cuda.to_device(bias)
+    kernel, grid, block, args = mm.VERSIONS["wide"](
+        da, db, c, bias=dbias, activation="relu", tiles=mm.Tiles(32, 32, 8, 4, 4), split=split
+    )
+    expected = np.maximum(a.astype(np.float64) @ b.astype(np.float64) + bias, 0.0)
+    for _ in range(2):
+        kernel[grid, block](*args)
+        assert mm.relative_error(c.copy_to_host(), expected) < 1e-5
 
 
 def test_column_sums_need_a_thread_per_column():

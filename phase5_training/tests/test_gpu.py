@@ -87,7 +87,18 @@ def test_small_products_get_tiles_that_spread_over_the_gpu():
     assert tiles_for_step(128, 512, sms=132) == SMALL_TILES[2]  # 64 blocks of 32 x 32
     assert tiles_for_step(784, 512, sms=132) == SMALL_TILES[0]  # 104 blocks of 64 x 64
     assert tiles_for_step(1000, 256, sms=132) == SMALL_TILES[1]  # 128 blocks of 32 x 64
-    assert tiles_for_step(4096, 512, sms=132).BM == 128  # large: Phase 4's tuned tiles
+    assert tiles_for_step(4096, 512, sms=132) == SMALL_TILES[0]  # evaluation
+
+
+def test_small_products_split_k_until_the_gpu_is_busy():
+    from phase5_training.gpu import SMALL_TILES, split_for_step
+
+    t = SMALL_TILES[2]  # 32 x 32 x 32
+    assert split_for_step(128, 512, 784, t, sms=132) == 4  # 64 blocks -> 256
+    assert split_for_step(128, 10, 256, t, sms=132) == 4  # 4 blocks, 8 tiles of K
+    assert split_for_step(128, 256, 10, t, sms=132) == 1  # K fits in one tile
+    assert split_for_step(784, 512, 128, SMALL_TILES[0], sms=132) == 1  # K = 4 tiles: short
+    assert split_for_step(2048, 2048, 1024, t, sms=132) == 1  # blocks enough
 
 
 @pytest.mark.gpu
