@@ -108,9 +108,13 @@ def resources(results: BenchResults) -> None:
         "blocked2d": mm.matmul_blocked2d,
         "unsigned": mm.matmul_unsigned,
     }
-    for (tiles, wide, act, bias), kernel in mm._KERNELS.items():
-        epilogue = (f" +{act}" if act else "") + (" +bias" if bias else "")
-        kernels[f"{'wide' if wide else 'double_buffered'} {tiles}{epilogue}"] = kernel
+    options = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
+    for key, kernel in mm._KERNELS.items():  # the key: gemm_kernel's arguments, in order
+        tiles, wide, act, *flags = key
+        extras = (f" +{act}" if act else "") + "".join(
+            f" +{name}" for name, on in zip(options, flags, strict=True) if on
+        )
+        kernels[f"{'wide' if wide else 'double_buffered'} {tiles}{extras}"] = kernel
     for name, kernel in kernels.items():
         regs, local = kernel.get_regs_per_thread(), kernel.get_local_mem_per_thread()
         shared = kernel.get_shared_mem_per_block()
