@@ -25,7 +25,14 @@ nox.options.sessions = ["lint", "tests"]  # what a bare `nox` runs: quick and ha
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).resolve().parent
-PACKAGES = ["shared", "phase1_python", "phase3_c", "phase4_cuda", "phase5_training"]
+PACKAGES = [
+    "shared",
+    "phase1_python",
+    "phase3_c",
+    "phase4_cuda",
+    "phase5_training",
+    "phase6_report",
+]
 RESULTS = ROOT / "results"
 
 
@@ -119,8 +126,9 @@ def _tested_packages() -> list[str]:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Every phase's tests, in parallel (CUDA kernels in numba's simulator when there is no GPU)."""
-    _install(session)
+    """Every phase's tests, in parallel (CUDA kernels in numba's simulator when there is no GPU;
+    Phase 6's browser test where Chromium is installed)."""
+    _install(session, "test,plot")
     gpu = _describe(session)
     _pytest(session, gpu, *(session.posargs or _tested_packages()))
 
@@ -244,6 +252,21 @@ def mnist_gpu(session: nox.Session) -> None:
         str(RESULTS / "mnist_gpu"),
         *session.posargs,
     )
+
+
+@nox.session(python=PYTHON, default=False)
+def report(session: nox.Session) -> None:
+    """Phase 6: every figure the results allow (run `nox -s mnist` first, and any benchmarks), as
+    PNGs and one self-contained HTML page in results/report, then a screenshot of the page in
+    headless Chromium where it is installed; prints the page's path."""
+    _install(session, "plot")
+    out = RESULTS / "report"
+    folders = [RESULTS, ROOT / "phase4_cuda" / "results", ROOT / "phase5_training" / "results"]
+    _module(
+        session, "phase6_report", "--results", *map(str, folders), "--out", str(out),
+        *session.posargs,
+    )  # fmt: skip
+    _module(session, "phase6_report.browser", str(out / "index.html"), str(out / "screenshot.png"))
 
 
 @nox.session(python=PYTHON, default=False)

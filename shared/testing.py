@@ -1,5 +1,6 @@
-"""Helpers for every phase's tests: the odd shapes each implementation is checked on, and a
-comparison against a float64 NumPy reference that names the worst element when it fails.
+"""Helpers for every phase's tests: the odd shapes each implementation is checked on, a
+comparison against a float64 NumPy reference that names the worst element when it fails, and
+checks that a PNG file is a real, non-blank picture (Phase 6).
 """
 
 from __future__ import annotations
@@ -8,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ODD_MATMUL_SHAPES", "ODD_SHAPES", "assert_close", "to_numpy"]
+__all__ = [
+    "ODD_MATMUL_SHAPES",
+    "ODD_SHAPES",
+    "assert_close",
+    "assert_picture",
+    "png_size",
+    "to_numpy",
+]
 
 #: (rows, cols): 1x1, a row, a column, non-square, primes.
 ODD_SHAPES = [(1, 1), (1, 7), (7, 1), (3, 5), (13, 17), (2, 31)]
@@ -28,3 +36,29 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-12, atol: float = 
     got, want = to_numpy(actual), to_numpy(expected)
     assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+def png_size(path: Any) -> tuple[int, int]:
+    """(width, height) from a PNG file's header; fails unless the file is a PNG."""
+    import struct
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR", f"{path}: no IHDR chunk first"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def assert_picture(path: Any, size: tuple[int, int] | None = None) -> None:
+    """A valid PNG (decodable, of `size` when given) that is not blank: more than 2% of its
+    pixels differ from its most common colour. Needs matplotlib to decode the image."""
+    import matplotlib.image
+
+    width, height = png_size(path)
+    if size is not None:
+        assert (width, height) == size, f"{path}: {width}x{height}, expected {size}"
+    pixels = matplotlib.image.imread(path)[..., :3].reshape(-1, 3)
+    colours, counts = np.unique(np.round(pixels * 255).astype(np.uint8), axis=0, return_counts=True)
+    assert 1 - counts.max() / len(pixels) > 0.02, f"{path} is (nearly) blank"
+    assert len(colours) > 5, f"{path} has only {len(colours)} colours"

@@ -25,3 +25,14 @@ def test_failure_keeps_the_old_file_and_cleans_up(tmp_path):
         atomic_write(path, half_then_crash)
     assert path.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_the_file_gets_the_mode_a_plain_open_would_give(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        path = atomic_write_text(tmp_path / "m.txt", "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600

@@ -1,0 +1,169 @@
+"""The report: schema checks, what is found and what is missing, the HTML page, the browser."""
+
+import base64
+import json
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from phase6_report import report, results
+from phase6_report.__main__ import main
+from shared.testing import assert_picture, png_size
+
+
+def images_of(page):
+    """The PNG files the page links, and the images it embeds (decoded)."""
+    text = page.read_text()
+    links = re.findall(r'<a href="([^"]+\.png)">', text)
+    embedded = [
+        base64.b64decode(d) for d in re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    ]
+    return text, links, embedded
+
+
+def test_the_page_embeds_and_links_every_figure(results_dir, tmp_path):
+    out = tmp_path / "report"
+    page = report.build([results_dir], out, xor=False)
+    text, links, embedded = images_of(page)
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert sorted(links) == pngs and len(embedded) == len(pngs)
+    assert {"roadmap.png", "ladder.png", "training-curves.png", "confusion-1.png"} <= set(pngs)
+    for name, data in zip(links, embedded, strict=True):
+        assert (out / name).read_bytes() == data  # the embedded copy is the file
+        assert_picture(out / name)
+    assert "http://" not in text and "https://" not in text  # nothing to fetch: works offline
+    # no model.npz in the synthetic run: the page says what is missing and how to get it
+    assert "no model.npz beside a metrics.json" in text
+    assert "no phase1_matmul benchmark" in text and "nox -s phase1 -- --large" in text
+
+
+def test_partial_results_render_what_there_is(fake, tmp_path):
+    only_training = tmp_path / "results"
+    (only_training / "mnist").mkdir(parents=True)
+    (only_training / "mnist" / "metrics.json").write_text(json.dumps(fake.metrics()))
+    (only_training / "notes.json").write_text('{"not": "a results file"}')  # passed over
+    page = report.build([only_training, tmp_path / "nowhere"], tmp_path / "out", xor=False)
+    text, links, _ = images_of(page)
+    assert sorted(links) == ["confusion-1.png", "training-curves.png"]
+    for name in ("phase3_matmul", "phase4_matmul"):
+        assert f"no {name} benchmark" in text
+    assert "no results folder" in text
+
+
+def test_another_schema_version_is_a_clear_error(results_dir, tmp_path, capsys):
+    path = results_dir / "mnist" / "metrics.json"
+    data = json.loads(path.read_text()) | {"schema": "nn-foundations/training/2"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(
+        results.ResultsError, match=r"metrics\.json: schema version 'nn-foundations/training/2'"
+    ):
+        results.gather([results_dir])
+    assert main(["--results", str(results_dir), "--out", str(tmp_path / "o"), "--no-xor"]) == 2
+    assert "nn-foundations/training/1" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "index.html").exists()
+
+
+def test_a_corrupted_file_is_named(results_dir):
+    (results_dir / "phase3_matmul.json").write_text('{"schema": "nn-foundations/bench')
+    with pytest.raises(results.ResultsError, match=r"phase3_matmul\.json: cannot read it as JSON"):
+        results.gather([results_dir])
+
+
+def test_the_latest_run_with_the_rows_wins(results_dir, tmp_path):
+    older = tmp_path / "committed"
+    older.mkdir()
+    (older / "h100.json").write_text((results_dir / "phase4_matmul.json").read_text())
+    found = results.gather([results_dir, older])
+    assert [p for p, _ in found.benchmarks["phase4_matmul"]] == [
+        results_dir / "phase4_matmul.json",
+        older / "h100.json",
+    ]
+    assert (
+        results.first_with(found, "phase4_matmul", "roadmap")[0]
+        == results_dir / "phase4_matmul.json"
+    )
+    # a run without roadmap rows (--no-roadmap) does not hide an older one that has them
+    data = json.loads((results_dir / "phase4_matmul.json").read_text())
+    data["rows"] = [r for r in data["rows"] if r["kind"] != "roadmap"]
+    (results_dir / "phase4_matmul.json").write_text(json.dumps(data))
+    found = results.gather([results_dir, older])
+    assert results.first_with(found, "phase4_matmul", "roadmap")[0] == older / "h100.json"
+    assert (
+        results.first_with(found, "phase4_matmul", "ladder")[0]
+        == results_dir / "phase4_matmul.json"
+    )
+    # within a folder, the newest run (by the date it recorded) comes first
+    for name, date in (("a-old.json", "2026-01-01T00:00:00"), ("b-new.json", "2026-06-01T00:00")):
+        (older / name).write_text(json.dumps(data | {"machine": {"date": date}}))
+    found = results.gather([older])
+    names = [p.name for p, _ in found.benchmarks["phase4_matmul"]]
+    assert names == ["b-new.json", "a-old.json", "h100.json"]
+
+
+def test_training_figures_with_a_model_and_real_mnist(fake, tmp_path):
+    # the weights and misclassified-images figures need the test set: real MNIST where it is
+    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
+    from shared.datasets import DataNotFoundError, load_dataset
+
+    try:
+        load_dataset("mnist")
+    except DataNotFoundError:
+        pytest.skip("MNIST not found (set NNF_DATA_DIR)")
+    config = TrainConfig(widths=(784, 16, 10))
+    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, {"epoch": 0})
+    figures = report.training_figures(
+        {"mnist, cpu": (tmp_path / "metrics.json", fake.metrics())},
+        tmp_path / "model.npz",
+        tmp_path,
+    )
+    names = [f.path.name for f in figures]
+    assert names == [
+        "training-curves.png",
+        "confusion-1.png",
+        "first-layer.png",
+        "misclassified.png",
+    ]
+    for f in figures:
+        assert_picture(f.path)
+
+
+def test_a_model_without_its_data_is_noted_not_fatal(tmp_path, monkeypatch):
+    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
+
+    monkeypatch.setenv("NNF_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = TrainConfig(widths=(784, 16, 10))
+    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, {"epoch": 0})
+    missing = []
+    figures = report.training_figures(
+        {}, tmp_path / "model.npz", tmp_path, tmp_path / "empty", missing
+    )
+    assert figures == [] and len(missing) == 1 and "model.npz" in missing[0]
+
+
+def test_xor_figure_from_phase_1s_network(tmp_path):
+    predict = report.xor_predictor(epochs=300)
+    corners = predict(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]))
+    assert corners.shape == (4,) and np.all((corners >= 0) & (corners <= 1))
+
+
+def test_phase5_plots_flag_checks_for_matplotlib_before_training(monkeypatch, capsys, tmp_path):
+    from phase5_training.__main__ import main as train_main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert train_main(["--plots", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "--plots" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_the_page_in_a_headless_browser(results_dir, tmp_path):
+    from phase6_report.browser import NoBrowser, screenshot
+
+    page = report.build([results_dir], tmp_path / "report", xor=False)
+    try:
+        shot = screenshot(page, tmp_path / "shot.png", width=1000, height=1400)
+    except NoBrowser as e:
+        pytest.skip(f"{e}")
+    assert png_size(shot) == (1000, 1400)
+    assert_picture(shot)  # the page rendered, images and text, not a blank window
