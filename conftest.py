@@ -9,7 +9,14 @@ normal way, makes the installed copies (a regular or an editable install) the on
 
 import importlib
 
-PACKAGES = ("shared", "phase1_python", "phase3_c", "phase4_cuda", "phase5_training", "phase6_report")
+PACKAGES = (
+    "shared",
+    "phase1_python",
+    "phase3_c",
+    "phase4_cuda",
+    "phase5_training",
+    "phase6_report",
+)
 
 for _name in PACKAGES:
     try:
