@@ -1,22 +1,22 @@
 """The training step on the GPU with the project's own kernels (numba.cuda, float32).
 
 The whole training set is uploaded once, and each epoch uploads its permutation and learning
-rates. A step is 3L + 3 launches for L layers (12 for 784-512-256-10), every one of them
+rates. A step is 3L + 1 launches for L layers (10 for 784-512-256-10), every one of them
 reading its inputs from the device:
 
     gather     the step's mini-batch, rows order[pos * B : pos * B + b] of the resident data
-    forward    Phase 4's matmul per layer, bias + ReLU fused into its epilogue
-    loss       softmax + cross-entropy + its gradient in one kernel; loss and accuracy are summed
-               on the device and read once an epoch
+    forward    Phase 4's matmul per hidden layer, bias + ReLU fused into its epilogue
+    output     the output layer, softmax, cross-entropy and its gradient in one kernel (one warp
+               per row); loss and accuracy are summed on the device and read once an epoch
     backward   per layer, Phase 4's matmul on transposed operands: dW = h.T @ delta, whose first
                block row also sums the bias gradient, and delta' = (delta @ W.T) * (h > 0)
+    update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
+               (they live in one flat buffer), the learning rate read from lrs[pos]; its last
+               block moves pos on to the next step
 
 The products of a 128-row batch are too small to give the H100's 132 multiprocessors a block
 each, so they also split K across blocks where that gives more blocks (split-K, see Phase 4's
 gemm_kernel).
-    update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
-               (they live in one flat buffer), the learning rate read from lrs[pos]
-    advance    pos += 1
 
 Because nothing in a step changes between steps but `pos`, which lives on the device, the step
 is captured once into a CUDA graph (one per batch size: the last batch of an epoch is smaller)
@@ -138,6 +138,11 @@ class GpuTrainer:
         self.config = config
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
+        if self.widths[-1] > k.MAX_CLASSES:
+            raise ValueError(
+                f"the GPU trainer's output layer handles up to {k.MAX_CLASSES} classes, "
+                f"got {self.widths[-1]}"
+            )
         self.sms = _multiprocessors()
         self.stream = cuda.stream()
         # Every parameter (weights first, then biases) in one flat buffer, each at an aligned
@@ -159,6 +164,7 @@ class GpuTrainer:
         self.gW, self.gb = G[:layers], G[layers:]
         self.stats = cuda.to_device(np.zeros(2, np.float64), stream=self.stream)
         self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
+        self.done = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)  # update's blocks
         self.lrs = cuda.to_device(np.zeros(1, np.float32), stream=self.stream)
         self.x = self.y = self.order = None
         self._plans: dict[int, dict] = {}
@@ -227,11 +233,13 @@ class GpuTrainer:
                  activation="relu" if l < layers - 1 else None)
             for l in range(layers)
         ]  # fmt: skip
-        loss = (
-            k.softmax_xent[math.ceil(b / k.SOFTMAX_THREADS), k.SOFTMAX_THREADS, s],
-            (hs[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
+        # training runs the hidden layers' products, then the output layer fused with the loss
+        # (evaluation, below, uses `forward`, whose last product writes the logits)
+        output = (
+            k.output_layer[math.ceil(b / k.OUT_ROWS), 32 * k.OUT_ROWS, s],
+            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
         )
-        train = [*forward, loss]
+        train = [*forward[:-1], output]
         for l in reversed(range(layers)):
             # dW = h.T @ delta, with the bias gradient (delta's column sums) in the same launch;
             # then, below the first layer, the layer below's delta = (delta @ W.T) * (h > 0)
@@ -246,10 +254,9 @@ class GpuTrainer:
             (
                 k.sgd_update[_blocks(self.P.size, 8 * self.sms), THREADS, s],
                 (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
-                 np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov),
+                 np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done),
             )
         )  # fmt: skip
-        train.append((k.advance[1, 32, s], (self.pos,)))
         plan = {"xb": hs[0], "yb": yb, "out": hs[-1], "forward": forward, "train": train}
         if self.x is not None:
             gather = k.gather_batch[_blocks(b * w[0]), THREADS, s]

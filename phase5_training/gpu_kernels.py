@@ -1,17 +1,17 @@
-"""The small CUDA kernels of a training step that Phase 4 does not already have (numba.cuda,
-float32): gathering a mini-batch from the resident data set, the fused softmax + cross-entropy
-+ gradient, one SGD update for all parameters, and the step counter.
+"""The CUDA kernels of a training step that Phase 4 does not already have (numba.cuda, float32):
+gathering a mini-batch from the resident data set, the output layer fused with softmax +
+cross-entropy + its gradient, and one SGD update for all parameters.
 
-Every product of the step, forward and backward, is Phase 4's matmul kernel: the forward pass
-with bias + ReLU in its epilogue, the weight gradient as a transposed-operand product that also
-sums the bias gradient, the input gradient as a transposed-operand product masked by ReLU's
-gradient. These kernels are simple grid-stride loops: at MNIST's sizes they take a few
-microseconds each.
+Every other product of the step is Phase 4's matmul kernel: the hidden layers with bias + ReLU
+in its epilogue, the weight gradient as a transposed-operand product that also sums the bias
+gradient, the input gradient as a transposed-operand product masked by ReLU's gradient. The
+output layer has too few columns (10) for a tiled product to use the GPU: one warp per row does
+it, and the loss with it.
 
 The step reads where it is from the device: `pos[0]` is the step's index in the epoch, which picks
-its rows of the permutation and its learning rate, and `advance` moves it on as the step's last
-launch. So every step launches the same kernels with the same arguments, which is what lets a
-CUDA graph replay it (see gpu.py).
+its rows of the permutation and its learning rate, and the update's last block moves it on. So
+every step launches the same kernels with the same arguments, which is what lets a CUDA graph
+replay it (see gpu.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 
 from numba import cuda, float32, float64
 
-__all__ = ["SOFTMAX_THREADS", "advance", "gather_batch", "sgd_update", "softmax_xent"]
+__all__ = ["MAX_CLASSES", "OUT_ROWS", "gather_batch", "output_layer", "sgd_update"]
 
 
 @cuda.jit(cache=True)
@@ -40,56 +40,83 @@ def gather_batch(x, y, order, pos, batch, xb, yb):
             yb[r] = y[src]
 
 
-SOFTMAX_THREADS = 128  # softmax_xent's block size: one thread per row
+#: the fused output layer: rows per block (a warp each), and the most classes it handles
+OUT_ROWS = 4
+MAX_CLASSES = 16
+_PART_ROWS = OUT_ROWS * 32  # shared-array shapes must be plain constants, not expressions
 
 
 @cuda.jit(cache=True)
-def softmax_xent(logits, labels, scale, delta, stats):
-    # logits, delta: (b, classes); labels: (b,); stats: (2,) float64 accumulators (loss sum,
-    # correct count). One thread per row: delta = (softmax - onehot) * scale. Each block sums
-    # its rows' loss and hits in shared memory and adds them to stats once (two atomics per
-    # block, not per row: same-address atomics are served one at a time).
-    r = cuda.grid(1)
+def output_layer(h, W, bias, labels, scale, delta, stats):
+    # The last layer and the loss in one kernel: logits = h @ W + bias, softmax, cross-entropy
+    # and its gradient delta = (softmax - onehot) * scale. h: (b, k) the last hidden layer,
+    # W: (k, c), bias: (c,), labels: (b,), delta: (b, c); stats: (2,) float64 (loss sum,
+    # correct count). One warp per row: the lanes split k, their partial sums meet in shared
+    # memory (a tree, so the order is fixed), and lane 0 finishes the row. Each block adds its
+    # rows' loss and hits to stats once (same-address atomics are served one at a time).
+    part = cuda.shared.array((_PART_ROWS, MAX_CLASSES), float32)
+    row_loss = cuda.shared.array(OUT_ROWS, float64)
+    row_hit = cuda.shared.array(OUT_ROWS, float64)
+    acc = cuda.local.array(MAX_CLASSES, float32)
     t = cuda.threadIdx.x
-    loss_sh = cuda.shared.array(SOFTMAX_THREADS, float64)
-    hit_sh = cuda.shared.array(SOFTMAX_THREADS, float64)
-    loss_sh[t] = 0.0
-    hit_sh[t] = 0.0
-    if r < logits.shape[0]:
-        classes = logits.shape[1]
-        top = logits[r, 0]
-        arg = 0
-        for j in range(1, classes):
-            if logits[r, j] > top:
-                top = logits[r, j]
-                arg = j
-        total = float32(0.0)
-        for j in range(classes):
-            total += math.exp(logits[r, j] - top)
-        label = labels[r]
-        for j in range(classes):
-            p = math.exp(logits[r, j] - top) / total
-            delta[r, j] = (p - float32(1.0 if j == label else 0.0)) * scale
-        loss_sh[t] = float64(math.log(total) + top - logits[r, label])
-        hit_sh[t] = 1.0 if arg == label else 0.0
+    warp, lane = t // 32, t % 32
+    r = cuda.blockIdx.x * OUT_ROWS + warp
+    b, k = h.shape
+    c = W.shape[1]
+    for j in range(MAX_CLASSES):  # constant bounds: acc stays in registers
+        acc[j] = float32(0.0)
+    if r < b:
+        for kk in range(lane, k, 32):
+            x = h[r, kk]
+            for j in range(MAX_CLASSES):
+                if j < c:
+                    acc[j] += x * W[kk, j]
+    for j in range(MAX_CLASSES):
+        part[t, j] = acc[j]
     cuda.syncthreads()
-    half = SOFTMAX_THREADS // 2
-    while half > 0:  # a tree sum in a fixed order
-        if t < half:
-            loss_sh[t] += loss_sh[t + half]
-            hit_sh[t] += hit_sh[t + half]
+    step = 16
+    while step > 0:
+        if lane < step:
+            for j in range(MAX_CLASSES):
+                part[t, j] += part[t + step, j]
         cuda.syncthreads()
-        half //= 2
+        step //= 2
+    if lane == 0:
+        row_loss[warp] = 0.0
+        row_hit[warp] = 0.0
+        if r < b:
+            first = warp * 32
+            top = part[first, 0] + bias[0]
+            arg = 0
+            for j in range(1, c):
+                z = part[first, j] + bias[j]
+                if z > top:
+                    top, arg = z, j
+            total = float32(0.0)
+            for j in range(c):
+                total += math.exp(part[first, j] + bias[j] - top)
+            label = labels[r]
+            for j in range(c):
+                p = math.exp(part[first, j] + bias[j] - top) / total
+                delta[r, j] = (p - float32(1.0 if j == label else 0.0)) * scale
+            row_loss[warp] = float64(math.log(total) + top - (part[first, label] + bias[label]))
+            row_hit[warp] = 1.0 if arg == label else 0.0
+    cuda.syncthreads()
     if t == 0:
-        cuda.atomic.add(stats, 0, loss_sh[0])
-        cuda.atomic.add(stats, 1, hit_sh[0])
+        loss, hits = float64(0.0), float64(0.0)
+        for w in range(OUT_ROWS):
+            loss += row_loss[w]
+            hits += row_hit[w]
+        cuda.atomic.add(stats, 0, loss)
+        cuda.atomic.add(stats, 1, hits)
 
 
 @cuda.jit(cache=True)
-def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov):
+def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done):
     # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
     # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].
-    # The same rule as mlp.reference_step.
+    # The same rule as mlp.reference_step. The last block to finish moves the step on
+    # (pos += 1), when every block has read lr: done (1,) int32 counts finished blocks.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     lr = lrs[pos[0]]
@@ -98,10 +125,9 @@ def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nester
         v = momentum * velocity[k] + g
         velocity[k] = v
         value[k] -= lr * (g + momentum * v if nesterov else v)
-
-
-@cuda.jit(cache=True)
-def advance(pos):
-    # the step's last launch: the next step reads the next rows and learning rate
-    if cuda.grid(1) == 0:
-        pos[0] += 1
+    cuda.syncthreads()  # this block's threads have all read lr
+    if cuda.threadIdx.x == 0:
+        cuda.threadfence()
+        if cuda.atomic.add(done, 0, 1) == cuda.gridDim.x - 1:
+            done[0] = 0
+            pos[0] += 1

@@ -70,6 +70,14 @@ def test_trains_the_synthetic_digits_on_a_gpu(tiny_digits, tmp_path):
     assert metrics["test"]["accuracy"] > 0.9 and metrics["device"] == "gpu"
 
 
+def test_more_classes_than_the_output_kernel_takes_is_refused():
+    from phase5_training.gpu import GpuTrainer
+
+    config = TrainConfig(widths=(4, 3, 17))
+    with pytest.raises(ValueError, match="up to 16 classes, got 17"):
+        GpuTrainer(he_init(config.widths, 0), config)
+
+
 def test_run_epoch_checks_its_inputs(rng):
     gpu, _ = trainers(batch_size=4)
     x = rng.standard_normal((10, WIDTHS[0])).astype(np.float32)
