@@ -20,11 +20,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 from phase5_training.mlp import TrainConfig, he_init, lr_at
-from phase5_training.train import prepare_data, train
-from shared.batches import minibatch_indices
+from phase5_training.train import epoch_order, prepare_data, train
 from shared.bench import BenchResults, markdown_table
 from shared.datasets import load_dataset
 
@@ -45,12 +42,6 @@ def _torch_model(config: TrainConfig, dev):
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
     return model, weights, biases
-
-
-def _epoch_order(n: int, config: TrainConfig, epoch: int) -> np.ndarray:
-    return np.concatenate(
-        list(minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch))
-    )
 
 
 def _test_accuracy(model, data: dict, dev) -> float:
@@ -78,7 +69,7 @@ def torch_run(data: dict, config: TrainConfig, device: str) -> dict:
     total, step, seconds = config.epochs * steps, 0, []
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
-        order_t = torch.from_numpy(_epoch_order(n, config, epoch)).to(dev)
+        order_t = torch.from_numpy(epoch_order(n, config, epoch)).to(dev)
         for start in range(0, n, config.batch_size):
             idx = order_t[start : start + config.batch_size]
             for group in opt.param_groups:
@@ -172,7 +163,7 @@ def torch_graph_run(data: dict, config: TrainConfig) -> dict:
     seconds = []
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
-        order_t.copy_(torch.from_numpy(_epoch_order(n, config, epoch)))
+        order_t.copy_(torch.from_numpy(epoch_order(n, config, epoch)))
         pos_t.zero_()
         for start in range(0, n, B):
             graphs[min(B, n - start)].replay()

@@ -35,7 +35,7 @@ from shared.datasets import Dataset, load_dataset
 from shared.files import atomic_write_text
 from shared.progress import Progress
 
-__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "prepare_data", "train"]
+__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "epoch_order", "evaluate", "prepare_data", "train"]
 
 METRICS_SCHEMA = "nn-foundations/training/1"
 
@@ -66,6 +66,14 @@ def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
         k: np.ascontiguousarray(v, dtype=np.float32 if k.startswith("x") else np.int64)
         for k, v in data.items()
     }
+
+
+def epoch_order(n: int, config: TrainConfig, epoch: int) -> np.ndarray:
+    """The order in which epoch `epoch` visits the n training rows: seeded by the run's seed and
+    the epoch, so a resumed run and the benchmark's peers see the same batches."""
+    return np.concatenate(
+        list(minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch))
+    )
 
 
 def evaluate(trainer, x: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict:
@@ -175,9 +183,7 @@ def train(
                 disable=not progress,
             )
             with bar:
-                order = np.concatenate(
-                    list(minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch))
-                )
+                order = epoch_order(n, config, epoch)
                 run = _device_epoch if hasattr(trainer, "run_epoch") else _host_epoch
                 loss_sum, correct = run(trainer, data, order, config, state, total_steps, bar)
             if not math.isfinite(loss_sum):
