@@ -258,12 +258,12 @@ class GpuTrainer:
             )
         )  # fmt: skip
         plan = {"xb": hs[0], "yb": yb, "out": hs[-1], "forward": forward, "train": train}
-        if self.x is not None:
-            gather = k.gather_batch[_blocks(b * w[0]), THREADS, s]
-            plan["gather"] = (
-                gather,
+        if self.x is not None:  # a step over the resident data: gather its batch, then train
+            gather = (
+                k.gather_batch[_blocks(b * w[0]), THREADS, s],
                 (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb),
             )
+            plan["step"] = [gather, *train]
         self._plans[b] = plan
         return plan
 
@@ -272,8 +272,7 @@ class GpuTrainer:
         from numba's cache) every kernel outside the capture; its effects are undone."""
         if b in self._graphs:
             return self._graphs[b]
-        plan = self._plan(b)
-        launches = [plan["gather"]] + plan["train"]
+        launches = self._plan(b)["step"]
         saved = [a.copy_to_host(stream=self.stream) for a in (self.P, self.V, self.pos, self.stats)]
         self.stream.synchronize()
         t0 = time.perf_counter()
@@ -334,8 +333,7 @@ class GpuTrainer:
                     bar.update()
         else:
             for b in sizes:
-                plan = self._plan(b)
-                for fn, args in [plan["gather"]] + plan["train"]:
+                for fn, args in self._plan(b)["step"]:
                     fn(*args)
                 if bar is not None:
                     bar.update()
