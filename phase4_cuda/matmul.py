@@ -310,10 +310,10 @@ def gemm_kernel(
 
     With `split_k` (for products too small to give every multiprocessor a block), the K loop is
     cut into `n_split` slices (a launch argument, so one compiled kernel serves every count),
-    one per blockIdx.z. Each block writes its partial tile
-    to a workspace; the last block to finish a tile (an atomic counter per tile, after a memory
-    fence) adds the slices up in slice order, so the result does not depend on which block came
-    last, runs the epilogue, and resets the counter for the next launch.
+    one per blockIdx.z. Each block writes its partial tile to a workspace; the last block to
+    finish a tile (an atomic counter per tile, after a memory fence) adds the slices up in slice
+    order, so the result does not depend on which block came last, runs the epilogue, and resets
+    the counter for the next launch.
 
     The tile sizes, `wide`, the layout and the epilogue are closure constants, which numba
     freezes into the compiled code, so every loop below has constant bounds and is unrolled, the
