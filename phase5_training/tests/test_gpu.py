@@ -134,3 +134,13 @@ def test_the_captured_graph_matches_launching_one_by_one(rng):
         np.testing.assert_array_equal(a, b)
     for (gl, gc), (el, ec) in zip(graph_sums, eager_sums, strict=True):
         assert gc == ec and abs(gl - el) < 1e-6 * el
+
+
+@pytest.mark.gpu
+def test_the_tuning_table_times_every_product():
+    from phase5_training.gpu import SMALL_TILES
+    from phase5_training.tune_step import step_products, time_products
+
+    rows = time_products(tiles=[SMALL_TILES[2]], splits=[1])
+    assert [r["product"] for r in rows] == list(step_products())
+    assert all(r["picked_us"] > 0 and r["ranked"] for r in rows)

@@ -1,0 +1,149 @@
+"""Where a GPU training step's time goes: each product of a 128-row step of 784-512-256-10, timed
+alone for several block tiles and split-K counts, beside the tiles and counts gpu.py picks.
+
+    python -m phase5_training.tune_step                  # the table (a GPU; about a minute)
+    ncu --profile-from-start off --metrics gpu__time_duration.sum \\
+        python -m phase5_training.tune_step --profile-one-step    # one real step, per kernel
+
+Each configuration is 50 launches captured in a CUDA graph and replayed 20 times, so launch
+overhead is what a graph replay pays. `--profile-one-step` runs one eager step of the GPU trainer
+on real MNIST between cuda.profile_start/stop, for Nsight Compute's per-kernel durations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import sys
+import time
+
+import numpy as np
+from numba import cuda
+
+from phase4_cuda.device import require_gpu
+from phase4_cuda.matmul import VERSIONS, Tiles
+from phase5_training.gpu import SMALL_TILES, GpuTrainer, StepGraph, split_for_step, tiles_for_step
+from phase5_training.mlp import TrainConfig, he_init
+
+TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
+SPLITS = [1, 2, 3, 4, 5, 6, 8, 12]
+
+
+def step_products(batch: int = 128) -> dict[str, tuple]:
+    """The products of one step (name -> a, b, c, K, options), on random device arrays."""
+    rng = np.random.default_rng(0)
+
+    def dev(*shape):
+        return cuda.to_device(rng.standard_normal(shape, dtype=np.float32))
+
+    x, h1, h2 = dev(batch, 784), dev(batch, 512), dev(batch, 256)
+    W0, W1, W2 = dev(784, 512), dev(512, 256), dev(256, 10)
+    d0, d1, d2 = dev(batch, 512), dev(batch, 256), dev(batch, 10)
+    return {
+        "forward 1": (x, W0, dev(batch, 512), 784, {"bias": dev(512), "activation": "relu"}),
+        "forward 2": (h1, W1, dev(batch, 256), 512, {"bias": dev(256), "activation": "relu"}),
+        "dW 3": (h2, d2, dev(256, 10), batch, {"trans_a": True, "col_sums": dev(10)}),
+        "delta 2": (d2, W2, dev(batch, 256), 10, {"trans_b": True, "mask": h2}),
+        "dW 2": (h1, d1, dev(512, 256), batch, {"trans_a": True, "col_sums": dev(256)}),
+        "delta 1": (d1, W1, dev(batch, 512), 256, {"trans_b": True, "mask": h1}),
+        "dW 1": (x, d0, dev(784, 512), batch, {"trans_a": True, "col_sums": dev(512)}),
+    }
+
+
+def time_config(a, b, c, tiles: Tiles, split: int, options: dict, stream) -> float:
+    """Microseconds per launch: 50 launches in a graph, replayed 20 times."""
+    kernel, grid, block, args = VERSIONS["wide"](a, b, c, tiles=tiles, split=split, **options)
+    fn = kernel[grid, block, stream]
+    fn(*args)  # compile (or load from the cache) outside the capture
+    stream.synchronize()
+    graph = StepGraph([(fn, args)] * 50, stream)
+    graph.launch()
+    stream.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        graph.launch()
+    stream.synchronize()
+    return (time.perf_counter() - t0) / 1000 * 1e6
+
+
+def time_products(tiles=TILES, splits=SPLITS) -> list[dict]:
+    """For each product: every (tiles, split) timed, best first, and the one gpu.py picks."""
+    require_gpu()
+    stream = cuda.stream()
+    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
+    rows = []
+    for name, (a, b, c, k, options) in step_products().items():
+        m, n = c.shape
+        picked = tiles_for_step(m, n, sms)
+        picked = (picked, split_for_step(m, n, k, picked, sms))
+        timings = {
+            (t, s): time_config(a, b, c, t, s, options, stream)
+            for t, s in itertools.product(tiles, splits)
+            if s == 1 or math.ceil(k / t.BK) >= s
+        }
+        if picked not in timings:
+            timings[picked] = time_config(a, b, c, *picked, options, stream)
+        ranked = sorted(timings.items(), key=lambda item: item[1])
+        rows.append(
+            {
+                "product": name,
+                "output": f"{m} x {n}",
+                "K": k,
+                "ranked": ranked,
+                "picked": picked,
+                "picked_us": timings[picked],
+            }
+        )
+    return rows
+
+
+def profile_one_step(data_dir: str | None = None) -> None:
+    """One eager step of the trainer on real MNIST, between cuda.profile_start and _stop."""
+    from phase5_training.train import prepare_data
+    from shared.datasets import load_dataset
+
+    config = TrainConfig()
+    data = prepare_data(load_dataset("mnist", data_dir), config)
+    gpu = GpuTrainer(he_init(config.widths, 0), config, use_graphs=False)
+    gpu.load(data["x_train"], data["y_train"])
+    gpu.order.copy_to_device(np.arange(len(data["y_train"]), dtype=np.int32))
+    gpu.lrs.copy_to_device(np.full(gpu.lrs.size, 0.01, np.float32))
+    step = gpu._plan(config.batch_size)["step"]
+    for _ in range(2):  # compile and warm up
+        for fn, args in step:
+            fn(*args)
+    cuda.synchronize()
+    cuda.profile_start()
+    for fn, args in step:
+        fn(*args)
+    cuda.synchronize()
+    cuda.profile_stop()
+    print(f"profiled one step: {len(step)} launches")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile-one-step", action="store_true")
+    p.add_argument("--data-dir")
+    args = p.parse_args(argv)
+    if args.profile_one_step:
+        profile_one_step(args.data_dir)
+        return 0
+    total_best = total_picked = 0.0
+    for row in time_products():
+        best = row["ranked"][:3]
+        total_best += best[0][1]
+        total_picked += row["picked_us"]
+        tiles, split = row["picked"]
+        print(
+            f"{row['product']:10} {row['output']:>10} K={row['K']:<4} picked {tiles} x{split}: "
+            f"{row['picked_us']:5.1f} us | best: "
+            + ", ".join(f"{t} x{s} {us:.1f} us" for (t, s), us in best)
+        )
+    print(f"sum of the products: picked {total_picked:.1f} us, best {total_best:.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
