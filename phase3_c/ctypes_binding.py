@@ -21,7 +21,7 @@ import numpy as np
 from phase3_c.inputs import aligned_empty, check_product, check_same_shape, prepare, row_stride
 
 __all__ = [
-    "add", "kernel_name", "matmul", "matmul_f32", "matmul_ikj", "matmul_naive", "max_threads",
+    "add", "kernel_name", "matmul", "matmul_f32", "matmul_ikj", "matmul_naive", "set_threads", "threads",
     "mul", "scale", "set_kernel", "sub", "transpose",
 ]  # fmt: skip
 
@@ -63,7 +63,8 @@ _SIGNATURES = {
     "nn_matmul_f32": ([_MF, _MF, _MF], ctypes.c_int),
     "nn_kernel_name": ([], ctypes.c_char_p),
     "nn_set_kernel": ([ctypes.c_char_p], ctypes.c_int),
-    "nn_max_threads": ([], ctypes.c_int),
+    "nn_threads": ([], ctypes.c_int),
+    "nn_set_threads": ([ctypes.c_int], ctypes.c_int),
 }
 
 
@@ -170,5 +171,12 @@ def set_kernel(name: str) -> None:
         raise ValueError(f"set_kernel: {name!r} is unknown or not supported on this CPU")
 
 
-def max_threads() -> int:
-    return _lib().nn_max_threads()
+def threads() -> int:
+    """Threads the packed product runs on, the calling thread included."""
+    return _lib().nn_threads()
+
+
+def set_threads(n: int) -> None:
+    """Run the packed product on n threads (0: the default); ValueError outside 0-256."""
+    if _lib().nn_set_threads(n):
+        raise ValueError(f"set_threads: need 0 (the default) to 256 threads, got {n}")

@@ -58,7 +58,7 @@ nn_status nn_transpose(const nn_matrix *a, nn_matrix *out);
  *   nn_matmul_naive: the textbook i-j-k loop (the reference);
  *   nn_matmul_ikj:   the same arithmetic in i-k-j order, so the inner loop walks rows of b and
  *                    out contiguously (and vectorises);
- *   nn_matmul:       packed panels + register micro-kernel + OpenMP (see matrix.c). */
+ *   nn_matmul:       packed panels + register micro-kernel + a thread pool (see gemm.c). */
 nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
@@ -83,8 +83,11 @@ nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out);
 const char *nn_kernel_name(void);
 nn_status nn_set_kernel(const char *name);
 
-/* Threads nn_matmul may use: OpenMP's setting (OMP_NUM_THREADS), or 1 without OpenMP. */
-int nn_max_threads(void);
+/* Threads the packed product runs on, the calling thread included: by default NN_NUM_THREADS,
+ * else OMP_NUM_THREADS, else the CPUs this process may use. nn_set_threads(n) changes it (0: back
+ * to the default; NN_ERR_ARG below 0 or above 256); call it while no product is running. */
+int nn_threads(void);
+nn_status nn_set_threads(int threads);
 
 #ifdef __cplusplus
 }

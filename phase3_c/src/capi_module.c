@@ -253,7 +253,13 @@ static PyObject *sum(PyObject *self, PyObject *args) {
 }
 
 static PyObject *kernel_name(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(nn_kernel_name()); }
-static PyObject *max_threads(PyObject *self, PyObject *noargs) { return PyLong_FromLong(nn_max_threads()); }
+static PyObject *threads(PyObject *self, PyObject *noargs) { return PyLong_FromLong(nn_threads()); }
+static PyObject *set_threads(PyObject *self, PyObject *args) {
+    int n;
+    if (!PyArg_ParseTuple(args, "i", &n)) return NULL;
+    if (nn_set_threads(n) != NN_OK) return PyErr_Format(PyExc_ValueError, "set_threads: need 0 (the default) to 256 threads, got %d", n);
+    Py_RETURN_NONE;
+}
 static PyObject *set_kernel(PyObject *self, PyObject *args) {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
@@ -281,7 +287,8 @@ static PyMethodDef methods[] = {
     {"sum", sum, METH_VARARGS, "sum(x, axis): column sums (axis 0) or row sums (axis 1), float32."},
     {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx2' or 'generic'."},
     {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx2', 'generic' or 'auto'."},
-    {"max_threads", max_threads, METH_NOARGS, "Threads the packed product may use."},
+    {"threads", threads, METH_NOARGS, "Threads the packed product runs on (the caller included)."},
+    {"set_threads", set_threads, METH_VARARGS, "Set the packed product's threads (0: the default)."},
     {NULL, NULL, 0, NULL},
 };
 

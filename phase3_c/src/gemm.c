@@ -1,5 +1,5 @@
-/* nn-foundations Phase 3: the fast matrix product (packed panels, register micro-kernels,
- * OpenMP), in double and single precision. The loop nest is in gemm_template.h; this file holds
+/* nn-foundations Phase 3: the fast matrix product (packed panels, register micro-kernels, a
+ * thread pool), in double and single precision. The loop nest is in gemm_template.h; this file holds
  * the micro-kernels and picks one at run time.
  *
  * The AVX2/FMA micro-kernels keep a 6 x 8 (double) or 6 x 16 (float) tile of C in 12 of the 16
@@ -7,17 +7,16 @@
  * broadcast 6 values of A, and issue 12 FMAs. They are compiled with __attribute__((target)), so
  * the library itself is built for baseline x86-64 and never dies with an illegal instruction:
  * __builtin_cpu_supports picks them only on a CPU with AVX2 and FMA. The accumulators are
- * separate named variables: with -fopenmp, gcc kept an array of them on the stack (see
- * ../shared/CPU.md) and lost more than half the speed. */
+ * separate named variables: written as an array (`__m256 c[6][2]`), gcc 12 kept them on the stack
+ * in an OpenMP build and lost more than half the speed. */
 #include "matrix.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "pool.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NN_HAVE_AVX2_KERNELS 1
@@ -96,6 +95,12 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 }
 #endif
 
+/* How the product is shared among threads (see gemm_template.h): tasks per thread, so that a
+ * thread that keeps its core can take over the share of one that lost it, and the smallest
+ * product worth waking a second thread for (below it the calling thread does all of it). */
+#define TASKS_PER_THREAD 4
+#define MIN_PARALLEL_FLOPS 1e6
+
 /* ---- the loop nest, once per type (blocking from ../shared/CPU.md: sized for 32 KiB L1,
  * 512 KiB-1 MiB L2; KC x NR of B stays in L1, MC x KC of A in L2) --------------------------- */
 #define T double
@@ -105,18 +110,21 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 #define MC 72
 #define KC 256
 #define NC 4080
+#define MIN_NC 32
 #define KERNEL_GENERIC kernel_generic_f64
 #include "gemm_template.h"
 #undef T
 #undef SUF
 #undef NR
 #undef MC
+#undef MIN_NC
 #undef KERNEL_GENERIC
 
 #define T float
 #define SUF f32
 #define NR 16
 #define MC 144
+#define MIN_NC 64
 #define KERNEL_GENERIC kernel_generic_f32
 #include "gemm_template.h"
 #undef T
@@ -126,6 +134,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 #undef MC
 #undef KC
 #undef NC
+#undef MIN_NC
 #undef KERNEL_GENERIC
 
 /* ---- choosing the kernel ----------------------------------------------------------------- */
@@ -165,13 +174,6 @@ nn_status nn_set_kernel(const char *name) {
 
 const char *nn_kernel_name(void) { return current() == CHOICE_AVX2 ? "avx2" : "generic"; }
 
-int nn_max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 /* ---- public entry points ----------------------------------------------------------------- */
 #define CHECK_PRODUCT(a, b, out)                                                               \

@@ -1,13 +1,15 @@
 /* The packed matrix product for one element type, included by gemm.c once per type with
  *   T (double or float), SUF (f64 or f32), MR x NR (the micro-tile), MC, KC, NC (the blocking),
- *   KERNEL_AVX2 and KERNEL_GENERIC (micro-kernels computing an MR x NR tile of C).
+ *   MIN_NC (the narrowest column chunk a task gets) and KERNEL_GENERIC (the portable
+ *   micro-kernel); the micro-kernel that runs (AVX2 or portable) is passed in at run time.
  *
  * The loop nest is the one BLIS and OpenBLAS use (Goto and van de Geijn, "Anatomy of
- * High-Performance Matrix Multiplication", ACM TOMS 2008):
- *   for jc in steps of NC over the columns of C        B panel (KC x NC) fits in L3
- *     for pc in steps of KC over the shared dimension  pack B(pc:pc+KC, jc:jc+NC) into NR-wide slivers (OpenMP)
- *       for ic in steps of MC over the rows (OpenMP)   pack A(ic:ic+MC, pc:pc+KC) into MR-tall slivers (L2)
- *         for jr in steps of NR, ir in steps of MR     one micro-kernel call: MR x NR of C in registers
+ * High-Performance Matrix Multiplication", ACM TOMS 2008), with its two outer loops turned into
+ * tasks that the threads take one at a time (see gemm below):
+ *   for each task (ic, jc) (pool.c)                 MC rows x a chunk of at most NC columns of C
+ *     for pc in steps of KC over the shared dimension  pack B(pc:pc+KC, jc:jc+nc) into NR-wide slivers
+ *                                                      pack A(ic:ic+MC, pc:pc+KC) into MR-tall slivers (L2)
+ *       for jr in steps of NR, ir in steps of MR     one micro-kernel call: MR x NR of C in registers
  * Packing makes every read of the micro-kernel sequential and aligned, whatever the strides.
  */
 #define CAT_(a, b) a##_##b
@@ -49,6 +51,65 @@ static void KERNEL_GENERIC(size_t kc, const T *ap, const T *bp, T *c, size_t ldc
 
 typedef void (*CAT(kernel_fn, SUF))(size_t, const T *, const T *, T *, size_t, int);
 
+/* One product, cut into tasks: each task is a block of at most MC rows by a chunk of columns of
+ * C, and runs the whole K loop on that tile with its own packed copies of A and B. No packed
+ * buffer is shared, so no thread ever waits for another inside a product; the pool (pool.c)
+ * hands the tasks out one at a time, and there are several per thread, so that when another
+ * program takes a core away from one thread, the others do its share instead of waiting for it.
+ * The price is packing: A's block is packed once per column chunk and B's chunk once per row
+ * block, a small fraction of the arithmetic (at most 1/(2 MIN_NC) and 1/(2 MC) of it). */
+typedef struct {
+    size_t m, n, k, lda, ldb, ldc, mc_step, nc_step, col_chunks;
+    const T *a, *b;
+    T *c;
+    CAT(kernel_fn, SUF) kernel;
+    atomic_int failed;
+} CAT(gemm_job, SUF);
+
+static void CAT(gemm_task, SUF)(void *arg, size_t t) {
+    CAT(gemm_job, SUF) *job = arg;
+    size_t ic = t / job->col_chunks * job->mc_step, jc = t % job->col_chunks * job->nc_step;
+    size_t mc = job->m - ic < job->mc_step ? job->m - ic : job->mc_step;
+    size_t nc = job->n - jc < job->nc_step ? job->n - jc : job->nc_step;
+    size_t kc_max = job->k < KC ? job->k : KC;
+    /* packed copies are zero-padded to whole slivers: MR rows of A, NR columns of B */
+    size_t mcp = (mc + MR - 1) / MR * MR, ncp = (nc + NR - 1) / NR * NR;
+    T *ap = aligned_alloc(64, (mcp * kc_max * sizeof(T) + 63) / 64 * 64);
+    T *bp = aligned_alloc(64, (kc_max * ncp * sizeof(T) + 63) / 64 * 64);
+    if (ap == NULL || bp == NULL) {
+        atomic_store(&job->failed, 1);
+        free(ap);
+        free(bp);
+        return;
+    }
+    for (size_t pc = 0; pc < job->k; pc += KC) {
+        size_t kc = job->k - pc < KC ? job->k - pc : KC;
+        int accumulate = pc > 0;
+        for (size_t j0 = 0; j0 < nc; j0 += NR)
+            CAT(pack_b, SUF)(kc, nc, j0, job->b + pc * job->ldb + jc, job->ldb, bp + j0 * kc);
+        CAT(pack_a, SUF)(mc, kc, job->a + ic * job->lda + pc, job->lda, ap);
+        for (size_t jr = 0; jr < nc; jr += NR) {
+            size_t nr = nc - jr < NR ? nc - jr : NR;
+            for (size_t ir = 0; ir < mc; ir += MR) {
+                size_t mr = mc - ir < MR ? mc - ir : MR;
+                T *cij = job->c + (ic + ir) * job->ldc + jc + jr;
+                const T *a_s = ap + ir * kc, *b_s = bp + jr * kc;
+                if (mr == MR && nr == NR) {
+                    job->kernel(kc, a_s, b_s, cij, job->ldc, accumulate);
+                } else { /* an edge tile: compute it whole, keep the valid part */
+                    T tile[MR * NR];
+                    job->kernel(kc, a_s, b_s, tile, NR, 0);
+                    for (size_t i = 0; i < mr; ++i)
+                        for (size_t j = 0; j < nr; ++j)
+                            cij[i * job->ldc + j] = (accumulate ? cij[i * job->ldc + j] : 0) + tile[i * NR + j];
+                }
+            }
+        }
+    }
+    free(ap);
+    free(bp);
+}
+
 /* C (m x n, stride ldc) = A (m x k) @ B (k x n). Returns NN_ERR_ALLOC if a buffer fails. */
 static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t lda, const T *b,
                                 size_t ldb, T *c, size_t ldc, CAT(kernel_fn, SUF) kernel) {
@@ -58,68 +119,27 @@ static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t
             for (size_t j = 0; j < n; ++j) c[i * ldc + j] = 0;
         return NN_OK;
     }
-    size_t nc_max = n < NC ? (n + NR - 1) / NR * NR : NC;
-    T *bp = aligned_alloc(64, (KC * nc_max * sizeof(T) + 63) / 64 * 64);
-    if (bp == NULL) return NN_ERR_ALLOC;
-    /* Rows per block of A: at most MC, and as many blocks as a multiple of the thread count,
-     * so no thread idles at the end (1000 rows in blocks of 144 is 7 blocks: 4 + 3 on two
-     * threads, 87.5% efficiency; 8 blocks of 126 split evenly). */
-    size_t threads = (size_t)nn_max_threads();
-    size_t blocks = (m + MC - 1) / MC;
-    blocks = (blocks + threads - 1) / threads * threads;
-    size_t mc_step = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
-    if (mc_step > MC) mc_step = MC;
-    int failed = 0;
-    /* One team of threads for the whole product: they pack B's slivers together, then share
-     * out the blocks of A; the implicit barrier after each `omp for` keeps B intact while used. */
-#pragma omp parallel
-    {
-        T *ap = aligned_alloc(64, (MC * KC * sizeof(T) + 63) / 64 * 64); /* this thread's A */
-        if (ap == NULL) {
-#pragma omp atomic write
-            failed = 1;
-        }
-        for (size_t jc = 0; jc < n; jc += NC) {
-            size_t nc = n - jc < NC ? n - jc : NC;
-            for (size_t pc = 0; pc < k; pc += KC) {
-                size_t kc = k - pc < KC ? k - pc : KC;
-                int accumulate = pc > 0;
-#pragma omp for schedule(static)
-                for (ptrdiff_t j0 = 0; j0 < (ptrdiff_t)nc; j0 += NR)
-                    CAT(pack_b, SUF)(kc, nc, (size_t)j0, b + pc * ldb + jc, ldb, bp + (size_t)j0 * kc);
-#pragma omp for schedule(static)
-                for (ptrdiff_t ic = 0; ic < (ptrdiff_t)m; ic += (ptrdiff_t)mc_step) {
-                    if (ap == NULL) continue;
-                    size_t mc = m - (size_t)ic < mc_step ? m - (size_t)ic : mc_step;
-                    CAT(pack_a, SUF)(mc, kc, a + (size_t)ic * lda + pc, lda, ap);
-                    for (size_t jr = 0; jr < nc; jr += NR) {
-                        size_t nr = nc - jr < NR ? nc - jr : NR;
-                        for (size_t ir = 0; ir < mc; ir += MR) {
-                            size_t mr = mc - ir < MR ? mc - ir : MR;
-                            T *cij = c + ((size_t)ic + ir) * ldc + jc + jr;
-                            const T *a_s = ap + ir * kc, *b_s = bp + jr * kc;
-                            if (mr == MR && nr == NR) {
-                                kernel(kc, a_s, b_s, cij, ldc, accumulate);
-                            } else { /* an edge tile: compute it whole, keep the valid part */
-                                T tile[MR * NR];
-                                kernel(kc, a_s, b_s, tile, NR, 0);
-                                for (size_t i = 0; i < mr; ++i)
-                                    for (size_t j = 0; j < nr; ++j)
-                                        cij[i * ldc + j] = (accumulate ? cij[i * ldc + j] : 0) + tile[i * NR + j];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        free(ap);
-    }
-    if (failed) {
-        free(bp);
-        return NN_ERR_ALLOC;
-    }
-    free(bp);
-    return NN_OK;
+    size_t threads = (size_t)nn_threads();
+    /* Rows per block: at most MC, in equal blocks of whole micro-tiles. */
+    size_t row_blocks = (m + MC - 1) / MC;
+    size_t mc_step = ((m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
+    row_blocks = (m + mc_step - 1) / mc_step;
+    /* Columns per chunk: at most NC, and narrow enough for TASKS_PER_THREAD tasks a thread, but
+     * never narrower than MIN_NC (a few micro-tiles, so that packing A stays cheap). */
+    size_t want_chunks = (TASKS_PER_THREAD * threads + row_blocks - 1) / row_blocks;
+    size_t nc_step = ((n + want_chunks - 1) / want_chunks + NR - 1) / NR * NR;
+    if (nc_step < MIN_NC) nc_step = MIN_NC;
+    if (nc_step > NC) nc_step = NC;
+    CAT(gemm_job, SUF) job = {
+        .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc, .mc_step = mc_step,
+        .nc_step = nc_step, .col_chunks = (n + nc_step - 1) / nc_step, .a = a, .b = b, .c = c,
+        .kernel = kernel,
+    };
+    atomic_init(&job.failed, 0);
+    /* A product too small to be worth waking another thread for runs on the calling thread. */
+    int parallel = 2.0 * (double)m * (double)n * (double)k >= MIN_PARALLEL_FLOPS;
+    nn_pool_run(row_blocks * job.col_chunks, CAT(gemm_task, SUF), &job, parallel);
+    return atomic_load(&job.failed) ? NN_ERR_ALLOC : NN_OK;
 }
 
 #undef CAT

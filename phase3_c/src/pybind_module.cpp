@@ -152,5 +152,9 @@ PYBIND11_MODULE(_pybind, m) {
         if (nn_set_kernel(name.c_str()) != NN_OK)
             throw py::value_error("set_kernel: '" + name + "' is unknown or not supported on this CPU");
     });
-    m.def("max_threads", &nn_max_threads);
+    m.def("threads", &nn_threads);
+    m.def("set_threads", [](int n) {
+        if (nn_set_threads(n) != NN_OK)
+            throw py::value_error("set_threads: need 0 (the default) to 256 threads, got " + std::to_string(n));
+    });
 }

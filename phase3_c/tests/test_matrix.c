@@ -217,7 +217,7 @@ static void test_row_kernels(void) {
 }
 
 int main(void) {
-    printf("micro-kernel: %s, threads: %d\n", nn_kernel_name(), nn_max_threads());
+    printf("micro-kernel: %s, threads: %d\n", nn_kernel_name(), nn_threads());
     /* 1, primes, non-square, past MR/NR edges, past MC (72/144) and KC (256) blocking */
     const size_t shapes[][3] = {{1, 1, 1},   {1, 7, 1},    {7, 1, 7},     {6, 8, 16},
                                 {13, 17, 11}, {73, 257, 9}, {150, 300, 37}, {5, 513, 131}};
