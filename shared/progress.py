@@ -1,10 +1,11 @@
 """The project's own progress bar (the project uses no tqdm).
 
 It wraps an iterable or is updated by hand, and shows a description, percentage, bar, n/total,
-elapsed time, ETA, rate and live metrics (loss, accuracy) as a postfix. On a terminal it redraws one
-line in place, at most every `min_interval` seconds; on anything else (CI logs, nox output, files) it
-prints plain lines at most every `line_interval` seconds, so logs stay readable. It writes to stderr.
-It deliberately leaves out nested bars, notebooks and colour.
+elapsed time, ETA, rate and live metrics (loss, accuracy) as a postfix. With `warmup=k` the rate and
+ETA leave out the first k steps (on a GPU the first batch includes compiling kernels). On a
+terminal it redraws one line in place, at most every `min_interval` seconds; on anything else (CI
+logs, nox output, files) it prints plain lines at most every `line_interval` seconds, so logs stay
+readable. It writes to stderr. It deliberately leaves out nested bars, notebooks and colour.
 
     for batch in Progress(batches, desc="epoch 1"):
         ...
@@ -43,6 +44,20 @@ def _format_count(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else f"{n:.2f}"
 
 
+#: Units whose plural breaks the rule in `_count_with_unit` ("epoch" ends in "ch" but says k).
+_IRREGULAR_PLURALS = {"epoch": "epochs"}
+
+
+def _count_with_unit(n: float, unit: str) -> str:
+    """`1 batch`, `42 batches`, `0 epochs`: the English plural of the unit, for any count but 1."""
+    if n == 1:
+        return f"1 {unit}"
+    plural = _IRREGULAR_PLURALS.get(unit) or unit + (
+        "es" if unit.endswith(("s", "x", "z", "ch", "sh")) else "s"
+    )
+    return f"{_format_count(n)} {plural}"
+
+
 def format_meter(
     n: float,
     total: float | None,
@@ -53,23 +68,29 @@ def format_meter(
     postfix: dict[str, Any] | None = None,
     bar_width: int = 20,
     fill: str = "#",
+    rate_n: float | None = None,
+    rate_elapsed: float | None = None,
 ) -> str:
     """One line of progress: `desc: 42%|########            | 42/100 [00:03<00:04, 12.3 it/s, loss=0.1]`.
 
-    With `total=None` (unknown length) the percentage, bar and ETA are left out.
+    With `total=None` (unknown length) the percentage, bar and ETA are left out. The rate (and
+    from it the ETA) is `rate_n` steps over `rate_elapsed` seconds, by default `n` over `elapsed`;
+    a bar with a warm-up passes the steps and seconds since it ended. No seconds yet shows `?`.
     """
-    rate = n / elapsed if elapsed > 0 else None
+    rate_n = n if rate_n is None else rate_n
+    rate_elapsed = elapsed if rate_elapsed is None else rate_elapsed
+    rate = rate_n / rate_elapsed if rate_elapsed > 0 else None
     rate_s = f"{rate:.3g} {unit}/s" if rate else f"? {unit}/s"
     extras = [rate_s] + [f"{k}={_format_value(v)}" for k, v in (postfix or {}).items()]
     prefix = f"{desc}: " if desc else ""
     if total is None:
         return (
-            f"{prefix}{_format_count(n)} {unit} [{format_interval(elapsed)}, {', '.join(extras)}]"
+            f"{prefix}{_count_with_unit(n, unit)} [{format_interval(elapsed)}, {', '.join(extras)}]"
         )
     frac = min(max(n / total, 0.0), 1.0) if total > 0 else 1.0
     filled = int(frac * bar_width)
     bar = fill * filled + " " * (bar_width - filled)
-    eta = (total - n) / rate if rate else None
+    eta = 0.0 if n >= total else (total - n) / rate if rate else None
     times = f"{format_interval(elapsed)}<{format_interval(eta)}"
     return (
         f"{prefix}{frac * 100:3.0f}%|{bar}| {_format_count(n)}/{_format_count(total)} "
@@ -91,6 +112,11 @@ class Progress:
     line_interval: elsewhere, the least time between printed lines (seconds).
     clock: a `time.monotonic`-like function (tests pass a fake one).
     tty: force terminal (True) or plain-line (False) mode; default: `file.isatty()`.
+    warmup: the number of first steps the rate and ETA leave out, because they are slower than the
+        rest (the first batch on a GPU includes compiling kernels: an ETA of hours after it is
+        nonsense). The clock and `n` are recorded when `n` first reaches `warmup`; the rate is the
+        steps since then over the seconds since then, and until then the rate and ETA show `?`.
+        The elapsed time still counts from the start. Default 0: rate and ETA from the start.
     """
 
     def __init__(
@@ -106,6 +132,7 @@ class Progress:
         line_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         tty: bool | None = None,
+        warmup: int = 0,
     ) -> None:
         if total is None and iterable is not None:
             try:
@@ -114,6 +141,8 @@ class Progress:
                 total = None
         if total is not None and total < 0:
             raise ValueError(f"total must be >= 0 or None, got {total}")
+        if warmup < 0:
+            raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
         self.iterable = iterable
         self.total = total
         self.desc = desc
@@ -131,6 +160,9 @@ class Progress:
         self.n: float = 0
         self.postfix: dict[str, Any] = {}
         self.start = clock()
+        self.warmup = warmup
+        # (clock, n) when n first reached `warmup`: where the rate is measured from.
+        self._warm: tuple[float, float] | None = (self.start, 0) if warmup == 0 else None
         self._last_draw: float | None = None
         self._last_len = 0
         self._closed = False
@@ -153,6 +185,8 @@ class Progress:
     def update(self, n: float = 1) -> None:
         """Advance by `n` steps and redraw if the interval has passed."""
         self.n += n
+        if self._warm is None and self.n >= self.warmup:
+            self._warm = (self.clock(), self.n)
         self._draw()
 
     def set_postfix(self, **metrics: Any) -> None:
@@ -186,14 +220,19 @@ class Progress:
         return self.clock() - self.start
 
     def __str__(self) -> str:
+        now = self.clock()
+        # Before the warm-up is over there is no rate: no steps over no seconds shows `?`.
+        t_warm, n_warm = self._warm if self._warm is not None else (now, self.n)
         return format_meter(
             self.n,
             self.total,
-            self.elapsed,
+            now - self.start,
             desc=self.desc,
             unit=self.unit,
             postfix=self.postfix,
             fill=self.fill,
+            rate_n=self.n - n_warm,
+            rate_elapsed=now - t_warm,
         )
 
     def _draw(self, force: bool = False) -> None:

@@ -39,7 +39,25 @@ def test_meter_shows_every_part():
 
 def test_meter_with_unknown_total_has_no_percentage_or_eta():
     line = format_meter(42, None, 2.0, unit="batch")
-    assert line == "42 batch [00:02, 21 batch/s]"
+    assert line == "42 batches [00:02, 21 batch/s]"
+
+
+def test_meter_counts_in_the_singular_only_for_one():
+    assert format_meter(1, None, 1.0, unit="epoch").startswith("1 epoch [")
+    assert format_meter(0, None, 1.0, unit="epoch").startswith("0 epochs [")
+    assert format_meter(2.5, None, 1.0, unit="img").startswith("2.50 imgs [")
+    assert format_meter(3, None, 1.0, unit="pass").startswith("3 passes [")
+
+
+def test_meter_measures_the_rate_from_the_given_steps_and_seconds():
+    # 10 of 100 steps in 50 s, but the last 5 took 5 s: 1 step/s, 90 s to go
+    line = format_meter(10, 100, 50.0, rate_n=5, rate_elapsed=5.0)
+    assert "[00:50<01:30, 1 it/s]" in line
+    assert "<?, ? it/s]" in format_meter(10, 100, 50.0, rate_n=0, rate_elapsed=0.0)
+
+
+def test_meter_shows_no_time_left_when_done():
+    assert "[00:00<00:00, ? it/s]" in format_meter(7, 7, 0.0)
 
 
 def test_terminal_redraws_in_place_at_a_bounded_rate():
@@ -88,8 +106,8 @@ def test_wraps_an_iterable_and_closes_at_the_end():
 
 def test_generator_of_unknown_length():
     out = io.StringIO()
-    assert sum(Progress((i for i in range(5)), file=out, clock=Clock(), unit="b")) == 10
-    assert out.getvalue().strip().startswith("5 b [")
+    assert sum(Progress((i for i in range(5)), file=out, clock=Clock(), unit="batch")) == 10
+    assert out.getvalue().strip().startswith("5 batches [")
 
 
 def test_disabled_writes_nothing():
@@ -112,3 +130,43 @@ def test_manual_bar_cannot_be_iterated_and_rejects_negative_totals():
         iter(Progress(total=3, disable=True)).__next__()
     with pytest.raises(ValueError, match="total"):
         Progress(total=-1)
+
+
+def test_warmup_hides_rate_and_eta_until_it_is_over():
+    clock = Clock()
+    bar = Progress(total=100, file=io.StringIO(), clock=clock, warmup=2, unit="batch")
+    assert str(bar).endswith("[00:00<?, ? batch/s]")
+    clock.t += 100  # the first batch compiles the kernels
+    bar.update(1)
+    assert str(bar).endswith("[01:40<?, ? batch/s]")
+    clock.t += 1
+    bar.update(1)  # the warm-up ends here: the rate is measured from this moment
+    assert str(bar).endswith("[01:41<?, ? batch/s]")
+
+
+def test_warmup_leaves_the_slow_first_step_out_of_rate_and_eta():
+    clock = Clock()
+    warm = Progress(total=12, file=io.StringIO(), clock=clock, warmup=1)
+    cold = Progress(total=12, file=io.StringIO(), clock=clock)  # no warm-up: the old behaviour
+    for seconds in [100, 1, 1, 1]:  # the first step compiles the kernels
+        clock.t += seconds
+        warm.update(1)
+        cold.update(1)
+    # elapsed counts from the start; 3 steps in 3 s since the warm-up: 8 steps left, 8 s
+    assert str(warm).endswith("4/12 [01:43<00:08, 1 it/s]")
+    assert str(cold).endswith("4/12 [01:43<03:26, 0.0388 it/s]")
+
+
+def test_warmup_of_several_steps_at_once_starts_where_it_is_passed():
+    clock = Clock()
+    bar = Progress(total=20, file=io.StringIO(), clock=clock, warmup=3)
+    clock.t += 50
+    bar.update(5)  # passes the warm-up: measured from n=5 at this moment
+    clock.t += 2
+    bar.update(5)
+    assert str(bar).endswith("10/20 [00:52<00:04, 2.5 it/s]")
+
+
+def test_negative_warmup_is_refused():
+    with pytest.raises(ValueError, match="warmup"):
+        Progress(total=3, warmup=-1, disable=True)
