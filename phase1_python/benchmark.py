@@ -5,7 +5,8 @@
 For each n it multiplies two random n x n float64 matrices with the textbook i-j-k loop
 (`matmul_naive`), with `Matrix.__matmul__` (transpose once + C-level dot products) and with NumPy
 (OpenBLAS), all in this one run, checks that the three agree, and prints
-"Size | Naive i-j-k | Pure Python | NumPy | Speedup" where Speedup is NumPy over pure Python.
+"Size | Naive i-j-k | Pure Python | NumPy | Speedup" where Speedup is NumPy over pure Python,
+with a warning under it when the machine was busy or the repeats unsteady (shared/bench.py).
 `--large` adds n = 1000 (about a minute for the pure-Python product and more for the naive loop).
 """
 
@@ -18,7 +19,15 @@ from functools import partial
 import numpy as np
 
 from phase1_python.matrix import Matrix, matmul_naive
-from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, time_call
+from shared.bench import (
+    BenchResults,
+    LoadMonitor,
+    Timing,
+    flop_rate,
+    markdown_table,
+    matmul_flops,
+    time_call,
+)
 
 
 def run(sizes: list[int], seed: int = 0, max_seconds: float = 5.0) -> BenchResults:
@@ -28,6 +37,8 @@ def run(sizes: list[int], seed: int = 0, max_seconds: float = 5.0) -> BenchResul
         f"{max_seconds:g} s); NumPy uses its default BLAS threads"
     )
     rng = np.random.default_rng(seed)
+    timings: dict[str, Timing] = {}
+    load = LoadMonitor().start()  # over the whole run: was the machine quiet enough to measure?
     for n in sizes:
         a_np, b_np = rng.standard_normal((n, n)), rng.standard_normal((n, n))
         a, b = Matrix(a_np.tolist()), Matrix(b_np.tolist())
@@ -63,6 +74,8 @@ def run(sizes: list[int], seed: int = 0, max_seconds: float = 5.0) -> BenchResul
             f"n={n}: naive {naive.median:.3g} s, pure {pure.median:.3g} s, numpy {numpy_t.median:.3g} s",
             file=sys.stderr,
         )
+        timings.update({f"naive n={n}": naive, f"pure n={n}": pure, f"numpy n={n}": numpy_t})
+    results.note_load(load.stop(), timings)
     return results
 
 
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"sizes must be positive, got {sizes}")
     results = run(sizes, seed=args.seed)
     print(table(results))
+    if results.load_warning:
+        print(f"\nWarning: {results.load_warning}")
     m = results.machine
     print(f"\n{m['cpu']}, {m['cpu_count']} cores, Python {m['python']}, NumPy {m['numpy']}")
     if args.json:

@@ -9,6 +9,8 @@ random n x n matrices (checked against NumPy first) in float64 and float32: the 
 loops (float64, n <= 1000), the packed C product through each binding, NumPy, and (one thread,
 n <= 500, or 1000 with --large) Phase 1's pure-Python product and its naive triple loop. Times are
 medians after a warm-up. Also: microseconds per call of a 2x2 add through each binding and NumPy.
+The parent watches the machine over the whole run and prints a warning under the tables when it was
+busy or the repeats were unsteady (shared/bench.py): the children's CPU time counts as its own.
 """
 
 from __future__ import annotations
@@ -23,16 +25,28 @@ from functools import partial
 import numpy as np
 
 import phase3_c
-from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, time_call
+from shared.bench import (
+    BenchResults,
+    LoadMonitor,
+    Timing,
+    flop_rate,
+    markdown_table,
+    matmul_flops,
+    time_call,
+)
 
 
-def _time(fn, seconds: float) -> float:
-    fn()  # warm-up (and the first call's thread start-up)
-    return time_call(fn, warmup=1, repeat=7, max_seconds=seconds).median
-
-
-def child(sizes: list[int], threads: int, large: bool) -> list[dict]:
+def child(sizes: list[int], threads: int, large: bool) -> dict:
+    """Rows of medians, and `times`: the seconds of every repeat by label, for the spread check."""
     rows = []
+    times: dict[str, list[float]] = {}
+
+    def _time(fn, seconds: float, label: str) -> float:
+        fn()  # warm-up (and the first call's thread start-up)
+        timing = time_call(fn, warmup=1, repeat=7, max_seconds=seconds)
+        times[label] = timing.times
+        return timing.median
+
     rng = np.random.default_rng(0)
     for n in sizes:
         a64, b64 = rng.standard_normal((n, n)), rng.standard_normal((n, n))
@@ -40,16 +54,18 @@ def child(sizes: list[int], threads: int, large: bool) -> list[dict]:
         for dtype in (np.float64, np.float32):
             a, b = a64.astype(dtype), b64.astype(dtype)
             row = {"n": n, "dtype": np.dtype(dtype).name, "threads": threads}
-            row["numpy_s"] = _time(partial(np.matmul, a, b), 2.0)
+            label = f"n={n} {row['dtype']}"
+            row["numpy_s"] = _time(partial(np.matmul, a, b), 2.0, f"{label} numpy")
             for name, binding in phase3_c.BINDINGS.items():
                 got = binding.matmul(a, b)
                 err = np.abs(got - a64 @ b64).max() / np.abs(a64 @ b64).max()
                 if err > (1e-12 if dtype == np.float64 else 1e-5):
                     raise AssertionError(f"{name} matmul differs from NumPy at n={n}: {err:.1e}")
-                row[f"c_{name}_s"] = _time(partial(binding.matmul, a, b), 4.0)
+                row[f"c_{name}_s"] = _time(partial(binding.matmul, a, b), 4.0, f"{label} {name}")
             if dtype == np.float64 and n <= 1000:
-                row["c_naive_s"] = _time(partial(phase3_c.matmul_naive, a, b), 4.0)
-                row["c_ikj_s"] = _time(partial(phase3_c.matmul_ikj, a, b), 4.0)
+                naive, ikj = phase3_c.matmul_naive, phase3_c.matmul_ikj
+                row["c_naive_s"] = _time(partial(naive, a, b), 4.0, f"{label} C naive")
+                row["c_ikj_s"] = _time(partial(ikj, a, b), 4.0, f"{label} C i-k-j")
             if dtype == np.float64 and threads == 1 and (n <= 500 or (large and n <= 1000)):
                 from phase1_python.matrix import Matrix, matmul_naive
 
@@ -62,16 +78,20 @@ def child(sizes: list[int], threads: int, large: bool) -> list[dict]:
             rows.append(row)
     if threads == 1:  # the price of one call: a 2x2 add
         x = np.ones((2, 2))
-        cost = {"kind": "call", "numpy_us": _time(partial(np.add, x, x), 0.5) * 1e6}
+        cost = {"kind": "call", "numpy_us": _time(partial(np.add, x, x), 0.5, "add numpy") * 1e6}
         for name, binding in phase3_c.BINDINGS.items():
-            cost[f"{name}_us"] = _time(partial(binding.add, x, x), 0.5) * 1e6
+            cost[f"{name}_us"] = _time(partial(binding.add, x, x), 0.5, f"add {name}") * 1e6
         rows.append(cost)
-    return rows
+    return {"rows": rows, "times": times}
 
 
 def run(sizes: list[int], thread_counts: list[int], large: bool) -> BenchResults:
     results = BenchResults(name="phase3_matmul")
     results.machine["c_kernel"] = phase3_c.kernel_name()
+    timings: dict[str, Timing] = {}
+    # Over the whole run, children included: their CPU time is ours once subprocess.run has
+    # waited for them, so only what other processes used counts against the machine.
+    load = LoadMonitor().start()
     for threads in thread_counts:
         env = os.environ | {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
         cmd = [
@@ -88,9 +108,13 @@ def run(sizes: list[int], thread_counts: list[int], large: bool) -> BenchResults
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode:
             raise RuntimeError(f"benchmark child ({threads} threads) failed:\n{done.stderr}")
-        for row in json.loads(done.stdout):
+        out = json.loads(done.stdout)
+        for row in out["rows"]:
             results.add(**row)
+        for label, seconds in out["times"].items():
+            timings[f"{label}, {threads} thread(s)"] = Timing(seconds)
         print(f"{threads} thread(s) done", file=sys.stderr)
+    results.note_load(load.stop(), timings)
     return results
 
 
@@ -146,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = run(args.sizes, args.threads, args.large)
     print(report(results))
+    if results.load_warning:
+        print(f"\nWarning: {results.load_warning}")
     m = results.machine
     print(
         f"\n{m['cpu']}, {m['cpu_count']} cores; C micro-kernel: {m['c_kernel']}; NumPy {m['numpy']}"

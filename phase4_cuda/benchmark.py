@@ -9,7 +9,8 @@ only then is anything timed. GPU times are per product with the data already on 
 measured over back-to-back launches after a warm-up (JIT compilation excluded), median of
 repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
 left out, with a note, when neither is installed. `--autotune` times every candidate tile shape
-of versions 6 and 7 at each size, for the table `matmul.TUNED`.
+of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
+the machine was busy or the repeats were unsteady (shared/bench.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from numba import cuda
 
 from phase4_cuda import matmul as mm
 from phase4_cuda.device import NoGPUError, gpu_name, require_gpu, simulated
-from shared.bench import BenchResults, flop_rate, markdown_table, matmul_flops, time_call
+from shared.bench import (
+    BenchResults,
+    LoadMonitor,
+    Timing,
+    flop_rate,
+    markdown_table,
+    matmul_flops,
+    time_call,
+)
 
 CANDIDATE_TILES = [
     mm.Tiles(64, 64, 8, 4, 4),
@@ -139,7 +148,9 @@ def warm_up(seconds: float = 1.5) -> None:
         cuda.synchronize()
 
 
-def ladder(results: BenchResults, sizes, peer) -> None:
+def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing]) -> None:
+    """Validate, then time, every version at each size; each Timing also goes into `timings`, by
+    name, for the spread check."""
     warm_up()
     for n in sizes:
         a, b, da, db, dc = device_inputs(n, n, n)
@@ -149,6 +160,7 @@ def ladder(results: BenchResults, sizes, peer) -> None:
         row = {"kind": "ladder", "n": n}
         for version in mm.VERSIONS:
             t = time_gpu(partial(mm.launch, version, da, db, dc), cuda.synchronize)
+            timings[f"n={n} {version}"] = t
             row[f"{version}_tflops"] = flop_rate(flops, t.median, "T")
             print(
                 f"n={n} {version}: {t.median * 1e3:.3f} ms, {row[f'{version}_tflops']:.2f} TFLOP/s",
@@ -157,12 +169,13 @@ def ladder(results: BenchResults, sizes, peer) -> None:
         if peer:
             name, run, sync = peer
             t = time_gpu(partial(run, da, db, dc), sync)
+            timings[f"n={n} {name}"] = t
             row["cublas_tflops"] = flop_rate(flops, t.median, "T")
             print(f"n={n} {name}: {row['cublas_tflops']:.2f} TFLOP/s", file=sys.stderr)
         results.add(**row)
 
 
-def autotune(results: BenchResults, sizes) -> None:
+def autotune(results: BenchResults, sizes, timings: dict[str, Timing]) -> None:
     """Time every candidate tile shape of versions 6 and 7 at each size."""
     for n in sizes:
         a, b, da, db, dc = device_inputs(n, n, n, seed=1)
@@ -173,6 +186,7 @@ def autotune(results: BenchResults, sizes) -> None:
                     continue
                 check(version, da, db, dc, a, b, tiles=tiles)
                 t = time_gpu(partial(mm.launch, version, da, db, dc, tiles=tiles), cuda.synchronize)
+                timings[f"autotune n={n} {version} {tiles}"] = t
                 tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
                 results.add(kind="autotune", n=n, version=version, tiles=str(tiles), tflops=tflops)
                 print(f"autotune n={n} {version} {tiles}: {tflops:.2f} TFLOP/s", file=sys.stderr)
@@ -186,7 +200,7 @@ def _empty(x):
     pass
 
 
-def launch_overhead(results: BenchResults) -> None:
+def launch_overhead(results: BenchResults, timings: dict[str, Timing]) -> None:
     """Host-side cost of one numba kernel launch with one array argument, queued back to back."""
     x = cuda.device_array(1, np.float32)
     configured = _empty[1, 1]
@@ -195,31 +209,29 @@ def launch_overhead(results: BenchResults) -> None:
         ("pre-configured launch", lambda: configured(x)),
     ):
         t = time_call(fn, warmup=100, repeat=7, number=2000, sync=cuda.synchronize)
+        timings[f"launch {label}"] = t
         results.add(kind="launch", how=label, microseconds=t.median * 1e6)
 
 
-def roadmap(results: BenchResults, peer, n: int = 1000) -> None:
-    """One n x n product by every route, on this machine, in this run."""
+def roadmap(results: BenchResults, peer, timings: dict[str, Timing], n: int = 1000) -> None:
+    """One n x n product by every route, on this machine, in this run; its Timings go into
+    `timings` (for the spread check), like those of the functions above."""
     from phase1_python.matrix import Matrix
 
     rng = np.random.default_rng(2)
     a64, b64 = rng.standard_normal((n, n)), rng.standard_normal((n, n))
     a32, b32, da, db, dc = a64.astype(np.float32), b64.astype(np.float32), None, None, None
     da, db, dc = cuda.to_device(a32), cuda.to_device(b32), cuda.device_array((n, n), np.float32)
-    rows = []
+    rows = []  # (route, Timing)
     pa, pb = Matrix(a64.tolist()), Matrix(b64.tolist())
     rows.append(
         (
             "Pure Python (Phase 1, float64)",
-            time_call(partial(Matrix.__matmul__, pa, pb), warmup=0, repeat=1).median,
+            time_call(partial(Matrix.__matmul__, pa, pb), warmup=0, repeat=1),
         )
     )
-    rows.append(
-        ("NumPy / OpenBLAS (float64)", time_call(partial(np.matmul, a64, b64), repeat=20).median)
-    )
-    rows.append(
-        ("NumPy / OpenBLAS (float32)", time_call(partial(np.matmul, a32, b32), repeat=20).median)
-    )
+    rows.append(("NumPy / OpenBLAS (float64)", time_call(partial(np.matmul, a64, b64), repeat=20)))
+    rows.append(("NumPy / OpenBLAS (float32)", time_call(partial(np.matmul, a32, b32), repeat=20)))
     try:
         import phase3_c
 
@@ -227,16 +239,14 @@ def roadmap(results: BenchResults, peer, n: int = 1000) -> None:
     except ImportError:
         c_matmul = None
     if c_matmul is not None:
-        rows.append(
-            ("C (Phase 3, float32)", time_call(partial(c_matmul, a32, b32), repeat=10).median)
-        )
+        rows.append(("C (Phase 3, float32)", time_call(partial(c_matmul, a32, b32), repeat=10)))
     else:
         results.notes.append("roadmap: Phase 3 (C) is not built yet, so its row is missing")
     check("naive", da, db, dc, a32, b32)
     rows.append(
         (
             "CUDA naive (version 1)",
-            time_gpu(partial(mm.launch, "naive", da, db, dc), cuda.synchronize).median,
+            time_gpu(partial(mm.launch, "naive", da, db, dc), cuda.synchronize),
         )
     )
     best = mm.pick_version(n, n, n)
@@ -244,19 +254,20 @@ def roadmap(results: BenchResults, peer, n: int = 1000) -> None:
     rows.append(
         (
             f"CUDA best ({best})",
-            time_gpu(partial(mm.launch, best, da, db, dc), cuda.synchronize).median,
+            time_gpu(partial(mm.launch, best, da, db, dc), cuda.synchronize),
         )
     )
     if peer:
-        rows.append((peer[0], time_gpu(partial(peer[1], da, db, dc), peer[2]).median))
-    python_s = rows[0][1]
-    for route, seconds in rows:
+        rows.append((peer[0], time_gpu(partial(peer[1], da, db, dc), peer[2])))
+    python_s = rows[0][1].median
+    for route, t in rows:
+        timings[f"roadmap {route}"] = t
         results.add(
             kind="roadmap",
             n=n,
             route=route,
-            seconds=seconds,
-            speedup_over_python=python_s / seconds,
+            seconds=t.median,
+            speedup_over_python=python_s / t.median,
         )
 
 
@@ -318,7 +329,10 @@ def report(results: BenchResults) -> str:
                 [[r["n"], r["version"], r["tiles"], f"{r['tflops']:.2f}"] for r in tune],
             )
         )
-    out.extend(f"Note: {note}" for note in results.notes)
+    warning = results.load_warning
+    out.extend(f"Note: {note}" for note in results.notes if note != warning)
+    if warning:
+        out.append(f"Warning: {warning}")
     return "\n\n".join(out)
 
 
@@ -350,19 +364,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = BenchResults(name="phase4_matmul")
     results.machine["gpu"] = gpu_name()
+    timings: dict[str, Timing] = {}
+    # The host launches every kernel and runs the roadmap's CPU routes: others on the CPU matter.
+    load = LoadMonitor().start()
     mm.validate()
     peer = cublas_peer()
     if peer is None:
         results.notes.append("neither CuPy nor PyTorch is installed: no cuBLAS column")
     else:
         results.machine["peer"] = peer[0]
-    ladder(results, args.sizes, peer)
+    ladder(results, args.sizes, peer, timings)
     if args.autotune:
-        autotune(results, args.sizes)
-    launch_overhead(results)
+        autotune(results, args.sizes, timings)
+    launch_overhead(results, timings)
     if not args.no_roadmap:
-        roadmap(results, peer)
+        roadmap(results, peer, timings)
     resources(results)
+    results.note_load(load.stop(), timings)
     print(report(results))
     print(f"\nGPU: {results.machine['gpu']}; CPU: {results.machine['cpu']}")
     if args.json:
