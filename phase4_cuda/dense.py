@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import cuda, float32
 
-from phase4_cuda.device import as_device, is_device_array, require_gpu
+from phase4_cuda.device import as_device, configure, is_device_array, require_gpu
+from phase4_cuda.kernel_cache import cached
 from phase4_cuda.matmul import VERSIONS, tiles_for
 
 __all__ = ["ACTIVATIONS", "dense_forward", "mlp_forward", "softmax"]
@@ -43,7 +44,7 @@ def _dense(dx, dw, db, activation):
     kernel, grid, block, args = VERSIONS["wide"](
         dx, dw, dout, bias=db, tiles=tiles_for(batch, n_out), activation=activation
     )
-    kernel[grid, block](*args)
+    configure(kernel, grid, block)(*args)
     return dout
 
 
@@ -58,6 +59,7 @@ def dense_forward(x, w, b, activation: str | None = "relu"):
     return dout if on_device else dout.copy_to_host()
 
 
+@cached
 @cuda.jit(fastmath=True)
 def softmax_rows(x, out):
     # x, out: (rows, cols); one block of SOFTMAX_THREADS threads per row

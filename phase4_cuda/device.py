@@ -12,10 +12,20 @@ Anything else (complex, bool, object, empty, wrong number of dimensions) raises 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numba import cuda
 
-__all__ = ["NoGPUError", "as_device", "gpu_name", "is_device_array", "require_gpu", "simulated"]
+__all__ = [
+    "NoGPUError",
+    "as_device",
+    "configure",
+    "gpu_name",
+    "is_device_array",
+    "require_gpu",
+    "simulated",
+]
 
 SIMULATOR_SWITCH = "NUMBA_ENABLE_CUDASIM=1"
 
@@ -86,3 +96,16 @@ def as_device(x: object, name: str, ndim: int) -> object:
     if x.size == 0:
         raise ValueError(f"{name}: empty array of shape {x.shape}")
     return cuda.to_device(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def configure(kernel, grid, block, stream=0):
+    """`kernel[grid, block, stream]`: a launch configuration, without numba's low-occupancy hint.
+
+    numba warns for every configuration of fewer than 128 blocks. The project's small grids are
+    chosen on purpose (a 128-row batch gives a product few tiles, and the kernel check runs tiny
+    shapes), so the hint would only fill the output with one warning per configuration."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Grid size \d+ will likely result in GPU under-utilization"
+        )
+        return kernel[grid, block, stream]

@@ -43,7 +43,8 @@ from functools import partial
 import numpy as np
 from numba import cuda, float32, int32, uint32
 
-from phase4_cuda.device import as_device, is_device_array, require_gpu, simulated
+from phase4_cuda.device import as_device, configure, is_device_array, require_gpu, simulated
+from phase4_cuda.kernel_cache import cached
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------------
 # 1. naive
+@cached
 @cuda.jit(fastmath=True)
 def matmul_naive(a, b, c):
     # a: (M, K), b: (K, N), c: (M, N); one thread per c[i, j]
@@ -77,6 +79,7 @@ def matmul_naive(a, b, c):
 TILE = 32
 
 
+@cached
 @cuda.jit(fastmath=True)
 def matmul_tiled(a, b, c):
     # a: (M, K), b: (K, N), c: (M, N); block (TILE, TILE) computes one TILE x TILE tile of c
@@ -104,6 +107,7 @@ BM3, BN3, BK3, TM3 = 64, 64, 8, 8
 THREADS3 = BM3 * BN3 // TM3  # 512: one element of each shared tile loaded per thread
 
 
+@cached
 @cuda.jit(fastmath=True)
 def matmul_blocked1d(a, b, c):
     # a: (M, K), b: (K, N), c: (M, N)
@@ -146,6 +150,7 @@ THREADS4 = TROWS4 * TCOLS4  # 256
 LOADS4 = BM4 * BK4 // THREADS4  # 4 elements of each tile loaded per thread
 
 
+@cached
 @cuda.jit(fastmath=True)
 def matmul_blocked2d(a, b, c):
     # a: (M, K), b: (K, N), c: (M, N); thread (ty, tx) owns rows ty + 16 r and columns tx + 16 q
@@ -202,6 +207,7 @@ U_TROWS, U_TCOLS, U_THREADS = np.uint32(TROWS4), np.uint32(TCOLS4), np.uint32(TH
 SA5, SB5 = BK4 * BM4, BK4 * BN4
 
 
+@cached
 @cuda.jit(fastmath=True)
 def matmul_unsigned(a, b, c, m, n, k_dim):
     # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
@@ -467,7 +473,8 @@ def gemm_kernel(
     # The simulator rejects launch_bounds; it has no registers to bound anyway.
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
 
-    @cuda.jit(fastmath=True, cache=True, **bounds)
+    @cached
+    @cuda.jit(fastmath=True, **bounds)
     def kernel(a, b, bias_vec, mask_vec, sums, work, counters, c, m, n, k_dim, vec_ok, n_split):
         # a: (m*k_dim,) A, row-major (K, M) when TA; b: (k_dim*n,) B, (N, K) when TB;
         # bias_vec: (n,); mask_vec: (m*n,); sums: (n,) (each unused unless its flag is set);
@@ -719,7 +726,7 @@ VERSIONS = {
 def launch(version: str, a, b, c, **options) -> None:
     """Launch one version on device arrays a (M, K), b (K, N), c (M, N); no checks, no sync."""
     kernel, grid, block, args = VERSIONS[version](a, b, c, **options)
-    kernel[grid, block](*args)
+    configure(kernel, grid, block)(*args)
 
 
 def pick_version(m: int, n: int, k: int) -> str:

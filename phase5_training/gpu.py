@@ -36,7 +36,7 @@ import weakref
 import numpy as np
 from numba import cuda
 
-from phase4_cuda.device import require_gpu, simulated
+from phase4_cuda.device import configure, require_gpu, simulated
 from phase4_cuda.matmul import VERSIONS, Tiles
 from phase5_training import gpu_kernels as k
 from phase5_training.mlp import Params, TrainConfig
@@ -226,7 +226,7 @@ class GpuTrainer:
             kernel, grid, block, args = VERSIONS["wide"](
                 a, bb, c, tiles=tiles, split=split, **options
             )
-            return kernel[grid, block, s], args
+            return configure(kernel, grid, block, s), args
 
         forward = [
             gemm(hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
@@ -236,7 +236,7 @@ class GpuTrainer:
         # training runs the hidden layers' products, then the output layer fused with the loss
         # (evaluation, below, uses `forward`, whose last product writes the logits)
         output = (
-            k.output_layer[math.ceil(b / k.OUT_ROWS), 32 * k.OUT_ROWS, s],
+            configure(k.output_layer, math.ceil(b / k.OUT_ROWS), 32 * k.OUT_ROWS, s),
             (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
         )
         train = [*forward[:-1], output]
@@ -252,7 +252,7 @@ class GpuTrainer:
                 )
         train.append(
             (
-                k.sgd_update[_blocks(self.P.size, 8 * self.sms), THREADS, s],
+                configure(k.sgd_update, _blocks(self.P.size, 8 * self.sms), THREADS, s),
                 (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
                  np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done),
             )
@@ -260,7 +260,7 @@ class GpuTrainer:
         plan = {"xb": hs[0], "yb": yb, "out": hs[-1], "forward": forward, "train": train}
         if self.x is not None:  # a step over the resident data: gather its batch, then train
             gather = (
-                k.gather_batch[_blocks(b * w[0]), THREADS, s],
+                configure(k.gather_batch, _blocks(b * w[0]), THREADS, s),
                 (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb),
             )
             plan["step"] = [gather, *train]

@@ -20,10 +20,13 @@ import math
 
 from numba import cuda, float32, float64
 
+from phase4_cuda.kernel_cache import cached
+
 __all__ = ["MAX_CLASSES", "OUT_ROWS", "gather_batch", "output_layer", "sgd_update"]
 
 
-@cuda.jit(cache=True)
+@cached
+@cuda.jit
 def gather_batch(x, y, order, pos, batch, xb, yb):
     # x: (n, d) resident data, y: (n,), order: (n,) this epoch's permutation; pos: (1,) the step;
     # xb: (b, d), yb: (b,) get rows order[start:start+b], start = pos[0] * batch
@@ -46,7 +49,8 @@ MAX_CLASSES = 16
 _PART_ROWS = OUT_ROWS * 32  # shared-array shapes must be plain constants, not expressions
 
 
-@cuda.jit(cache=True)
+@cached
+@cuda.jit
 def output_layer(h, W, bias, labels, scale, delta, stats):
     # The last layer and the loss in one kernel: logits = h @ W + bias, softmax, cross-entropy
     # and its gradient delta = (softmax - onehot) * scale. h: (b, k) the last hidden layer,
@@ -111,7 +115,8 @@ def output_layer(h, W, bias, labels, scale, delta, stats):
         cuda.atomic.add(stats, 1, hits)
 
 
-@cuda.jit(cache=True)
+@cached
+@cuda.jit
 def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done):
     # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
     # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].

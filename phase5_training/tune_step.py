@@ -21,7 +21,7 @@ import time
 import numpy as np
 from numba import cuda
 
-from phase4_cuda.device import require_gpu
+from phase4_cuda.device import configure, require_gpu
 from phase4_cuda.matmul import VERSIONS, Tiles
 from phase5_training.gpu import SMALL_TILES, GpuTrainer, StepGraph, split_for_step, tiles_for_step
 from phase5_training.mlp import TrainConfig, he_init
@@ -54,7 +54,7 @@ def step_products(batch: int = 128) -> dict[str, tuple]:
 def time_config(a, b, c, tiles: Tiles, split: int, options: dict, stream) -> float:
     """Microseconds per launch: 50 launches in a graph, replayed 20 times."""
     kernel, grid, block, args = VERSIONS["wide"](a, b, c, tiles=tiles, split=split, **options)
-    fn = kernel[grid, block, stream]
+    fn = configure(kernel, grid, block, stream)
     fn(*args)  # compile (or load from the cache) outside the capture
     stream.synchronize()
     graph = StepGraph([(fn, args)] * 50, stream)

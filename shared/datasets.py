@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.files import atomic_write_bytes
+from shared.files import atomic_write_bytes, cache_dir
 from shared.idx import IdxError, decode_idx, read_idx_bytes
 
 __all__ = [
@@ -112,11 +112,6 @@ class Dataset:
     y_test: np.ndarray
     source: Path
     classes: tuple[str, ...]
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nn-foundations"
 
 
 def search_path(name: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:

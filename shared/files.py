@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file.
+"""Atomic file writes: a reader (or a crash) never sees half a file. And where the project keeps
+what it downloads or compiles: `cache_dir()`.
 
 Every file the project writes that someone may rely on (benchmark JSON, downloaded data, model
 checkpoints) goes through here: write a temporary file in the same folder, flush it to disk, then
@@ -13,7 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "cache_dir"]
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for the project: `$XDG_CACHE_HOME/nn-foundations`, by default
+    `~/.cache/nn-foundations` (data sets that were downloaded, compiled kernels)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nn-foundations"
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:

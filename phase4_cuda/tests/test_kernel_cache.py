@@ -1,0 +1,171 @@
+"""The content-keyed kernel cache: the same sources find their entries after a reinstall (new
+modification times, another folder), a changed source or an imported file's change never does,
+and an unreadable entry is dropped and compiled again, never run.
+
+The key and the entry handling need no GPU: they run here (numba's real CUDA target can be
+imported and kernels decorated without a driver; the cache classes are only made off the
+simulator, hence the subprocess). The round trip through real compilation needs a GPU."""
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from phase4_cuda import kernel_cache, matmul
+from phase4_cuda.kernel_cache import source_digest, source_files
+
+DEMO = frozenset({"kc_demo"})
+
+
+@pytest.fixture(autouse=True)
+def fresh_imports():
+    """Each test's kc_demo is its own: forget the modules and file lists of the one before."""
+
+    def forget():
+        for name in [n for n in sys.modules if n.split(".")[0] == "kc_demo"]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+        kernel_cache.source_files.cache_clear()
+
+    forget()
+    yield forget
+    forget()
+
+
+def make_demo(root: Path, scale: str = "2.0") -> Path:
+    """A package kc_demo: kernels.py imports a constant from consts.py (which imports nothing)."""
+    package = root / "kc_demo"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "consts.py").write_text(f"SCALE = {scale}\n")
+    (package / "kernels.py").write_text(
+        textwrap.dedent("""\
+            from numba import cuda
+
+            from kc_demo.consts import SCALE
+            from phase4_cuda.kernel_cache import cached
+
+
+            @cached
+            @cuda.jit
+            def scale(x):
+                i = cuda.grid(1)
+                if i < x.size:
+                    x[i] *= SCALE
+            """)
+    )
+    return package / "kernels.py"
+
+
+def test_the_key_follows_the_imports(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kernels = make_demo(tmp_path)
+    names = [p.name for p in source_files(kernels, DEMO)]
+    assert names == ["__init__.py", "consts.py", "kernels.py"]
+    # the real ladder: matmul's kernels read device functions and constants from two modules
+    ladder = {p.name for p in source_files(Path(matmul.__file__))}
+    assert {"matmul.py", "device.py", "wide_loads.py"} <= ladder
+
+
+def test_a_reinstall_keeps_the_key_and_a_change_moves_it(tmp_path, monkeypatch, fresh_imports):
+    path = list(sys.path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "a"), *path])
+    kernels = make_demo(tmp_path / "a")
+    before = source_digest(kernels, DEMO)
+    # a reinstall: the same files copied elsewhere, with new modification times
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    copy = tmp_path / "b" / "kc_demo" / "kernels.py"
+    os.utime(copy, (1, 1))
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "b"), *path])
+    fresh_imports()
+    assert source_digest(copy, DEMO) == before
+    # an imported constant changes: the kernel's own file did not, its key does
+    (tmp_path / "b" / "kc_demo" / "consts.py").write_text("SCALE = 3.0\n")
+    fresh_imports()
+    assert source_digest(copy, DEMO) != before
+
+
+ENTRIES = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from kc_demo import kernels
+cache = kernels.scale._cache
+print(type(cache).__name__)
+assert cache.cache_path.startswith(os.environ["XDG_CACHE_HOME"]), cache.cache_path
+key, same = ("float32[::1]", "sm_90"), lambda data: data
+assert cache.read_entry(key, same) is None  # nothing stored yet
+cache._cache_file.save(key, {"cubin": b"..."})
+assert cache.read_entry(key, same) == {"cubin": b"..."}  # stored, read back
+with open(cache._cache_file._index_path, "r+b") as f:  # the index corrupted
+    f.write(b"garbage")
+assert cache.read_entry(key, same) is None
+assert cache._cache_file._load_index() == {}  # dropped: a fresh, empty index
+cache._cache_file.save(key, {"cubin": b"..."})
+data = [f for f in os.listdir(cache.cache_path) if f.endswith(".nbc")]
+with open(os.path.join(cache.cache_path, data[0]), "wb") as f:  # an entry cut short
+    f.write(b"\\x80\\x05trunc")
+assert cache.read_entry(key, same) is None
+cache._cache_file.save(key, {"cubin": b"..."})
+def foreign(data):
+    raise TypeError("not a kernel")
+assert cache.read_entry(key, foreign) is None  # readable, but not what a kernel is made of
+print("ok")
+"""
+
+
+def test_unreadable_entries_are_dropped_not_run(tmp_path):
+    make_demo(tmp_path / "src")
+    env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRIES, str(tmp_path / "src")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ContentCache", "ok"]
+    assert done.stderr.count("kernel cache: dropped an unreadable entry") == 3
+
+
+RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from numba import cuda
+from kc_demo import kernels
+x = cuda.to_device(np.ones(5, np.float32))
+kernels.scale[1, 32](x)
+stats = kernels.scale.stats
+print(x.copy_to_host()[0], sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.gpu
+def test_compiled_kernels_come_back_and_stale_ones_never_run(tmp_path):
+    src = tmp_path / "src"
+    kernels = make_demo(src)
+    env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def run() -> tuple[float, int, int]:
+        done = subprocess.run(
+            [sys.executable, "-c", RUN, str(src)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        value, hits, misses = done.stdout.split()
+        return float(value), int(hits), int(misses)
+
+    assert run() == (2.0, 0, 1)  # compiled
+    assert run() == (2.0, 1, 0)  # from the cache
+    os.utime(kernels, (1, 1))  # what a reinstall does to the file
+    assert run() == (2.0, 1, 0)
+    (src / "kc_demo" / "consts.py").write_text("SCALE = 3.0\n")
+    assert run() == (3.0, 0, 1)  # an imported constant changed: compiled again
+    for entry in (tmp_path / "cache").rglob("*.nbc"):
+        entry.write_bytes(b"\x80\x05trunc")
+    assert run() == (3.0, 0, 1)  # an unreadable entry: compiled again, never run
