@@ -1,13 +1,10 @@
 """Train an MLP on MNIST (or Fashion-MNIST) with the project's own kernels.
 
-    python -m phase5_training [--dataset mnist] [--data-dir DIR] [--device auto|cpu|gpu]
-                              [--widths 784 512 256 10] [--epochs 10] [--batch-size 128] [--lr 0.05]
-                              [--momentum 0.9] [--no-nesterov] [--weight-decay 5e-4] [--seed 0]
-                              [--out results/mnist] [--resume CHECKPOINT] [--evaluate MODEL]
-                              [--plots]
+    python -m phase5_training [--device auto|cpu|gpu] [--epochs 10] [--threads N] [--out DIR] ...
+    python -m phase5_training --help      every option, with its default
 
-`--device auto` trains on the GPU with Phase 4's kernels where there is one, else on the CPU with
-Phase 3's C library, and says which; `--device gpu` without a GPU stops with a clear message.
+`--device auto` trains on the GPU with Phase 4's kernels where numba-cuda is installed and a GPU
+is visible, else on the CPU with Phase 3's C library, and says which. The CPU path needs no numba.
 Exit codes: 0 done, 1 the training diverged (NaN loss), 2 bad arguments or data, 130 interrupted.
 """
 
@@ -19,61 +16,183 @@ import sys
 from phase5_training.mlp import TrainConfig
 from shared.datasets import DataNotFoundError
 from shared.idx import IdxError
+from shared.machine import gpu_status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (the usage is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default, where it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else "%(default)s"
+        return f"{text} (default: {shown})"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     d = TrainConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m phase5_training", description=__doc__.split("\n\n")[0]
+    p = _Parser(
+        prog="python -m phase5_training",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=_Help,
     )
-    p.add_argument("--dataset", default=d.dataset, choices=["mnist", "fashion-mnist"])
-    p.add_argument("--data-dir", help="folder holding the four IDX files (see shared/datasets.py)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
-    p.add_argument("--widths", type=int, nargs="+", default=list(d.widths))
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--momentum", type=float, default=d.momentum)
-    p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--schedule", default=d.schedule, choices=["onecycle", "constant"])
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--limit", type=int, help="train on the first N images only (a quick look)")
     p.add_argument(
-        "--out", default="results/mnist", help="folder for checkpoint, model and metrics"
+        "--dataset",
+        default=d.dataset,
+        choices=["mnist", "fashion-mnist"],
+        help="the data set to train on",
     )
-    p.add_argument("--resume", help="continue from a checkpoint.npz")
+    p.add_argument(
+        "--data-dir",
+        help="a folder holding the data set's four IDX files; by default "
+        "$NNF_DATA_DIR, then the user's cache, then a download (see shared/datasets.py)",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "gpu"],
+        help="where to train: the GPU with Phase 4's kernels, the CPU with Phase 3's C "
+        "library, or auto (the GPU where there is one)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="threads of the C library's products on the CPU (default: every CPU "
+        "this process may use, or $NN_NUM_THREADS)",
+    )
+    p.add_argument(
+        "--widths",
+        type=int,
+        nargs="+",
+        default=list(d.widths),
+        metavar="N",
+        help="layer widths, from the 784 pixels to the 10 classes",
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per SGD step")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=d.lr,
+        help="peak learning rate (the one-cycle schedule warms up to it, then decays)",
+    )
+    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
+    p.add_argument(
+        "--no-nesterov",
+        dest="nesterov",
+        action="store_false",
+        help="plain momentum instead of Nesterov's",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=d.weight_decay,
+        help="L2 weight decay on the weights (not the biases)",
+    )
+    p.add_argument(
+        "--schedule",
+        default=d.schedule,
+        choices=["onecycle", "constant"],
+        help="learning-rate schedule",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of the training set held out for validation",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed of the initial weights, the batch order and the validation split",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="train on the first N training images only, for a quick look (default: all)",
+    )
+    p.add_argument(
+        "--out",
+        default="results/mnist",
+        help="folder for the checkpoint, the model and metrics.json",
+    )
+    p.add_argument(
+        "--resume", metavar="CHECKPOINT", help="continue a stopped run from its checkpoint.npz"
+    )
     p.add_argument(
         "--evaluate", metavar="MODEL", help="only evaluate a saved model.npz on the test set"
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
-        "--plots", action="store_true",
+        "--plots",
+        action="store_true",
         help="also draw the run's figures into OUT/plots (needs the `plot` extra: matplotlib)",
-    )  # fmt: skip
-    return p.parse_args(argv)
+    )
+    return p.parse_args(argv)  # fmt: skip
+
+
+class DeviceError(ValueError):
+    """The requested device cannot be used here; the message says what would fix it."""
 
 
 def pick_device(requested: str) -> str:
-    """'cpu' or 'gpu'; SystemExit(2) with a message when the request cannot be met."""
+    """'cpu' or 'gpu'; DeviceError when `--device gpu` cannot be met. `auto` takes the GPU only
+    where numba-cuda is installed and a real GPU is visible, and says which it took and why."""
     if requested == "cpu":
         return "cpu"
-    from phase4_cuda.device import NoGPUError, require_gpu, simulated
-
+    status = gpu_status()
     if requested == "gpu":
-        try:
-            require_gpu()
-        except NoGPUError as e:
-            raise SystemExit(f"error: --device gpu: {e}") from None
-        return "gpu"
-    from numba import cuda
+        if status.usable or status.simulated:  # the simulator: tests, and learners without a GPU
+            return "gpu"
+        if not status.installed:
+            raise DeviceError(
+                f"--device gpu needs numba-cuda, which is not installed: {status.fix}"
+            )
+        from phase4_cuda.device import SIMULATOR_SWITCH
 
-    if not simulated() and cuda.is_available():
-        print("device: gpu (the project's numba kernels)", flush=True)
+        raise DeviceError(
+            f"--device gpu: no CUDA GPU here ({status.summary}). Use --device cpu, or set "
+            f"{SIMULATOR_SWITCH} to run the GPU trainer's kernels in numba's simulator (slow: "
+            "small runs only)"
+        )
+    if status.usable:
+        print(f"device: gpu, with Phase 4's kernels ({status.summary})", flush=True)
         return "gpu"
-    print("device: cpu (no CUDA GPU here: Phase 3's C library)", flush=True)
+    why = (
+        f"no GPU support: {status.summary}" if not status.installed else f"no GPU: {status.summary}"
+    )
+    print(f"device: cpu, with Phase 3's C library ({why})", flush=True)
     return "cpu"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             from shared.datasets import load_dataset
 
             params, saved, _ = load_checkpoint(args.evaluate)
+            if args.threads:
+                import phase3_c
+
+                phase3_c.set_threads(args.threads)
             data = prepare_data(load_dataset(saved.dataset, args.data_dir), saved)
             result = evaluate(make_trainer("cpu", params, saved), data["x_test"], data["y_test"])
             print(
@@ -107,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         config.validate()
         device = pick_device(args.device)
+        if args.threads:
+            import phase3_c
+
+            phase3_c.set_threads(args.threads)
         metrics = train(
             config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress
         )
@@ -119,14 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     test = metrics["test"]
+    seconds = metrics["train_seconds"]
     print(
-        f"{config.dataset} on the {device}: test accuracy {test['accuracy']:.2%} after {config.epochs} epochs, "
-        f"{metrics['train_seconds']:.1f} s of training; artefacts in {args.out}"
+        f"{config.dataset} on the {device}: test accuracy {test['accuracy']:.2%} after "
+        f"{_plural(config.epochs, 'epoch')}, {seconds:.{1 if seconds >= 10 else 2}f} s of training; "
+        f"artefacts in {args.out}"
     )
     if metrics["compile_seconds"] or metrics["capture_seconds"]:
         print(
-            f"of which {metrics['compile_seconds']:.2f} s compiling the kernels (or loading them "
-            f"from numba's cache) and {metrics['capture_seconds']:.2f} s capturing CUDA graphs"
+            f"before it: {metrics['compile_seconds']:.2f} s compiling the kernels or loading them "
+            f"from the cache, {metrics['capture_seconds']:.2f} s capturing CUDA graphs"
         )
     if args.plots:
         from pathlib import Path

@@ -3,12 +3,18 @@ same run and on the same device, by PyTorch eager and (on a GPU) by PyTorch with
 captured in a CUDA graph; the PyTorch rows are left out with a note when torch is not installed.
 
     python -m phase5_training.benchmark [--device cpu|gpu] [--epochs 10] [--json FILE]
+    python -m phase5_training.benchmark --under-load [--threads N] [--repeats 3] [--json FILE]
 
 All train 784-512-256-10 with the same data, the same mini-batches in the same order, the same
 initial weights, the same one-cycle schedule, and SGD with Nesterov momentum 0.9 and weight decay
 on the weights only. Reported: training time (all epochs, without compilation and graph capture),
 time per step, the compilation / capture time measured apart (for the eager rows, the first
 epoch's excess over a steady epoch), and test accuracy.
+
+`--under-load` asks another question: does the CPU trainer keep its speed on a shared machine? It
+times one epoch of training steps quiet, then beside a busy process (one Python loop that keeps a
+core busy, as a browser tab or a build does on a laptop), alternating, and prints the medians and
+their ratio.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 from phase5_training.mlp import TrainConfig, he_init, lr_at
 from phase5_training.train import epoch_order, prepare_data, train
-from shared.bench import BenchResults, markdown_table
+from shared.bench import BenchResults, LoadMonitor, markdown_table
 from shared.datasets import load_dataset
 
 
@@ -199,25 +207,108 @@ def summarise(
     }
 
 
+BUSY_LOOP = "while True: pass"
+
+
+def epoch_seconds(trainer, data: dict, config: TrainConfig) -> float:
+    """Seconds for one epoch of training steps (no evaluation), at a constant learning rate."""
+    n = len(data["y_train"])
+    order = epoch_order(n, config, 0)
+    x, y = data["x_train"], data["y_train"]
+    t0 = time.perf_counter()
+    for start in range(0, n, config.batch_size):
+        idx = order[start : start + config.batch_size]
+        trainer.step(x[idx], y[idx], config.lr * 0.1)
+    return time.perf_counter() - t0
+
+
+def under_load(data: dict, config: TrainConfig, repeats: int) -> tuple[BenchResults, str]:
+    """The CPU trainer's epoch quiet and beside one busy process, `repeats` times each,
+    alternating (after one warm-up epoch); returns the results and the table."""
+    import phase3_c
+    from phase5_training.train import make_trainer
+
+    trainer = make_trainer("cpu", he_init(config.widths, config.seed), config)
+    epoch_seconds(trainer, data, config)  # warm-up: page in the data, start the threads
+    quiet, loaded = [], []
+    monitor = LoadMonitor()
+    for _ in range(repeats):
+        monitor.start()
+        quiet.append(epoch_seconds(trainer, data, config))
+        monitor.stop()  # the quiet epochs must have been quiet: the verdict is recorded below
+        busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+        try:
+            time.sleep(0.2)  # let it take its core
+            loaded.append(epoch_seconds(trainer, data, config))
+        finally:
+            busy.kill()
+            busy.wait()
+    results = BenchResults(name="phase5_training_under_load")
+    q, b = statistics.median(quiet), statistics.median(loaded)
+    results.add(
+        threads=phase3_c.threads(), quiet_s=q, loaded_s=b, ratio=b / q,
+        quiet_epochs_s=quiet, loaded_epochs_s=loaded,
+    )  # fmt: skip
+    results.note_load(monitor, {"quiet epoch": quiet})  # the last quiet epoch, and their spread
+    table = markdown_table(
+        ["C library threads", "quiet epoch", "beside a busy process", "ratio"],
+        [[phase3_c.threads(), f"{q:.2f} s", f"{b:.2f} s", f"{b / q:.2f}x"]],
+    )
+    return results, table
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--data-dir")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "gpu"],
+        help="the device our trainer and the PyTorch peers run on (default: cpu)",
+    )
+    p.add_argument("--epochs", type=int, default=10, help="epochs per trainer (default: 10)")
+    p.add_argument(
+        "--data-dir",
+        help="folder with MNIST's IDX files (default: the search order of shared/datasets.py)",
+    )
     p.add_argument("--json", help="write the results (with machine info) to this JSON file")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--under-load",
+        action="store_true",
+        help="time the CPU trainer's epoch quiet and beside a busy process instead",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=3, help="--under-load: epochs of each kind (default: 3)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads of the C library (default: every CPU this process may use)",
+    )
+    args = p.parse_args(argv)  # fmt: skip
     config = TrainConfig(epochs=args.epochs)
     dataset = load_dataset(config.dataset, args.data_dir)
     data = prepare_data(dataset, config)
+    if args.threads:
+        import phase3_c
+
+        phase3_c.set_threads(args.threads)
+    if args.under_load:
+        results, table = under_load(data, config, args.repeats)
+        print(table)
+        for note in results.notes:
+            print(f"Warning: {note}")
+        if args.json:
+            print(f"results written to {results.write_json(args.json)}")
+        return 0
     results = BenchResults(name="phase5_training")
+    monitor = LoadMonitor().start()
     with tempfile.TemporaryDirectory() as out:
         metrics = train(config, out, device=args.device, progress=False, dataset=dataset)
-    ours = [h["seconds"] for h in metrics["history"]]
+    ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture already apart
     steps = config.epochs * math.ceil(len(data["y_train"]) / config.batch_size)
     setup = None
     if args.device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
         setup = metrics["compile_seconds"] + metrics["capture_seconds"]
-        ours[0] -= setup
         results.notes.append(
             f"nn-foundations setup: {metrics['compile_seconds']:.2f} s compiling or loading "
             f"kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
@@ -247,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                     run["accuracy"], run["steps"], run["setup_seconds"],
                 )
             )  # fmt: skip
+    monitor.stop()
+    results.note_load(monitor)  # the warning, if any, is the last note: printed under the table
     rows = [
         [
             r["peer"],

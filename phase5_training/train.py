@@ -131,6 +131,11 @@ def _device_epoch(trainer, data, order, config, state, total_steps, bar) -> tupl
     return loss_sum, correct
 
 
+def _setup_seconds(trainer) -> float:
+    """Seconds the trainer has spent so far compiling kernels and capturing graphs (0 on the CPU)."""
+    return getattr(trainer, "compile_seconds", 0.0) + getattr(trainer, "capture_seconds", 0.0)
+
+
 def train(
     config: TrainConfig,
     out_dir: str | Path,
@@ -171,6 +176,7 @@ def train(
     checkpoint = out / "checkpoint.npz"
     started = time.perf_counter()
     train_seconds = 0.0
+    setup_before = _setup_seconds(trainer)
     test = None
     try:
         for epoch in range(state["epoch"], config.epochs):
@@ -181,6 +187,7 @@ def train(
                 desc=f"epoch {epoch + 1}/{config.epochs} ({device})",
                 unit="batch",
                 disable=not progress,
+                warmup=1,  # the first batch may compile kernels: no rate or ETA from it
             )
             with bar:
                 order = epoch_order(n, config, epoch)
@@ -195,12 +202,17 @@ def train(
                 raise TrainingDiverged(
                     f"the loss became {loss_sum} during epoch {epoch + 1}; {where}. Lower --lr or check the data."
                 )
-            train_seconds += time.perf_counter() - t0
+            # training time: the epoch less what it spent compiling kernels and capturing graphs
+            # (the GPU trainer's first epoch), which the summary reports apart
+            setup = _setup_seconds(trainer)
+            seconds = time.perf_counter() - t0 - (setup - setup_before)
+            setup_before = setup
+            train_seconds += seconds
             record = {
                 "epoch": epoch + 1,
                 "train_loss": loss_sum / n,
                 "train_accuracy": correct / n,
-                "seconds": time.perf_counter() - t0,
+                "seconds": seconds,
             }
             test = evaluate(trainer, data["x_test"], data["y_test"])
             record |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
@@ -231,8 +243,8 @@ def train(
         "history": state["history"],
         "test": test,  # the last epoch's evaluation: the final weights
         "train_seconds": train_seconds,
-        # of which: compiling the kernels (or loading them from numba's cache) and capturing the
-        # step's CUDA graphs, both in the first epoch (GPU trainer; 0 on the CPU)
+        # apart from it: compiling the kernels (or loading them from the kernel cache) and
+        # capturing the step's CUDA graphs, both in the first epoch (GPU trainer; 0 on the CPU)
         "compile_seconds": getattr(trainer, "compile_seconds", 0.0),
         "capture_seconds": getattr(trainer, "capture_seconds", 0.0),
         "total_seconds": time.perf_counter() - started,

@@ -105,12 +105,17 @@ def test_cli_rejects_bad_arguments(capsys, monkeypatch):
     assert cli.main(["--widths", "100", "10"]) == 2
     assert "must start at 784" in capsys.readouterr().err
     assert cli.main(["--batch-size", "0"]) == 2
-    from phase4_cuda import device
+    capsys.readouterr()
+    from shared.machine import GpuStatus
 
-    monkeypatch.setattr(device, "simulated", lambda: False)  # a machine with no GPU at all
-    monkeypatch.setattr(device.cuda, "is_available", lambda: False)
-    with pytest.raises(SystemExit, match=r"--device gpu: no CUDA GPU.*NUMBA_ENABLE_CUDASIM=1"):
-        cli.main(["--device", "gpu", "--epochs", "1"])
+    no_gpu = GpuStatus(False, "numba.cuda.is_available() is False")
+    monkeypatch.setattr(cli, "gpu_status", lambda: no_gpu)  # a machine with no GPU at all
+    assert cli.main(["--device", "gpu", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --device gpu: no CUDA GPU here") and "NUMBA_ENABLE_CUDASIM=1" in err
+    )
+    assert err.count("\n") == 1
 
 
 @pytest.mark.skipif(find_dataset("mnist") is None, reason="MNIST not found (set NNF_DATA_DIR)")
