@@ -21,8 +21,19 @@ import numpy as np
 from phase3_c.inputs import aligned_empty, check_product, check_same_shape, prepare, row_stride
 
 __all__ = [
-    "add", "kernel_name", "matmul", "matmul_f32", "matmul_ikj", "matmul_naive", "set_threads", "threads",
-    "mul", "scale", "set_kernel", "sub", "transpose",
+    "add",
+    "kernel_name",
+    "matmul",
+    "matmul_f32",
+    "matmul_ikj",
+    "matmul_naive",
+    "mul",
+    "scale",
+    "set_kernel",
+    "set_threads",
+    "sub",
+    "threads",
+    "transpose",
 ]  # fmt: skip
 
 NAME = "ctypes"

@@ -98,6 +98,11 @@ def as_device(x: object, name: str, ndim: int) -> object:
     return cuda.to_device(np.ascontiguousarray(x, dtype=np.float32))
 
 
+#: numba's low-occupancy hint, as a `warnings` filter (which matches from the message's start;
+#: numba may open it with a terminal escape that makes it bold)
+LOW_OCCUPANCY_HINT = r".*Grid size \d+ will likely result in GPU under-utilization"
+
+
 def configure(kernel, grid, block, stream=0):
     """`kernel[grid, block, stream]`: a launch configuration, without numba's low-occupancy hint.
 
@@ -105,7 +110,5 @@ def configure(kernel, grid, block, stream=0):
     chosen on purpose (a 128-row batch gives a product few tiles, and the kernel check runs tiny
     shapes), so the hint would only fill the output with one warning per configuration."""
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"Grid size \d+ will likely result in GPU under-utilization"
-        )
+        warnings.filterwarnings("ignore", message=LOW_OCCUPANCY_HINT)
         return kernel[grid, block, stream]

@@ -8,8 +8,8 @@ H100). And numba's key does not see the other files a kernel depends on: a devic
 constant imported from another module can change without the entry noticing.
 
 `cached(kernel)` gives a `cuda.jit` kernel a cache keyed on content instead: the SHA-256 of its
-own source file and of every module of this project that the file imports, directly or through
-others (found by reading their import statements). Entries live in the user's cache folder,
+own source file and of every module of this project (or of the kernel's own package) that the
+file imports, directly or through others (found by reading their import statements). Entries live in the user's cache folder,
 `kernels/` under `shared.files.cache_dir()` (`$XDG_CACHE_HOME/nn-foundations`, by default
 `~/.cache/nn-foundations`), in one folder per content digest: the same sources find their
 kernels again after any reinstall, and a changed source never finds an old entry. Inside a
@@ -131,7 +131,9 @@ def _make_cache_class():
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            self._digest = source_digest(Path(py_file))
+            # the project's packages, and the kernel's own (a learner's module outside them)
+            packages = PROJECT_PACKAGES | {py_func.__module__.split(".")[0]}
+            self._digest = source_digest(Path(py_file), packages)
             self._cache_path = str(cache_folder() / self._digest[:32])
 
         def get_cache_path(self):

@@ -90,3 +90,29 @@ def test_vector_add_bad_input():
         vector_add(np.ones(3), np.ones(4))
     with pytest.raises(ValueError, match="empty"):
         vector_add(np.ones(0), np.ones(0))
+
+
+def test_the_low_occupancy_hint_is_silenced_even_in_bold():
+    import re
+
+    from phase4_cuda.device import LOW_OCCUPANCY_HINT
+
+    for message in (
+        "Grid size 1 will likely result in GPU under-utilization due to low occupancy.",
+        "\x1b[1mGrid size 16 will likely result in GPU under-utilization due to low occupancy.\x1b[0m",
+    ):
+        assert re.compile(LOW_OCCUPANCY_HINT).match(message)
+
+
+@pytest.mark.gpu
+def test_configure_gives_a_small_grid_without_a_warning():
+    import warnings
+
+    from phase4_cuda.device import configure
+    from phase4_cuda.matmul import VERSIONS
+
+    a, b, c = (cuda.device_array((8, 8), np.float32) for _ in range(3))
+    kernel, _, block, _ = VERSIONS["wide"](a, b, c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        configure(kernel, (1, 1), block)
