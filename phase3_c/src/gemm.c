@@ -110,7 +110,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 #define MC 72
 #define KC 256
 #define NC 4080
-#define MIN_NC 32
+#define MIN_NC 16
 #define KERNEL_GENERIC kernel_generic_f64
 #include "gemm_template.h"
 #undef T
@@ -124,7 +124,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 #define SUF f32
 #define NR 16
 #define MC 144
-#define MIN_NC 64
+#define MIN_NC 32
 #define KERNEL_GENERIC kernel_generic_f32
 #include "gemm_template.h"
 #undef T

@@ -4,11 +4,11 @@
  *   micro-kernel); the micro-kernel that runs (AVX2 or portable) is passed in at run time.
  *
  * The loop nest is the one BLIS and OpenBLAS use (Goto and van de Geijn, "Anatomy of
- * High-Performance Matrix Multiplication", ACM TOMS 2008), with its two outer loops turned into
- * tasks that the threads take one at a time (see gemm below):
- *   for each task (ic, jc) (pool.c)                 MC rows x a chunk of at most NC columns of C
- *     for pc in steps of KC over the shared dimension  pack B(pc:pc+KC, jc:jc+nc) into NR-wide slivers
- *                                                      pack A(ic:ic+MC, pc:pc+KC) into MR-tall slivers (L2)
+ * High-Performance Matrix Multiplication", ACM TOMS 2008), with the packing done first and the
+ * two outer loops turned into tasks that the threads take one at a time (see gemm below):
+ *   pack A into MC x KC blocks of MR-tall slivers, B into KC-deep rows of NR-wide slivers (tasks)
+ *   for each tile (ic, jc) of C (tasks)              MC rows x a chunk of at most NC columns
+ *     for pc in steps of KC over the shared dimension  A's block (ic, pc) stays in L2
  *       for jr in steps of NR, ir in steps of MR     one micro-kernel call: MR x NR of C in registers
  * Packing makes every read of the micro-kernel sequential and aligned, whatever the strides.
  */
@@ -51,49 +51,65 @@ static void KERNEL_GENERIC(size_t kc, const T *ap, const T *bp, T *c, size_t ldc
 
 typedef void (*CAT(kernel_fn, SUF))(size_t, const T *, const T *, T *, size_t, int);
 
-/* One product, cut into tasks: each task is a block of at most MC rows by a chunk of columns of
- * C, and runs the whole K loop on that tile with its own packed copies of A and B. No packed
- * buffer is shared, so no thread ever waits for another inside a product; the pool (pool.c)
- * hands the tasks out one at a time, and there are several per thread, so that when another
- * program takes a core away from one thread, the others do its share instead of waiting for it.
- * The price is packing: A's block is packed once per column chunk and B's chunk once per row
- * block, a small fraction of the arithmetic (at most 1/(2 MIN_NC) and 1/(2 MC) of it). */
+/* One product runs as two rounds of tasks on the pool (pool.c), and no thread ever waits for
+ * another inside a round:
+ *   1. packing: each task packs one MC x KC block of A, or KC rows of a group of B's slivers, into
+ *      a workspace that holds all of A and B packed (a copy of each, padded to whole slivers);
+ *   2. multiplying: each task computes one tile of C, a block of at most MC rows by a chunk of
+ *      columns, over the whole of K, reading only the packed copies.
+ * The pool hands tasks out one at a time, several per thread, so that when another program
+ * takes a core away from one thread the others do its share instead of waiting for it. */
 typedef struct {
-    size_t m, n, k, lda, ldb, ldc, mc_step, nc_step, col_chunks;
+    size_t m, n, k, lda, ldb, ldc;
+    size_t mc_step, row_blocks, k_blocks, nc_step, col_chunks, n_pad, b_groups;
     const T *a, *b;
-    T *c;
+    T *c, *ap, *bp; /* packed A: row block ib, K block pb at ap + ib*mc_step*k + pb*KC*mcp(ib) */
     CAT(kernel_fn, SUF) kernel;
-    atomic_int failed;
 } CAT(gemm_job, SUF);
 
-static void CAT(gemm_task, SUF)(void *arg, size_t t) {
+enum { CAT(B_GROUP, SUF) = 8 }; /* B's slivers packed per task */
+
+static size_t CAT(rows_in, SUF)(const CAT(gemm_job, SUF) *job, size_t ib) {
+    size_t ic = ib * job->mc_step;
+    return job->m - ic < job->mc_step ? job->m - ic : job->mc_step;
+}
+
+static void CAT(pack_task, SUF)(void *arg, size_t t) {
     CAT(gemm_job, SUF) *job = arg;
-    size_t ic = t / job->col_chunks * job->mc_step, jc = t % job->col_chunks * job->nc_step;
-    size_t mc = job->m - ic < job->mc_step ? job->m - ic : job->mc_step;
-    size_t nc = job->n - jc < job->nc_step ? job->n - jc : job->nc_step;
-    size_t kc_max = job->k < KC ? job->k : KC;
-    /* packed copies are zero-padded to whole slivers: MR rows of A, NR columns of B */
-    size_t mcp = (mc + MR - 1) / MR * MR, ncp = (nc + NR - 1) / NR * NR;
-    T *ap = aligned_alloc(64, (mcp * kc_max * sizeof(T) + 63) / 64 * 64);
-    T *bp = aligned_alloc(64, (kc_max * ncp * sizeof(T) + 63) / 64 * 64);
-    if (ap == NULL || bp == NULL) {
-        atomic_store(&job->failed, 1);
-        free(ap);
-        free(bp);
+    size_t a_tasks = job->row_blocks * job->k_blocks;
+    if (t < a_tasks) { /* block (ib, pb) of A */
+        size_t ib = t / job->k_blocks, pb = t % job->k_blocks, pc = pb * KC;
+        size_t mc = CAT(rows_in, SUF)(job, ib), mcp = (mc + MR - 1) / MR * MR;
+        size_t kc = job->k - pc < KC ? job->k - pc : KC;
+        CAT(pack_a, SUF)(mc, kc, job->a + ib * job->mc_step * job->lda + pc, job->lda,
+                         job->ap + ib * job->mc_step * job->k + pc * mcp);
         return;
     }
+    t -= a_tasks; /* rows pc:pc+kc of a group of B's slivers */
+    size_t pb = t / job->b_groups, g = t % job->b_groups, pc = pb * KC;
+    size_t kc = job->k - pc < KC ? job->k - pc : KC;
+    size_t j_end = (g + 1) * CAT(B_GROUP, SUF) * NR;
+    if (j_end > job->n) j_end = job->n;
+    for (size_t j0 = g * CAT(B_GROUP, SUF) * NR; j0 < j_end; j0 += NR)
+        CAT(pack_b, SUF)(kc, job->n, j0, job->b + pc * job->ldb, job->ldb, job->bp + pc * job->n_pad + j0 * kc);
+}
+
+static void CAT(multiply_task, SUF)(void *arg, size_t t) {
+    CAT(gemm_job, SUF) *job = arg;
+    size_t ib = t / job->col_chunks, jc = t % job->col_chunks * job->nc_step;
+    size_t ic = ib * job->mc_step, mc = CAT(rows_in, SUF)(job, ib), mcp = (mc + MR - 1) / MR * MR;
+    size_t nc = job->n - jc < job->nc_step ? job->n - jc : job->nc_step;
     for (size_t pc = 0; pc < job->k; pc += KC) {
         size_t kc = job->k - pc < KC ? job->k - pc : KC;
         int accumulate = pc > 0;
-        for (size_t j0 = 0; j0 < nc; j0 += NR)
-            CAT(pack_b, SUF)(kc, nc, j0, job->b + pc * job->ldb + jc, job->ldb, bp + j0 * kc);
-        CAT(pack_a, SUF)(mc, kc, job->a + ic * job->lda + pc, job->lda, ap);
+        const T *a_blk = job->ap + ib * job->mc_step * job->k + pc * mcp;
+        const T *b_blk = job->bp + pc * job->n_pad;
         for (size_t jr = 0; jr < nc; jr += NR) {
             size_t nr = nc - jr < NR ? nc - jr : NR;
             for (size_t ir = 0; ir < mc; ir += MR) {
                 size_t mr = mc - ir < MR ? mc - ir : MR;
                 T *cij = job->c + (ic + ir) * job->ldc + jc + jr;
-                const T *a_s = ap + ir * kc, *b_s = bp + jr * kc;
+                const T *a_s = a_blk + ir * kc, *b_s = b_blk + (jc + jr) * kc;
                 if (mr == MR && nr == NR) {
                     job->kernel(kc, a_s, b_s, cij, job->ldc, accumulate);
                 } else { /* an edge tile: compute it whole, keep the valid part */
@@ -106,11 +122,9 @@ static void CAT(gemm_task, SUF)(void *arg, size_t t) {
             }
         }
     }
-    free(ap);
-    free(bp);
 }
 
-/* C (m x n, stride ldc) = A (m x k) @ B (k x n). Returns NN_ERR_ALLOC if a buffer fails. */
+/* C (m x n, stride ldc) = A (m x k) @ B (k x n). Returns NN_ERR_ALLOC if the workspace fails. */
 static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t lda, const T *b,
                                 size_t ldb, T *c, size_t ldc, CAT(kernel_fn, SUF) kernel) {
     if (m == 0 || n == 0) return NN_OK;
@@ -120,26 +134,40 @@ static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t
         return NN_OK;
     }
     size_t threads = (size_t)nn_threads();
+    CAT(gemm_job, SUF) job = {.m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                              .a = a, .b = b, .c = c, .kernel = kernel};
     /* Rows per block: at most MC, in equal blocks of whole micro-tiles. */
-    size_t row_blocks = (m + MC - 1) / MC;
-    size_t mc_step = ((m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
-    row_blocks = (m + mc_step - 1) / mc_step;
+    job.row_blocks = (m + MC - 1) / MC;
+    job.mc_step = ((m + job.row_blocks - 1) / job.row_blocks + MR - 1) / MR * MR;
+    job.row_blocks = (m + job.mc_step - 1) / job.mc_step;
+    job.k_blocks = (k + KC - 1) / KC;
     /* Columns per chunk: at most NC, and narrow enough for TASKS_PER_THREAD tasks a thread, but
-     * never narrower than MIN_NC (a few micro-tiles, so that packing A stays cheap). */
-    size_t want_chunks = (TASKS_PER_THREAD * threads + row_blocks - 1) / row_blocks;
-    size_t nc_step = ((n + want_chunks - 1) / want_chunks + NR - 1) / NR * NR;
-    if (nc_step < MIN_NC) nc_step = MIN_NC;
-    if (nc_step > NC) nc_step = NC;
-    CAT(gemm_job, SUF) job = {
-        .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc, .mc_step = mc_step,
-        .nc_step = nc_step, .col_chunks = (n + nc_step - 1) / nc_step, .a = a, .b = b, .c = c,
-        .kernel = kernel,
-    };
-    atomic_init(&job.failed, 0);
+     * never narrower than MIN_NC (a few micro-tiles: below that, the calls cost more than they
+     * share out). */
+    size_t want_chunks = (TASKS_PER_THREAD * threads + job.row_blocks - 1) / job.row_blocks;
+    job.nc_step = ((n + want_chunks - 1) / want_chunks + NR - 1) / NR * NR;
+    if (job.nc_step < MIN_NC) job.nc_step = MIN_NC;
+    if (job.nc_step > NC) job.nc_step = NC;
+    job.col_chunks = (n + job.nc_step - 1) / job.nc_step;
+    job.n_pad = (n + NR - 1) / NR * NR;
+    job.b_groups = (job.n_pad / NR + CAT(B_GROUP, SUF) - 1) / CAT(B_GROUP, SUF);
+    /* the workspace: all of A and B, packed (overflow-checked: these are products of sizes) */
+    size_t a_elems = job.row_blocks * job.mc_step, b_elems = job.n_pad;
+    if (a_elems / job.row_blocks != job.mc_step || (a_elems + b_elems) < a_elems ||
+        (a_elems + b_elems) > SIZE_MAX / sizeof(T) / k - 16)
+        return NN_ERR_ALLOC;
+    size_t a_size = (a_elems * k + 15) / 16 * 16; /* B starts 64-byte aligned: aligned loads */
+    nn_workspace ws;
+    T *packed = nn_workspace_get(&ws, (a_size + b_elems * k) * sizeof(T));
+    if (packed == NULL) return NN_ERR_ALLOC;
+    job.ap = packed;
+    job.bp = packed + a_size;
     /* A product too small to be worth waking another thread for runs on the calling thread. */
     int parallel = 2.0 * (double)m * (double)n * (double)k >= MIN_PARALLEL_FLOPS;
-    nn_pool_run(row_blocks * job.col_chunks, CAT(gemm_task, SUF), &job, parallel);
-    return atomic_load(&job.failed) ? NN_ERR_ALLOC : NN_OK;
+    nn_pool_run(job.row_blocks * job.k_blocks + job.k_blocks * job.b_groups, CAT(pack_task, SUF), &job, parallel);
+    nn_pool_run(job.row_blocks * job.col_chunks, CAT(multiply_task, SUF), &job, parallel);
+    nn_workspace_put(&ws);
+    return NN_OK;
 }
 
 #undef CAT

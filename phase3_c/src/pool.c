@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,11 @@ static struct {
 
 /* One product at a time: a second caller runs its tasks alone instead of waiting. */
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The shared workspace (see pool.h), lent to one product at a time. */
+static pthread_mutex_t workspace_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *workspace;
+static size_t workspace_bytes;
 
 static long long now_ns(void) {
     struct timespec ts;
@@ -136,6 +142,7 @@ static void after_fork_in_child(void) {
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.idle, NULL);
     pthread_mutex_init(&run_lock, NULL);
+    pthread_mutex_init(&workspace_lock, NULL);
     pool.started = 0;
     pool.quit = 0;
     pool.sleepers = 0;
@@ -208,4 +215,33 @@ void nn_pool_run(size_t tasks, nn_task_fn task, void *ctx, int parallel) {
     while (atomic_load(&pool.busy) > 0) pthread_cond_wait(&pool.idle, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&run_lock);
+}
+
+static size_t round_up_64(size_t bytes) { return bytes > SIZE_MAX - 63 ? 0 : (bytes + 63) / 64 * 64; }
+
+void *nn_workspace_get(nn_workspace *ws, size_t bytes) {
+    size_t rounded = round_up_64(bytes == 0 ? 1 : bytes);
+    if (rounded == 0) return ws->data = NULL;
+    pthread_once(&fork_handler_once, install_fork_handler);
+    if (pthread_mutex_trylock(&workspace_lock) == 0) {
+        if (workspace_bytes < rounded) {
+            free(workspace);
+            workspace = aligned_alloc(64, rounded);
+            workspace_bytes = workspace ? rounded : 0;
+        }
+        if (workspace != NULL) {
+            ws->own = 0;
+            return ws->data = workspace;
+        }
+        pthread_mutex_unlock(&workspace_lock);
+    }
+    ws->own = 1; /* lent out (another thread's product), or too large to keep: one of its own */
+    return ws->data = aligned_alloc(64, rounded);
+}
+
+void nn_workspace_put(nn_workspace *ws) {
+    if (ws->own)
+        free(ws->data);
+    else
+        pthread_mutex_unlock(&workspace_lock);
 }
