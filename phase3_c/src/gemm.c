@@ -100,6 +100,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
  * product worth waking a second thread for (below it the calling thread does all of it). */
 #define TASKS_PER_THREAD 4
 #define MIN_PARALLEL_FLOPS 1e6
+/* Packed B that a column chunk of tasks reads, over all of K: well inside a last-level cache
+ * (32 MiB here, shared with other programs; 8-16 MiB on a laptop). */
+#define B_CHUNK_BYTES (4u << 20)
 
 /* ---- the loop nest, once per type (blocking from ../shared/CPU.md: sized for 32 KiB L1,
  * 512 KiB-1 MiB L2; KC x NR of B stays in L1, MC x KC of A in L2) --------------------------- */

@@ -96,7 +96,8 @@ static void CAT(pack_task, SUF)(void *arg, size_t t) {
 
 static void CAT(multiply_task, SUF)(void *arg, size_t t) {
     CAT(gemm_job, SUF) *job = arg;
-    size_t ib = t / job->col_chunks, jc = t % job->col_chunks * job->nc_step;
+    /* chunk-major: the tasks taken together work on one chunk of B, which stays in cache */
+    size_t ib = t % job->row_blocks, jc = t / job->row_blocks * job->nc_step;
     size_t ic = ib * job->mc_step, mc = CAT(rows_in, SUF)(job, ib), mcp = (mc + MR - 1) / MR * MR;
     size_t nc = job->n - jc < job->nc_step ? job->n - jc : job->nc_step;
     for (size_t pc = 0; pc < job->k; pc += KC) {
@@ -146,6 +147,10 @@ static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t
      * share out). */
     size_t want_chunks = (TASKS_PER_THREAD * threads + job.row_blocks - 1) / job.row_blocks;
     job.nc_step = ((n + want_chunks - 1) / want_chunks + NR - 1) / NR * NR;
+    /* ... and narrow enough that a chunk of packed B over all of K (what a task reads, and the
+     * tasks running at one time share) stays in the last-level cache. */
+    size_t nc_cache = B_CHUNK_BYTES / sizeof(T) / k / NR * NR;
+    if (job.nc_step > nc_cache) job.nc_step = nc_cache;
     if (job.nc_step < MIN_NC) job.nc_step = MIN_NC;
     if (job.nc_step > NC) job.nc_step = NC;
     job.col_chunks = (n + job.nc_step - 1) / job.nc_step;
