@@ -122,7 +122,7 @@ def test_unreadable_entries_are_dropped_not_run(tmp_path):
     make_demo(tmp_path / "src")
     env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
-        [sys.executable, "-c", ENTRIES, str(tmp_path / "src")],
+        [sys.executable, "-P", "-c", ENTRIES, str(tmp_path / "src")],
         env=env,
         capture_output=True,
         text=True,
@@ -154,7 +154,7 @@ def test_compiled_kernels_come_back_and_stale_ones_never_run(tmp_path):
 
     def run() -> tuple[float, int, int]:
         done = subprocess.run(
-            [sys.executable, "-c", RUN, str(src)], env=env, capture_output=True, text=True
+            [sys.executable, "-P", "-c", RUN, str(src)], env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
         value, hits, misses = done.stdout.split()

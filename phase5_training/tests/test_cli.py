@@ -27,7 +27,7 @@ sys.exit(code)
 def run_without_numba(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_NUMBA, *args],
+        [sys.executable, "-P", "-c", WITHOUT_NUMBA, *args],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
 
