@@ -16,7 +16,9 @@ import itertools
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import zipfile
+import zlib
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +68,23 @@ class TrainConfig:
             raise ValueError(
                 f"batch size and epochs must be >= 1, got {self.batch_size} and {self.epochs}"
             )
+        # `not (x >= 0)` rather than `x < 0`: NaN fails every comparison and must be refused too
         if (
             not (self.lr > 0 and math.isfinite(self.lr))
             or not 0 <= self.momentum < 1
-            or self.weight_decay < 0
+            or not (self.weight_decay >= 0 and math.isfinite(self.weight_decay))
         ):
             raise ValueError(
-                f"need lr > 0, 0 <= momentum < 1, weight_decay >= 0; got {self.lr}, {self.momentum}, {self.weight_decay}"
+                f"need lr > 0, 0 <= momentum < 1, a finite weight_decay >= 0; got {self.lr}, {self.momentum}, {self.weight_decay}"
             )
         if self.schedule not in ("onecycle", "constant"):
             raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(
+                f"limit must be at least 1 image (or left out for all), got {self.limit}"
+            )
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
 def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
@@ -186,20 +195,65 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Params, TrainConfig, dict]:
-    """Read a checkpoint written by save_checkpoint; a clear error for anything else."""
+    """Read a checkpoint written by save_checkpoint. Anything else raises ValueError naming the
+    file and what is wrong: missing, not an .npz, cut short or corrupted, metadata of another
+    layout, arrays of the wrong dtype or shape for the configuration, or weights that are not
+    finite (NaN or infinite, as a diverged run leaves them)."""
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
-            if meta.get("schema") != CHECKPOINT_SCHEMA:
-                raise ValueError(
-                    f"{path}: checkpoint schema {meta.get('schema')!r}, expected {CHECKPOINT_SCHEMA!r}"
-                )
-            n = len(meta["config"]["widths"]) - 1
-            params = Params(
-                *[[data[f"{name}{i}"] for i in range(n)] for name in ("W", "b", "vW", "vb")]
-            )
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
-    config = meta["config"]
-    config["widths"] = tuple(config["widths"])
-    return params, TrainConfig(**config), meta["state"]
+            arrays = {name: data[name] for name in data.files if name != "meta"}
+    except (OSError, EOFError, KeyError, ValueError, TypeError, UnicodeDecodeError,
+            zipfile.BadZipFile, zlib.error) as e:  # fmt: skip
+        raise ValueError(f"{path}: not a readable checkpoint ({e or type(e).__name__})") from None
+    try:
+        config, state = _checked_meta(meta)
+        params = _checked_params(arrays, config.widths)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    return params, config, state
+
+
+def _checked_meta(meta) -> tuple[TrainConfig, dict]:
+    if not isinstance(meta, dict) or meta.get("schema") != CHECKPOINT_SCHEMA:
+        schema = meta.get("schema") if isinstance(meta, dict) else None
+        raise ValueError(f"checkpoint schema {schema!r}, expected {CHECKPOINT_SCHEMA!r}")
+    config, state = meta.get("config"), meta.get("state")
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise ValueError("the metadata lacks its config or state")
+    known = {f.name for f in fields(TrainConfig)}
+    if unknown := sorted(set(config) - known):
+        raise ValueError(f"unknown configuration keys {unknown}")
+    widths = config.get("widths")
+    if not isinstance(widths, list) or not all(type(n) is int for n in widths):
+        raise ValueError(f"widths {widths!r} are not a list of whole numbers")
+    try:
+        parsed = TrainConfig(**(config | {"widths": tuple(widths)}))
+        parsed.validate(widths[0], widths[-1])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"a configuration that does not hold: {e}") from None
+    for key in ("epoch", "step"):
+        if type(state.get(key)) is not int or state[key] < 0:
+            raise ValueError(f"state {key} {state.get(key)!r} is not a whole number >= 0")
+    if not isinstance(state.get("history"), list):
+        raise ValueError("the state lacks its history")
+    return parsed, state
+
+
+def _checked_params(arrays: dict[str, np.ndarray], widths: tuple[int, ...]) -> Params:
+    groups = {"W": [], "b": [], "vW": [], "vb": []}
+    for l, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+        for name, shape in (("W", (n_in, n_out)), ("b", (n_out,)), ("vW", (n_in, n_out)), ("vb", (n_out,))):  # fmt: skip
+            a = arrays.pop(f"{name}{l}", None)
+            if a is None:
+                raise ValueError(f"no array {name}{l} for widths {'-'.join(map(str, widths))}")
+            if a.dtype != np.float32 or a.shape != shape:
+                raise ValueError(f"{name}{l} is {a.dtype} {a.shape}, expected float32 {shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name}{l} holds NaN or infinite values (a diverged run?)")
+            groups[name].append(a)
+    if arrays:
+        raise ValueError(
+            f"unexpected arrays {sorted(arrays)} for widths {'-'.join(map(str, widths))}"
+        )
+    return Params(**groups)

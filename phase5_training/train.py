@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -47,7 +48,7 @@ class TrainingDiverged(FloatingPointError):
 def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
     """float32 inputs standardised with the training set's mean and deviation, int64 labels."""
     x_train, y_train = ds.x_train, ds.y_train
-    if config.limit:
+    if config.limit is not None:  # validate() has refused 0 and negative limits
         x_train, y_train = x_train[: config.limit], y_train[: config.limit]
     x_train, x_test = scale_images(x_train), scale_images(ds.x_test)
     mean, std = float(x_train.mean()), float(x_train.std())
@@ -62,6 +63,11 @@ def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
             data["x_train"], data["y_train"], config.val_fraction, config.seed
         )
         data |= {"x_train": xt, "y_train": yt, "x_val": xv, "y_val": yv}
+    if len(data["y_train"]) == 0:
+        raise ValueError(
+            f"no training images left: {len(x_train)} taken (--limit), {config.val_fraction:.0%} "
+            "of them held out for validation (--val-fraction)"
+        )
     return {
         k: np.ascontiguousarray(v, dtype=np.float32 if k.startswith("x") else np.int64)
         for k, v in data.items()
@@ -131,6 +137,18 @@ def _device_epoch(trainer, data, order, config, state, total_steps, bar) -> tupl
     return loss_sum, correct
 
 
+def writable_folder(path: Path) -> None:
+    """Make `path` a folder we can write files in, or raise ValueError saying why not."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:  # a parent that is a file, no permission, a read-only file system
+        raise ValueError(f"--out {path}: cannot write there ({e.strerror or e})") from None
+
+
 def _setup_seconds(trainer) -> float:
     """Seconds the trainer has spent so far compiling kernels and capturing graphs (0 on the CPU)."""
     return getattr(trainer, "compile_seconds", 0.0) + getattr(trainer, "capture_seconds", 0.0)
@@ -151,6 +169,7 @@ def train(
     checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.
     """
     out = Path(out_dir)
+    writable_folder(out)  # before any work: a bad --out must not cost an epoch
     state = {"epoch": 0, "step": 0, "history": []}
     if resume:
         params, saved, state = load_checkpoint(resume)
@@ -174,6 +193,7 @@ def train(
     steps_per_epoch = math.ceil(n / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     checkpoint = out / "checkpoint.npz"
+    finished_here = False  # an epoch of this run has been saved to `checkpoint`
     started = time.perf_counter()
     train_seconds = 0.0
     setup_before = _setup_seconds(trainer)
@@ -222,16 +242,25 @@ def train(
             state["history"].append(record)
             state["epoch"] = epoch + 1
             save_checkpoint(checkpoint, trainer.params, config, state)
+            finished_here = True
             print(
                 f"epoch {epoch + 1}: train loss {record['train_loss']:.4f}, accuracy {record['train_accuracy']:.2%}; "
                 f"test accuracy {record['test_accuracy']:.2%} ({record['seconds']:.1f} s)",
                 flush=True,
             )
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}",
-            flush=True,
-        )
+        if finished_here:
+            print(
+                f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}",
+                flush=True,
+            )
+        elif resume:  # no epoch of this run finished: the checkpoint it started from still holds
+            print(
+                f"\ninterrupted before an epoch finished: nothing new was saved; continue with --resume {resume}",
+                flush=True,
+            )
+        else:  # what lies in the folder (if anything) is not this run's
+            print("\ninterrupted before the first epoch finished: nothing was saved", flush=True)
         raise
     if test is None:  # no epoch ran (resuming a finished run): evaluate the loaded weights
         test = evaluate(trainer, data["x_test"], data["y_test"])

@@ -1,0 +1,222 @@
+"""Bad input to the trainer and its command line: every case a one-line error (exit code 2) or the
+right answer, and nothing silently wrong. Checkpoints are attacked byte by byte: cut short,
+bit-flipped, emptied, with metadata and arrays that do not fit."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from phase5_training import __main__ as cli
+from phase5_training.mlp import TrainConfig, he_init, load_checkpoint, save_checkpoint
+from phase5_training.train import prepare_data, train
+
+SMALL = dict(widths=(784, 32, 10), batch_size=32, lr=0.1)
+
+
+def one_line_error(capsys, argv) -> str:
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    return captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--limit", "0"], "limit must be at least 1"),
+        (["--limit", "-100"], "limit must be at least 1"),
+        (["--weight-decay", "nan"], "finite weight_decay"),
+        (["--weight-decay", "inf"], "finite weight_decay"),
+        (["--weight-decay", "-1"], "finite weight_decay"),
+        (["--momentum", "nan"], "0 <= momentum < 1"),
+        (["--lr", "inf"], "lr > 0"),
+        (["--val-fraction", "1"], "val_fraction must be in [0, 1)"),
+        (["--val-fraction", "nan"], "val_fraction must be in [0, 1)"),
+    ],
+)
+def test_settings_that_cannot_train_are_refused_before_anything_runs(capsys, argv, says):
+    assert says in one_line_error(capsys, [*argv, "--device", "cpu"])
+
+
+def test_a_limit_takes_exactly_that_many_images(tiny_digits):
+    data = prepare_data(tiny_digits, TrainConfig(limit=100, **SMALL))
+    assert len(data["y_train"]) == 100
+
+
+def test_an_empty_training_set_is_named(tiny_digits, tmp_path):
+    with pytest.raises(ValueError, match="no training images left: 1 taken"):
+        train(TrainConfig(limit=1, val_fraction=0.6, **SMALL), tmp_path, dataset=tiny_digits)
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+def test_an_unusable_out_folder_is_refused_before_training(tmp_path, capsys, where, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    out = {"a file": afile, "under a file": afile / "run", "read-only": tmp_path / "ro" / "run"}[
+        where
+    ]
+    if where == "read-only":
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o500)
+        if _can_write(tmp_path / "ro"):
+            pytest.skip("running as a user who may write anywhere (root)")
+
+    def no_data(*args, **kwargs):  # the check must come before the data is even looked for
+        raise AssertionError("the data was loaded before --out was checked")
+
+    monkeypatch.setattr("phase5_training.train.load_dataset", no_data)
+    err = one_line_error(capsys, ["--out", str(out), "--device", "cpu", "--epochs", "1"])
+    assert f"--out {out}" in err
+
+
+def _can_write(folder) -> bool:
+    try:
+        (folder / ".probe").write_text("")
+        (folder / ".probe").unlink()
+        return True
+    except OSError:
+        return False
+
+
+def test_ctrl_c_in_the_first_epoch_does_not_point_to_a_checkpoint(
+    tiny_digits, tmp_path, monkeypatch, capsys
+):
+    import phase5_training.train as train_module
+
+    make = train_module.make_trainer
+
+    def make_trainer(device, params, config):
+        trainer = make(device, params, config)
+
+        def step(x, y, lr):
+            raise KeyboardInterrupt
+
+        trainer.step = step
+        return trainer
+
+    monkeypatch.setattr(train_module, "make_trainer", make_trainer)
+    (tmp_path / "checkpoint.npz").write_bytes(b"another run's")  # what lies there is not ours
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(epochs=2, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    out = capsys.readouterr().out
+    assert "nothing was saved" in out and "--resume" not in out
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    config = TrainConfig(**SMALL)
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(
+        path, he_init(config.widths, 0), config, {"epoch": 1, "step": 19, "history": []}
+    )
+    return path
+
+
+def rewrite(path, meta=None, arrays=None, drop=()):
+    """Write the checkpoint again with some metadata or arrays replaced or left out."""
+    with np.load(path) as data:
+        content = {name: data[name] for name in data.files if name not in drop}
+    if meta is not None:
+        content["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    content |= arrays or {}
+    buffer = io.BytesIO()
+    np.savez(buffer, **content)
+    path.write_bytes(buffer.getvalue())
+
+
+def meta_of(path) -> dict:
+    with np.load(path) as data:
+        return json.loads(bytes(data["meta"]).decode())
+
+
+def test_a_good_checkpoint_loads(checkpoint):
+    params, config, state = load_checkpoint(checkpoint)
+    assert config.widths == (784, 32, 10) and state["epoch"] == 1
+    assert [w.shape for w in params.W] == [(784, 32), (32, 10)]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty", "cut in half", "cut by one byte", "bit flipped", "not a zip", "missing"],
+)
+def test_a_damaged_file_is_not_a_readable_checkpoint(checkpoint, damage):
+    data = checkpoint.read_bytes()
+    if damage == "empty":
+        checkpoint.write_bytes(b"")
+    elif damage == "cut in half":
+        checkpoint.write_bytes(data[: len(data) // 2])
+    elif damage == "cut by one byte":
+        checkpoint.write_bytes(data[:-1])
+    elif damage == "bit flipped":  # inside the first array's bytes: the zip's CRC catches it
+        with zipfile.ZipFile(checkpoint) as z:
+            offset = z.getinfo("W0.npy").header_offset + 200
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x10
+        checkpoint.write_bytes(bytes(flipped))
+    elif damage == "not a zip":
+        checkpoint.write_text("hello")
+    else:
+        checkpoint.unlink()
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda m: m | {"schema": "something/else"}, "checkpoint schema"),
+        (lambda m: [1, 2, 3], "checkpoint schema"),
+        (lambda m: m | {"config": "784-32-10"}, "lacks its config"),
+        (lambda m: m | {"config": m["config"] | {"colour": "blue"}}, "unknown configuration keys"),
+        (lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}}, "not a list of whole"),
+        (
+            lambda m: m | {"config": m["config"] | {"widths": [784, 32.5, 10]}},
+            "not a list of whole",
+        ),
+        (lambda m: m | {"config": m["config"] | {"batch_size": 0}}, "does not hold"),
+        (lambda m: m | {"config": m["config"] | {"lr": "fast"}}, "does not hold"),
+        (lambda m: m | {"state": m["state"] | {"epoch": -1}}, "state epoch"),
+        (lambda m: m | {"state": m["state"] | {"step": "7"}}, "state step"),
+        (lambda m: m | {"state": {"epoch": 1, "step": 1}}, "lacks its history"),
+    ],
+)
+def test_metadata_that_does_not_fit_is_named(checkpoint, change, says):
+    rewrite(checkpoint, meta=change(meta_of(checkpoint)))
+    with pytest.raises(ValueError, match=says):
+        load_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "drop", "says"),
+    [
+        ({"W0": np.zeros((784, 32), np.float64)}, (), "W0 is float64"),
+        ({"b1": np.zeros(11, np.float32)}, (), r"b1 is float32 \(11,\)"),
+        ({"vW1": np.zeros((10, 32), np.float32)}, (), "vW1 is float32"),
+        ({}, ("vb0",), "no array vb0"),
+        ({"W9": np.zeros(3, np.float32)}, (), "unexpected arrays"),
+    ],
+)
+def test_arrays_that_do_not_fit_the_widths_are_named(checkpoint, arrays, drop, says):
+    rewrite(checkpoint, arrays=arrays, drop=drop)
+    with pytest.raises(ValueError, match=says):
+        load_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_weights_that_are_not_finite_are_refused(checkpoint, bad, capsys):
+    with np.load(checkpoint) as data:
+        w = data["W1"].copy()
+    w[3, 4] = bad
+    rewrite(checkpoint, arrays={"W1": w})
+    with pytest.raises(ValueError, match="W1 holds NaN or infinite values"):
+        load_checkpoint(checkpoint)
+    err = one_line_error(capsys, ["--evaluate", str(checkpoint)])
+    assert "W1 holds NaN" in err
+    err = one_line_error(capsys, ["--resume", str(checkpoint), "--widths", "784", "32", "10"])
+    assert "W1 holds NaN" in err
