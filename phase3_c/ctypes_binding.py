@@ -18,7 +18,14 @@ from functools import cache
 
 import numpy as np
 
-from phase3_c.inputs import aligned_empty, check_product, check_same_shape, prepare, row_stride
+from phase3_c.inputs import (
+    aligned_empty,
+    check_product,
+    check_same_shape,
+    is_float32,
+    prepare,
+    row_stride,
+)
 
 __all__ = [
     "add",
@@ -120,7 +127,7 @@ def _product(fn_name: str, a, b, dtype=np.float64) -> np.ndarray:
 
 def matmul(a, b) -> np.ndarray:
     """a @ b with the packed C product: in float32 when both are float32, else in float64."""
-    both_f32 = all(isinstance(x, np.ndarray) and x.dtype == np.float32 for x in (a, b))
+    both_f32 = all(isinstance(x, np.ndarray) and is_float32(x.dtype) for x in (a, b))
     return matmul_f32(a, b) if both_f32 else _product("nn_matmul", a, b)
 
 

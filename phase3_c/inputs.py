@@ -3,11 +3,13 @@ same (the bindings differ only in how they cross into C).
 
 - NumPy arrays with 2 dimensions, and Phase 1 `Matrix` objects (copied into a float64 array).
 - float64 functions take any real dtype: integers and float32 are converted to float64 (exact).
-  The float32 product takes float32 only: rounding float64 down would silently lose precision.
+  The float32 product takes float32 only (in either byte order): rounding float64 down would
+  silently lose precision.
 - Layout: arrays whose rows are contiguous (a C-contiguous array, or a view that slices whole
   rows or a block of one) are passed without a copy, with their row stride. Anything else
-  (transposed, every other column, negative strides) is copied to a C-contiguous array first,
-  which costs one pass over the data and is cheap next to a product.
+  (transposed, every other column, negative strides, broadcast, the other byte order, data not
+  aligned to its element size) is copied to a C-contiguous array first, which costs one pass
+  over the data and is cheap next to a product. Read-only arrays are fine: C only reads inputs.
 - Complex, boolean or object arrays, wrong dimensions and mismatched shapes raise TypeError or
   ValueError naming what was expected and what came.
 """
@@ -16,7 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["aligned_empty", "check_product", "check_same_shape", "prepare"]
+__all__ = ["aligned_empty", "check_product", "check_same_shape", "is_float32", "prepare"]
+
+
+def is_float32(dtype: np.dtype) -> bool:
+    """float32 in either byte order: '>f4' holds float32 values too, and gets the float32 product."""
+    return dtype.kind == "f" and dtype.itemsize == 4
 
 
 def prepare(x: object, name: str, dtype: type = np.float64) -> np.ndarray:
@@ -34,13 +41,15 @@ def prepare(x: object, name: str, dtype: type = np.float64) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers, got dtype {x.dtype}")
     if x.dtype != dtype:
-        if dtype == np.float32:
+        if dtype == np.float32 and not is_float32(x.dtype):
             raise TypeError(
                 f"{name}: the float32 product needs float32 arrays, got {x.dtype} "
                 "(convert with .astype(np.float32), or use the float64 product)"
             )
         x = x.astype(dtype)
     item = x.itemsize
+    if x.ctypes.data % item:  # a view into a byte buffer: C reads its elements aligned
+        return np.ascontiguousarray(x.copy())
     rows_contiguous = (
         x.strides[1] == item and x.strides[0] % item == 0 and x.strides[0] >= x.shape[1] * item
     )

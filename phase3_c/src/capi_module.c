@@ -42,11 +42,15 @@ static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
     } else {
         npy_intp *strides = PyArray_STRIDES(arr), *dims = PyArray_DIMS(arr);
         npy_intp item = PyArray_ITEMSIZE(arr);
-        int rows_ok = PyArray_TYPE(arr) == typenum && (dims[1] <= 1 || strides[1] == item) &&
+        /* usable in place: the right type in this machine's byte order (PyArray_TYPE is the same
+         * for '<f8' and '>f8'), aligned, with contiguous rows */
+        int rows_ok = PyArray_TYPE(arr) == typenum && PyArray_ISNOTSWAPPED(arr) &&
+                      (dims[1] <= 1 || strides[1] == item) &&
                       (dims[0] <= 1 || (strides[0] >= dims[1] * item && strides[0] % item == 0)) &&
                       PyArray_ISALIGNED(arr);
         if (rows_ok) return arr;
-        PyArrayObject *copy = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)arr, typenum, NPY_ARRAY_CARRAY_RO);
+        PyArrayObject *copy = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)arr, typenum,
+                                                                NPY_ARRAY_CARRAY_RO | NPY_ARRAY_NOTSWAPPED);
         Py_DECREF(arr);
         return copy;
     }
@@ -59,10 +63,15 @@ static void free_capsule(PyObject *capsule) { free(PyCapsule_GetPointer(capsule,
 /* A new uninitialised C-contiguous (rows, cols) array whose data is 64-byte aligned. */
 static PyArrayObject *aligned_output(npy_intp rows, npy_intp cols, int typenum) {
     size_t item = typenum == NPY_FLOAT ? sizeof(float) : sizeof(double);
-    size_t bytes = ((size_t)(rows * cols) * item + 63) / 64 * 64;
-    if (rows != 0 && (size_t)cols > SIZE_MAX / item / (size_t)rows) return (PyArrayObject *)PyErr_NoMemory();
-    void *data = aligned_alloc(64, bytes ? bytes : 64);
-    if (data == NULL) return (PyArrayObject *)PyErr_NoMemory();
+    void *data = NULL;
+    if (rows == 0 || (size_t)cols <= (SIZE_MAX - 63) / item / (size_t)rows) {
+        size_t bytes = ((size_t)rows * (size_t)cols * item + 63) / 64 * 64;
+        data = aligned_alloc(64, bytes ? bytes : 64);
+    }
+    if (data == NULL)
+        return (PyArrayObject *)PyErr_Format(PyExc_MemoryError, "cannot allocate the (%zd, %zd) output (%lld MiB)",
+                                             (Py_ssize_t)rows, (Py_ssize_t)cols,
+                                             (long long)((double)rows * (double)cols * (double)item / (1 << 20)));
     npy_intp dims[2] = {rows, cols};
     PyObject *arr = PyArray_SimpleNewFromData(2, dims, typenum, data);
     PyObject *owner = arr ? PyCapsule_New(data, NULL, free_capsule) : NULL;

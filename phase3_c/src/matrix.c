@@ -70,6 +70,7 @@ static nn_status elementwise(const nn_matrix *a, const nn_matrix *b, nn_matrix *
     nn_status s;
     if ((s = check(a)) || (s = check(b)) || (s = check(out))) return s;
     if (!same_shape(a, b) || !same_shape(a, out)) return NN_ERR_SHAPE;
+    if (a->cols == 0) return NN_OK; /* rows of nothing: skip them, however many */
     for (size_t i = 0; i < a->rows; ++i) {
         const double *x = a->data + i * a->stride, *y = b->data + i * b->stride;
         double *z = out->data + i * out->stride;
@@ -87,6 +88,7 @@ nn_status nn_scale(const nn_matrix *a, double s, nn_matrix *out) {
     nn_status st;
     if ((st = check(a)) || (st = check(out))) return st;
     if (!same_shape(a, out)) return NN_ERR_SHAPE;
+    if (a->cols == 0) return NN_OK;
     for (size_t i = 0; i < a->rows; ++i)
         for (size_t j = 0; j < a->cols; ++j)
             out->data[i * out->stride + j] = s * a->data[i * a->stride + j];
@@ -119,7 +121,7 @@ static nn_status check_product(const nn_matrix *a, const nn_matrix *b, const nn_
 
 nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
     nn_status s = check_product(a, b, out);
-    if (s != NN_OK) return s;
+    if (s != NN_OK || b->cols == 0) return s;
     for (size_t i = 0; i < a->rows; ++i)
         for (size_t j = 0; j < b->cols; ++j) {
             double acc = 0.0;
@@ -132,7 +134,7 @@ nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out
 
 nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
     nn_status s = check_product(a, b, out);
-    if (s != NN_OK) return s;
+    if (s != NN_OK || b->cols == 0) return s;
     for (size_t i = 0; i < a->rows; ++i) {
         double *c = out->data + i * out->stride;
         memset(c, 0, b->cols * sizeof(double));

@@ -8,6 +8,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -16,6 +17,9 @@
 namespace py = pybind11;
 
 namespace {
+
+// float32 in either byte order ('>f4' holds float32 values too, and gets the float32 product)
+bool is_float32(const py::dtype &d) { return d.kind() == 'f' && d.itemsize() == 4; }
 
 // `obj` as a 2-D array of T with contiguous rows (a view when possible, else a copy).
 template <typename T>
@@ -34,31 +38,43 @@ py::array_t<T> take(py::handle obj, const char *name) {
     if (kind != 'f' && kind != 'i' && kind != 'u')
         throw py::type_error(std::string(name) + ": expected real numbers, got dtype " +
                              std::string(py::str(arr.dtype())));
-    if (std::is_same<T, float>::value && !arr.dtype().is(py::dtype::of<float>()))
+    if (std::is_same<T, float>::value && !is_float32(arr.dtype()))
         throw py::type_error(std::string(name) + ": the float32 product needs float32 arrays, got " +
                              std::string(py::str(arr.dtype())) +
                              " (convert with .astype(np.float32), or use the float64 product)");
-    bool rows_ok = arr.dtype().is(py::dtype::of<T>()) && (arr.shape(1) <= 1 || arr.strides(1) == sizeof(T)) &&
+    // usable in place: the type in native byte order (dtype::is compares byte order too), aligned
+    // for T (a view into a byte buffer may not be), with contiguous rows
+    bool rows_ok = arr.dtype().is(py::dtype::of<T>()) &&
+                   reinterpret_cast<std::uintptr_t>(arr.data()) % alignof(T) == 0 &&
+                   (arr.shape(1) <= 1 || arr.strides(1) == sizeof(T)) &&
                    (arr.shape(0) <= 1 || (arr.strides(0) >= arr.shape(1) * (py::ssize_t)sizeof(T) &&
                                           arr.strides(0) % (py::ssize_t)sizeof(T) == 0));
     if (rows_ok) return py::reinterpret_borrow<py::array_t<T>>(arr);
-    return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(arr);
+    // the converting constructor, not ensure(): ensure() swallows NumPy's MemoryError for a copy
+    // too large to make and returns a null array
+    return py::array_t<T, py::array::c_style | py::array::forcecast>(arr);
 }
 
 template <typename T>
 py::array_t<T> aligned_output(py::ssize_t rows, py::ssize_t cols) {
     size_t bytes = ((size_t)(rows * cols) * sizeof(T) + 63) / 64 * 64;
     void *data = std::aligned_alloc(64, bytes ? bytes : 64);
-    if (data == nullptr) throw std::bad_alloc();
+    if (data == nullptr) {
+        PyErr_Format(PyExc_MemoryError, "cannot allocate the (%zd, %zd) output (%lld MiB)", (Py_ssize_t)rows,
+                     (Py_ssize_t)cols, (long long)((double)rows * (double)cols * sizeof(T) / (1 << 20)));
+        throw py::error_already_set();
+    }
     py::capsule owner(data, [](void *p) { std::free(p); });
     return py::array_t<T>({rows, cols}, {cols * (py::ssize_t)sizeof(T), (py::ssize_t)sizeof(T)},
                           static_cast<T *>(data), owner);
 }
 
+// The C view of an array. Inputs may be read-only (a broadcast view, a frozen array): the library
+// only reads them through const pointers, so the pointer is taken without asking for write access.
 template <typename M, typename T>
 M view(py::array_t<T> &a) {
     size_t stride = a.shape(0) > 1 ? (size_t)(a.strides(0) / (py::ssize_t)sizeof(T)) : (size_t)a.shape(1);
-    return M{(size_t)a.shape(0), (size_t)a.shape(1), stride, a.mutable_data()};
+    return M{(size_t)a.shape(0), (size_t)a.shape(1), stride, const_cast<T *>(a.data())};
 }
 
 void check(nn_status s, const char *what) {
@@ -105,7 +121,7 @@ py::array matmul_f32(py::handle oa, py::handle ob) {
 
 bool both_float32(py::handle a, py::handle b) {
     auto f32 = [](py::handle x) {
-        return py::isinstance<py::array>(x) && py::cast<py::array>(x).dtype().is(py::dtype::of<float>());
+        return py::isinstance<py::array>(x) && is_float32(py::cast<py::array>(x).dtype());
     };
     return f32(a) && f32(b);
 }

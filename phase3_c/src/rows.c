@@ -14,12 +14,19 @@ static nn_status check(const nn_matrix_f32 *m) {
 
 static int same(const nn_matrix_f32 *a, const nn_matrix_f32 *b) { return a->rows == b->rows && a->cols == b->cols; }
 
+/* No element to touch: return before looping over rows (a (2^36, 0) array has 2^36 of them). */
+#define RETURN_IF_EMPTY(m)                                                                     \
+    do {                                                                                       \
+        if ((m)->rows == 0 || (m)->cols == 0) return NN_OK;                                   \
+    } while (0)
+
 #define ROW(m, i) ((m)->data + (i) * (m)->stride)
 
 nn_status nn_bias_add_f32(const nn_matrix_f32 *x, const nn_matrix_f32 *bias, nn_matrix_f32 *out) {
     nn_status s;
     if ((s = check(x)) || (s = check(bias)) || (s = check(out))) return s;
     if (!same(x, out) || bias->rows != 1 || bias->cols != x->cols) return NN_ERR_SHAPE;
+    RETURN_IF_EMPTY(x);
     for (size_t i = 0; i < x->rows; ++i) {
         const float *xi = ROW(x, i), *b = bias->data;
         float *oi = ROW(out, i);
@@ -32,10 +39,13 @@ nn_status nn_relu_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out) {
     nn_status s;
     if ((s = check(x)) || (s = check(out))) return s;
     if (!same(x, out)) return NN_ERR_SHAPE;
+    RETURN_IF_EMPTY(x);
     for (size_t i = 0; i < x->rows; ++i) {
         const float *xi = ROW(x, i);
         float *oi = ROW(out, i);
-        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] > 0.0f ? xi[j] : 0.0f;
+        /* x < 0 ? 0 : x, not x > 0 ? x : 0: NaN fails every comparison and must stay NaN, as in
+         * NumPy's maximum(x, 0), the reference (a NaN turned into 0 would hide a diverged step) */
+        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] < 0.0f ? 0.0f : xi[j];
     }
     return NN_OK;
 }
@@ -44,6 +54,7 @@ nn_status nn_relu_backward_f32(const nn_matrix_f32 *grad, const nn_matrix_f32 *x
     nn_status s;
     if ((s = check(grad)) || (s = check(x)) || (s = check(out))) return s;
     if (!same(grad, x) || !same(grad, out)) return NN_ERR_SHAPE;
+    RETURN_IF_EMPTY(x);
     for (size_t i = 0; i < x->rows; ++i) {
         const float *gi = ROW(grad, i), *xi = ROW(x, i);
         float *oi = ROW(out, i);
@@ -56,6 +67,7 @@ nn_status nn_softmax_rows_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out) {
     nn_status s;
     if ((s = check(x)) || (s = check(out))) return s;
     if (!same(x, out)) return NN_ERR_SHAPE;
+    RETURN_IF_EMPTY(x);
     for (size_t i = 0; i < x->rows; ++i) {
         const float *xi = ROW(x, i);
         float *oi = ROW(out, i);

@@ -44,3 +44,29 @@ def test_row_kernels_reject_bad_input():
         phase3_c.sum(x, 2)
     with pytest.raises(TypeError, match="needs float32 arrays, got float64"):
         phase3_c.relu(np.ones((2, 2)))
+
+
+def test_relu_keeps_nan_and_infinities_as_numpy_does():
+    x = np.array([[np.nan, -1.0, 2.0, np.inf, -np.inf, -0.0]], np.float32)
+    np.testing.assert_array_equal(phase3_c.relu(x), np.maximum(x, np.float32(0)))
+    # the mask of the backward pass: no gradient where the input is NaN (NaN > 0 is false)
+    np.testing.assert_array_equal(
+        phase3_c.relu_backward(np.ones_like(x), x), np.where(x > 0, 1, 0).astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize("fn", ["relu", "softmax", "bias_add", "relu_backward"])
+def test_no_columns_take_no_time_whatever_the_rows(fn):
+    """A (2^36, 0) array holds nothing: the kernels must not walk its 2^36 empty rows."""
+    import time
+
+    x = np.empty((2**36, 0), np.float32)
+    args = {
+        "relu": (x,),
+        "softmax": (x,),
+        "bias_add": (x, np.empty(0, np.float32)),
+        "relu_backward": (x, x),
+    }[fn]
+    start = time.perf_counter()
+    out = getattr(phase3_c, fn)(*args)
+    assert out.shape == (2**36, 0) and time.perf_counter() - start < 1.0
