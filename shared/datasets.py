@@ -79,7 +79,12 @@ DATASETS: dict[str, DatasetSpec] = {
             "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        # https only (the project's original mirror, Zalando's S3 website, serves plain http);
+        # every file is checked against its SHA-256 whichever mirror gave it
+        mirrors=(
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         classes=(
             "T-shirt/top",

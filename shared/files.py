@@ -8,13 +8,20 @@ rename it over the target, which POSIX and Windows both do atomically within one
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "cache_dir"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "cache_dir",
+    "remove_stale_temporaries",
+]
 
 
 def cache_dir() -> Path:
@@ -27,11 +34,15 @@ def cache_dir() -> Path:
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call `write(f)` on a temporary file beside `path`, then move it into place.
 
-    If `write` raises, the temporary file is removed and `path` is left as it was.
+    If `write` raises, the temporary file is removed and `path` is left as it was. A process
+    killed outright (kill -9, a power cut) cannot remove its temporary file: the name carries the
+    writer's process id, and the next write to the same path removes those whose writer is gone.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
         os.fchmod(fd, 0o666 & ~_umask())
@@ -47,6 +58,31 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
             pass
         raise
     return path
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that writers of `path` left behind when they died (their
+    process id no longer runs); return them. Others' files in progress are left alone."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:  # gone already, or not ours to remove
+                pass
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -9,6 +9,7 @@ gzip stream) raises `IdxError`, whose message names the file and what is wrong.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -44,6 +45,8 @@ def read_idx_bytes(path: str | os.PathLike[str]) -> bytes:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise IdxError(f"{path}: no such file") from None
+    except OSError as e:  # no permission, a folder, an I/O error
+        raise IdxError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not raw.startswith(_GZIP_MAGIC):
         return raw
     try:
@@ -66,7 +69,8 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise IdxError(f"{name}: truncated header: {ndim} dimensions need {header} bytes")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = _DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python's integers: a product of four 32-bit sizes can overflow any fixed-width integer
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing data"
         raise IdxError(

@@ -165,3 +165,10 @@ def test_real_mnist_has_the_published_label_counts():
         974,
         1009,
     ]
+
+
+def test_every_mirror_is_https():
+    from shared.datasets import DATASETS
+
+    for spec in DATASETS.values():
+        assert spec.mirrors and all(url.startswith("https://") for url in spec.mirrors), spec.name

@@ -1,11 +1,13 @@
 """The IDX reader: round trips, gzip, and a clear error for every kind of broken file."""
 
 import gzip
+import re
+import struct
 
 import numpy as np
 import pytest
 
-from shared.idx import IdxError, decode_idx, encode_idx, read_idx, write_idx
+from shared.idx import IdxError, decode_idx, encode_idx, read_idx, read_idx_bytes, write_idx
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -61,3 +63,18 @@ def test_missing_file(tmp_path):
 def test_unsupported_dtype():
     with pytest.raises(TypeError, match="IDX cannot store"):
         encode_idx(np.zeros(3, dtype=np.complex64))
+
+
+def test_an_unreadable_file_is_an_idx_error(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.mkdir()  # a folder where a file should be: unreadable as a file, even to root
+    with pytest.raises(IdxError, match="cannot be read"):
+        read_idx_bytes(path)
+
+
+def test_dimensions_whose_product_overflows_are_reported_as_they_are():
+    header = struct.pack(">HBB4I", 0, 0x08, 4, 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1)
+    with pytest.raises(IdxError, match=r"truncated: .* needs (\d+) bytes") as caught:
+        decode_idx(header + b"\0" * 10)
+    needed = int(re.search(r"needs (\d+) bytes", str(caught.value)).group(1))
+    assert needed == 20 + (2**32 - 1) ** 4  # exact, and positive
