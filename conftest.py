@@ -32,14 +32,15 @@ for _name in PACKAGES:
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `gpu` need real hardware: under numba's CUDA simulator (one Python thread per
-    CUDA thread) their sizes would take hours, and without CUDA they cannot run at all."""
+    CUDA thread) their sizes would take hours, and without CUDA (or without numba-cuda, as in the
+    sanitized build of `nox -s ctests`) they cannot run at all."""
     import pytest
-    from numba import cuda
 
-    from phase4_cuda.device import simulated
+    from shared.machine import gpu_status
 
-    if simulated() or not cuda.is_available():
-        reason = "needs a real GPU" + (" (running in the simulator)" if simulated() else "")
+    status = gpu_status()
+    if not status.usable:
+        skip = pytest.mark.skip(reason=f"needs a real GPU ({status.summary})")
         for item in items:
             if "gpu" in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=reason))
+                item.add_marker(skip)

@@ -87,12 +87,12 @@ def _gpu_driver() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
-def _install(session: nox.Session, extras: str = "") -> None:
+def _install(session: nox.Session, extras: str = "", setup_args: tuple[str, ...] = ()) -> None:
     """Build the project with meson-python and install it, with `extras`, into the session, unless
     the session already holds this very build.
 
-    A stamp in the virtualenv records the digest of the sources (shared/sources.py) and the
-    extras of the last install; when both match, nothing is built or installed. Otherwise the
+    A stamp in the virtualenv records the digest of the sources (shared/sources.py), the
+    extras and the meson `setup_args` of the last install; when both match, nothing is built or installed. Otherwise the
     build runs without build isolation in a build folder kept per session (build/nox-NAME), so
     meson and ninja recompile only what changed.
 
@@ -103,7 +103,7 @@ def _install(session: nox.Session, extras: str = "") -> None:
     venv's).
     """
     stamp_path = Path(session.virtualenv.location) / "nn-foundations-install.json"
-    wanted = {"sources": SOURCES.digest(ROOT), "extras": extras}
+    wanted = {"sources": SOURCES.digest(ROOT), "extras": extras, "setup_args": list(setup_args)}
     try:
         stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -124,7 +124,8 @@ def _install(session: nox.Session, extras: str = "") -> None:
     _install_build_requirements(session)
     build_dir = ROOT / "build" / f"nox-{session.name}"
     target = f".[{extras}]" if extras else "."
-    session.install("--no-build-isolation", f"-Cbuild-dir={build_dir}", target, silent=True)
+    meson = [f"-Csetup-args={arg}" for arg in setup_args]
+    session.install("--no-build-isolation", f"-Cbuild-dir={build_dir}", *meson, target, silent=True)
     stamp_path.write_text(json.dumps(wanted) + "\n", encoding="utf-8")
 
 
@@ -205,21 +206,16 @@ def _bench_phase1(session: nox.Session, *args: str) -> None:
     )
 
 
-@nox.session(python=PYTHON, default=False)
-def phase3(session: nox.Session) -> None:
-    """Phase 3 (C library): C tests plain and sanitized, binding tests, then the benchmark.
+#: meson options of a build under AddressSanitizer and UBSan (b_lundef=false: the extension
+#: modules leave Python's own symbols undefined, which a sanitized link must allow)
+SANITIZED = ("-Db_sanitize=address,undefined", "-Db_lundef=false", "-Dbuildtype=debugoptimized")
 
-    The C tests run plain, under AddressSanitizer + UBSan, and under valgrind where installed;
-    then the Python tests of the three bindings and the benchmark (arguments after -- go to it,
-    e.g. `nox -s phase3 -- --large`)."""
+
+def _c_tests(session: nox.Session) -> None:
+    """Phase 3's C tests (both micro-kernels), plain, under ASan + UBSan, and under valgrind."""
     _install_build_requirements(session)  # meson setup configures every phase
     builds = ROOT / "build" / "phase3"
-    sanitizers = [
-        "-Db_sanitize=address,undefined",
-        "-Db_lundef=false",
-        "-Dbuildtype=debugoptimized",
-    ]
-    for name, options in (("plain", []), ("sanitized", sanitizers)):
+    for name, options in (("plain", ()), ("sanitized", SANITIZED)):
         build = builds / name
         wipe = ["--wipe"] if (build / "build.ninja").exists() else []
         session.run("meson", "setup", *wipe, str(build), *options, silent=True)
@@ -230,8 +226,47 @@ def phase3(session: nox.Session) -> None:
         session.run(
             "meson", "test", "-C", str(builds / "plain"), "--wrap", wrap, "--print-errorlogs"
         )
+    elif os.environ.get("CI"):
+        session.error("valgrind is not installed (.ci/run installs it)")
     else:
         session.log("valgrind not installed: skipping the valgrind run of the C tests")
+
+
+@nox.session(python=PYTHON, default=False)
+def ctests(session: nox.Session) -> None:
+    """Phase 3's C library under the sanitizers: C tests plain/ASan/UBSan/valgrind, bindings too.
+
+    The C tests run plain, under AddressSanitizer + UBSan and under valgrind; then the project is
+    built with both sanitizers and the three bindings' Python tests run against that build, the
+    sanitizer runtimes preloaded into Python. Any finding fails the session. CI runs it."""
+    _c_tests(session)
+    _install(session, "test", setup_args=SANITIZED)
+    compiler = os.environ.get("CC", "cc")
+    runtimes = [
+        session.run(compiler, f"-print-file-name={lib}", silent=True, external=True).strip()
+        for lib in ("libasan.so", "libubsan.so")
+    ]
+    env = _env(
+        LD_PRELOAD=" ".join(runtimes),
+        # Python's own allocations are not freed at exit (leaks are the C tests' to find); the
+        # tests ask for impossible allocations and expect MemoryError, not an abort
+        ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:verify_asan_link_order=0",
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+        OMP_NUM_THREADS="1",
+        NUMBA_ENABLE_CUDASIM="1",
+    )
+    # -s: a sanitizer report ends the process at once; uncaptured, it reaches the log
+    session.run("python", "-P", "-m", "pytest", "-s", "-q", "phase3_c", env=env)
+
+
+@nox.session(python=PYTHON, default=False)
+def phase3(session: nox.Session) -> None:
+    """Phase 3 (C library): C tests plain and sanitized, binding tests, then the benchmark.
+
+    The C tests run plain, under AddressSanitizer + UBSan, and under valgrind where installed;
+    then the Python tests of the three bindings and the benchmark (arguments after -- go to it,
+    e.g. `nox -s phase3 -- --large`). `nox -s ctests` also runs the bindings' tests sanitized."""
+    _c_tests(session)
     _install(session, "test")
     _pytest(session, _describe(session), "phase3_c")
     _module(

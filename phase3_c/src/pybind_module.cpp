@@ -50,9 +50,10 @@ py::array_t<T> take(py::handle obj, const char *name) {
                    (arr.shape(0) <= 1 || (arr.strides(0) >= arr.shape(1) * (py::ssize_t)sizeof(T) &&
                                           arr.strides(0) % (py::ssize_t)sizeof(T) == 0));
     if (rows_ok) return py::reinterpret_borrow<py::array_t<T>>(arr);
-    // the converting constructor, not ensure(): ensure() swallows NumPy's MemoryError for a copy
-    // too large to make and returns a null array
-    return py::array_t<T, py::array::c_style | py::array::forcecast>(arr);
+    // A fresh C-contiguous, aligned copy in native byte order, made by NumPy (pybind11's own
+    // conversion asks for no alignment, and its ensure() turns NumPy's MemoryError for a copy too
+    // large to make into a null array).
+    return py::module_::import("numpy").attr("array")(arr, py::dtype::of<T>(), py::arg("order") = "C");
 }
 
 template <typename T>
