@@ -247,8 +247,9 @@ def _checked_params(arrays: dict[str, np.ndarray], widths: tuple[int, ...]) -> P
             a = arrays.pop(f"{name}{l}", None)
             if a is None:
                 raise ValueError(f"no array {name}{l} for widths {'-'.join(map(str, widths))}")
-            if a.dtype != np.float32 or a.shape != shape:
+            if a.dtype.kind != "f" or a.dtype.itemsize != 4 or a.shape != shape:
                 raise ValueError(f"{name}{l} is {a.dtype} {a.shape}, expected float32 {shape}")
+            a = a.astype(np.float32, copy=False)  # float32 in the other byte order: this one's
             if not np.isfinite(a).all():
                 raise ValueError(f"{name}{l} holds NaN or infinite values (a diverged run?)")
             groups[name].append(a)

@@ -61,8 +61,12 @@ def test_an_unusable_out_folder_is_refused_before_training(tmp_path, capsys, whe
     if where == "read-only":
         (tmp_path / "ro").mkdir()
         (tmp_path / "ro").chmod(0o500)
-        if _can_write(tmp_path / "ro"):
-            pytest.skip("running as a user who may write anywhere (root)")
+        if _can_write(tmp_path / "ro"):  # root may write anywhere: refuse as the OS would
+
+            def refuse(*args, **kwargs):
+                raise PermissionError(13, "Permission denied")
+
+            monkeypatch.setattr("phase5_training.train.tempfile.TemporaryFile", refuse)
 
     def no_data(*args, **kwargs):  # the check must come before the data is even looked for
         raise AssertionError("the data was loaded before --out was checked")
@@ -220,3 +224,20 @@ def test_weights_that_are_not_finite_are_refused(checkpoint, bad, capsys):
     assert "W1 holds NaN" in err
     err = one_line_error(capsys, ["--resume", str(checkpoint), "--widths", "784", "32", "10"])
     assert "W1 holds NaN" in err
+
+
+def test_a_byte_swapped_checkpoint_gives_the_same_weights(checkpoint):
+    """float32 stored big-endian ('>f4', as another machine or tool may write it) is float32:
+    the same numbers, converted, never read as garbage."""
+    native, _, _ = load_checkpoint(checkpoint)
+    with np.load(checkpoint) as data:
+        swapped = {
+            n: data[n].astype(data[n].dtype.newbyteorder()) for n in data.files if n != "meta"
+        }
+    rewrite(checkpoint, arrays=swapped)
+    with np.load(checkpoint) as data:
+        assert data["W0"].dtype.byteorder == ">"
+    params, _, _ = load_checkpoint(checkpoint)
+    for a, b in zip(native.W + native.b, params.W + params.b, strict=True):
+        assert b.dtype == np.float32 and b.dtype.isnative
+        np.testing.assert_array_equal(a, b)
