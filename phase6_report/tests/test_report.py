@@ -12,6 +12,9 @@ from phase6_report import report, results
 from phase6_report.__main__ import main
 from shared.testing import assert_picture, png_size
 
+#: the loop state of a model that has not trained yet, as train() writes it
+FRESH = {"epoch": 0, "step": 0, "history": []}
+
 
 def images_of(page):
     """The PNG files the page links, and the images it embeds (decoded)."""
@@ -112,7 +115,7 @@ def test_training_figures_with_a_model_and_real_mnist(fake, tmp_path):
     except DataNotFoundError:
         pytest.skip("MNIST not found (set NNF_DATA_DIR)")
     config = TrainConfig(widths=(784, 16, 10))
-    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, {"epoch": 0})
+    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, FRESH)
     figures = report.training_figures(
         {"mnist, cpu": (tmp_path / "metrics.json", fake.metrics())},
         tmp_path / "model.npz",
@@ -135,7 +138,7 @@ def test_a_model_without_its_data_is_noted_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("NNF_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     config = TrainConfig(widths=(784, 16, 10))
-    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, {"epoch": 0})
+    save_checkpoint(tmp_path / "model.npz", he_init(config.widths, 0), config, FRESH)
     missing = []
     figures = report.training_figures(
         {}, tmp_path / "model.npz", tmp_path, tmp_path / "empty", missing
