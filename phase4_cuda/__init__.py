@@ -1,2 +1,3 @@
 """Phase 4: CUDA kernels in numba, from "hello" to a tiled, register-blocked matrix product
-measured against cuBLAS. Not built yet (issue #4)."""
+measured against cuBLAS, the fused dense layer, and the content-keyed kernel cache (see
+README.md for the reading order)."""

@@ -241,7 +241,7 @@ def roadmap(results: BenchResults, peer, timings: dict[str, Timing], n: int = 10
     if c_matmul is not None:
         rows.append(("C (Phase 3, float32)", time_call(partial(c_matmul, a32, b32), repeat=10)))
     else:
-        results.notes.append("roadmap: Phase 3 (C) is not built yet, so its row is missing")
+        results.notes.append("roadmap: Phase 3 (C) is not installed here, so its row is missing")
     check("naive", da, db, dc, a32, b32)
     rows.append(
         (

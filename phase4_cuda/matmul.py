@@ -652,7 +652,7 @@ def _launch_blocked2d(a, b, c, bias=None, tiles=None):
 
 
 def _flat(a, b, c):
-    """1-D views of C-contiguous device arrays, and the sizes as uint32 (versions 5 and 6)."""
+    """1-D views of C-contiguous device arrays, and the sizes as uint32 (version 5, unsigned)."""
     (m, k_dim), n = a.shape, c.shape[1]
     views = (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size))
     return views, (np.uint32(m), np.uint32(n), np.uint32(k_dim))

@@ -73,8 +73,8 @@ def tiles_for_step(m: int, n: int, sms: int) -> Tiles:
     return SMALL_TILES[-1]
 
 
-#: split-K helps only where K is long: measured per product on the H100 (issue #5's closing
-#: note), 4 slices beat 5-12 for the forward products, and the weight gradients (K = 128, four
+#: split-K helps only where K is long: measured per product on the H100 (`python -m
+#: phase5_training.tune_step`, README.md), 4 slices beat 5-12 for the forward products, and the weight gradients (K = 128, four
 #: tiles) were slower split at all.
 MAX_SPLIT = 4
 

@@ -1,6 +1,6 @@
 """The model Phase 5 trains, independent of where it runs: an MLP's configuration and parameters,
 He initialisation, checkpoints, and a float64 NumPy reference of one training step that every
-backend (the C library here, the GPU kernels later) is tested against.
+backend (the C library and the GPU kernels) is tested against.
 
 The network: x (batch, 784) -> [Dense + ReLU] * hidden -> Dense -> softmax cross-entropy.
 W[l] is (n_l, n_{l+1}) and b[l] is (n_{l+1},), as in Phases 1 and 4. The update is SGD with

@@ -104,7 +104,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
  * (32 MiB here, shared with other programs; 8-16 MiB on a laptop). */
 #define B_CHUNK_BYTES (4u << 20)
 
-/* ---- the loop nest, once per type (blocking from ../shared/CPU.md: sized for 32 KiB L1,
+/* ---- the loop nest, once per type (blocking sized for 32-48 KiB of L1 and
  * 512 KiB-1 MiB L2; KC x NR of B stays in L1, MC x KC of A in L2) --------------------------- */
 #define T double
 #define SUF f64
