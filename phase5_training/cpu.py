@@ -8,22 +8,53 @@ no arithmetic to speak of: the loss from the logits, one-hot subtraction, and th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import phase3_c
 from phase5_training.mlp import Params, TrainConfig, cross_entropy
+from shared.progress import Progress
 
 __all__ = ["CpuTrainer"]
 
 
 class CpuTrainer:
-    """Holds the parameters (float32) and runs forward, backward and update steps."""
+    """Holds the parameters (float32) and runs forward, backward and update steps (the Trainer
+    contract of trainer.py): one call into C per operation, the loss checked every step."""
 
     device = "cpu"
+    compile_seconds = 0.0  # nothing is compiled at run time: the C library was built at install
+    capture_seconds = 0.0
 
     def __init__(self, params: Params, config: TrainConfig) -> None:
         self.params = params
         self.config = config
+        self.x = self.y = None
+
+    def load(self, x: np.ndarray, y: np.ndarray) -> None:
+        """The training set, kept as it is (x float32 (n, n_0), y (n,))."""
+        self.x, self.y = x, y
+
+    def run_epoch(
+        self, order: np.ndarray, lrs: list[float], bar: Progress | None = None
+    ) -> tuple[float, int]:
+        """All steps of an epoch, one host call each; see trainer.Trainer.run_epoch."""
+        if self.x is None:
+            raise RuntimeError("load() the training set before run_epoch()")
+        size = self.config.batch_size
+        loss_sum, correct, seen = 0.0, 0, 0
+        for s, start in enumerate(range(0, len(order), size)):
+            idx = order[start : start + size]
+            loss, right = self.step(self.x[idx], self.y[idx], lrs[s])
+            loss_sum, correct, seen = loss_sum + loss * len(idx), correct + right, seen + len(idx)
+            if not math.isfinite(loss):
+                return loss, correct  # the loop stops the run
+            if bar is not None:
+                bar.update()
+                if s % 20 == 0 or seen == len(order):
+                    bar.set_postfix(loss=loss_sum / seen, acc=correct / seen, lr=lrs[s])
+        return loss_sum, correct
 
     def logits(self, x: np.ndarray, batch: int = 2048) -> np.ndarray:
         """Forward pass in chunks: x (n, n_0) float32 -> logits (n, classes)."""

@@ -130,6 +130,9 @@ class StepGraph:
 
 
 class GpuTrainer:
+    """The Trainer contract of trainer.py on the GPU: the data resident on the device, each step
+    a CUDA graph replayed."""
+
     device = "gpu"
 
     def __init__(self, params: Params, config: TrainConfig, use_graphs: bool | None = None) -> None:
@@ -309,18 +312,17 @@ class GpuTrainer:
         loss_sum, correct = self._read_stats()
         return loss_sum / len(y), correct
 
-    def run_epoch(
-        self, order: np.ndarray, lrs: list[float], batch_size: int, bar=None
-    ) -> tuple[float, int]:
+    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
         """All steps of an epoch over the resident data in the order `order`; returns the summed
-        loss and the number correct, read from the device once at the end."""
+        loss and the number correct, read from the device once at the end (see trainer.py)."""
         if self.x is None:
             raise RuntimeError("load() the training set before run_epoch()")
-        n, s = len(order), self.stream
-        if batch_size != self.config.batch_size or n != self.order.size:
+        n, s, batch_size = len(order), self.stream, self.config.batch_size
+        steps = math.ceil(n / batch_size)
+        if n != self.order.size or len(lrs) != steps:
             raise ValueError(
-                f"run_epoch: expected {self.order.size} rows in batches of "
-                f"{self.config.batch_size}, got {n} in batches of {batch_size}"
+                f"run_epoch: expected {self.order.size} rows and {math.ceil(self.order.size / batch_size)} "
+                f"learning rates, got {n} rows and {len(lrs)}"
             )
         self.order.copy_to_device(order.astype(np.int32), stream=s)
         self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=s)
@@ -337,7 +339,10 @@ class GpuTrainer:
                     fn(*args)
                 if bar is not None:
                     bar.update()
-        return self._read_stats()
+        loss_sum, correct = self._read_stats()
+        if bar is not None:
+            bar.set_postfix(loss=loss_sum / n, acc=correct / n)
+        return loss_sum, correct
 
     def logits(self, x: np.ndarray, batch: int = 4096) -> np.ndarray:
         out = []

@@ -30,6 +30,7 @@ from phase5_training.mlp import (
     lr_at,
     save_checkpoint,
 )
+from phase5_training.trainer import Trainer
 from shared.batches import minibatch_indices, scale_images, train_val_split
 from shared.bench import machine_info
 from shared.datasets import Dataset, load_dataset
@@ -98,7 +99,7 @@ def evaluate(trainer, x: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict
     }
 
 
-def make_trainer(device: str, params: Params, config: TrainConfig):
+def make_trainer(device: str, params: Params, config: TrainConfig) -> Trainer:
     if device == "cpu":
         from phase5_training.cpu import CpuTrainer
 
@@ -108,33 +109,6 @@ def make_trainer(device: str, params: Params, config: TrainConfig):
 
         return GpuTrainer(params, config)
     raise ValueError(f"no trainer for device {device!r}")
-
-
-def _host_epoch(trainer, data, order, config, state, total_steps, bar) -> tuple[float, int]:
-    """One epoch, one host call per step (the CPU trainer): the loss is checked every step."""
-    loss_sum, correct, seen = 0.0, 0, 0
-    for i, start in enumerate(range(0, len(order), config.batch_size)):
-        idx = order[start : start + config.batch_size]
-        lr = lr_at(config, state["step"], total_steps)
-        loss, right = trainer.step(data["x_train"][idx], data["y_train"][idx], lr)
-        state["step"] += 1
-        loss_sum, correct, seen = loss_sum + loss * len(idx), correct + right, seen + len(idx)
-        if not math.isfinite(loss):
-            return loss, correct  # the caller stops the run
-        bar.update()
-        if i % 20 == 0 or seen == len(order):
-            bar.set_postfix(loss=loss_sum / seen, acc=correct / seen, lr=lr)
-    return loss_sum, correct
-
-
-def _device_epoch(trainer, data, order, config, state, total_steps, bar) -> tuple[float, int]:
-    """One epoch on the device (the GPU trainer): metrics are read once, at the end."""
-    steps = math.ceil(len(order) / config.batch_size)
-    lrs = [lr_at(config, state["step"] + s, total_steps) for s in range(steps)]
-    loss_sum, correct = trainer.run_epoch(order, lrs, config.batch_size, bar)
-    state["step"] += steps
-    bar.set_postfix(loss=loss_sum / len(order), acc=correct / len(order))
-    return loss_sum, correct
 
 
 def writable_folder(path: Path) -> None:
@@ -149,9 +123,9 @@ def writable_folder(path: Path) -> None:
         raise ValueError(f"--out {path}: cannot write there ({e.strerror or e})") from None
 
 
-def _setup_seconds(trainer) -> float:
+def _setup_seconds(trainer: Trainer) -> float:
     """Seconds the trainer has spent so far compiling kernels and capturing graphs (0 on the CPU)."""
-    return getattr(trainer, "compile_seconds", 0.0) + getattr(trainer, "capture_seconds", 0.0)
+    return trainer.compile_seconds + trainer.capture_seconds
 
 
 def train(
@@ -187,8 +161,7 @@ def train(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
         )
     trainer = make_trainer(device, params, config)
-    if hasattr(trainer, "load"):  # the GPU trainer keeps the training set on the device
-        trainer.load(data["x_train"], data["y_train"])
+    trainer.load(data["x_train"], data["y_train"])
     n = len(data["y_train"])
     steps_per_epoch = math.ceil(n / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -211,8 +184,11 @@ def train(
             )
             with bar:
                 order = epoch_order(n, config, epoch)
-                run = _device_epoch if hasattr(trainer, "run_epoch") else _host_epoch
-                loss_sum, correct = run(trainer, data, order, config, state, total_steps, bar)
+                lrs = [
+                    lr_at(config, state["step"] + s, total_steps) for s in range(steps_per_epoch)
+                ]
+                loss_sum, correct = trainer.run_epoch(order, lrs, bar)
+                state["step"] += steps_per_epoch
             if not math.isfinite(loss_sum):
                 where = (
                     f"the last good checkpoint is {checkpoint}"
@@ -274,8 +250,8 @@ def train(
         "train_seconds": train_seconds,
         # apart from it: compiling the kernels (or loading them from the kernel cache) and
         # capturing the step's CUDA graphs, both in the first epoch (GPU trainer; 0 on the CPU)
-        "compile_seconds": getattr(trainer, "compile_seconds", 0.0),
-        "capture_seconds": getattr(trainer, "capture_seconds", 0.0),
+        "compile_seconds": trainer.compile_seconds,
+        "capture_seconds": trainer.capture_seconds,
         "total_seconds": time.perf_counter() - started,
         "machine": machine_info(),
         "classes": list(ds.classes),

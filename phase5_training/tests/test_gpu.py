@@ -51,7 +51,7 @@ def test_a_device_epoch_matches_host_steps(rng):
     order = rng.permutation(10)
     lrs = [0.1, 0.08, 0.06]
     gpu.load(x, y)
-    loss_sum, correct = gpu.run_epoch(order, lrs, batch_size=4)
+    loss_sum, correct = gpu.run_epoch(order, lrs)
     expected_loss, expected_correct = 0.0, 0
     for s, start in enumerate(range(0, 10, 4)):
         idx = order[start : start + 4]
@@ -83,10 +83,12 @@ def test_run_epoch_checks_its_inputs(rng):
     x = rng.standard_normal((10, WIDTHS[0])).astype(np.float32)
     y = rng.integers(0, WIDTHS[-1], 10)
     with pytest.raises(RuntimeError, match="load"):
-        gpu.run_epoch(np.arange(10), [0.1] * 3, batch_size=4)
+        gpu.run_epoch(np.arange(10), [0.1] * 3)
     gpu.load(x, y)
-    with pytest.raises(ValueError, match="batches of 4, got 10 in batches of 5"):
-        gpu.run_epoch(np.arange(10), [0.1] * 2, batch_size=5)
+    with pytest.raises(
+        ValueError, match="expected 10 rows and 3 learning rates, got 10 rows and 2"
+    ):
+        gpu.run_epoch(np.arange(10), [0.1] * 2)
 
 
 def test_small_products_get_tiles_that_spread_over_the_gpu():
@@ -124,7 +126,7 @@ def test_the_captured_graph_matches_launching_one_by_one(rng):
     for use_graphs in (True, False):
         gpu = GpuTrainer(params.copy(), config, use_graphs=use_graphs)
         gpu.load(x, y)
-        sums = [gpu.run_epoch(rng_order, [0.1 - 0.01 * s for s in range(7)], 32)
+        sums = [gpu.run_epoch(rng_order, [0.1 - 0.01 * s for s in range(7)])
                 for rng_order in (np.arange(200), np.arange(200)[::-1].copy())]  # fmt: skip
         runs.append((gpu.params, sums))
     (graph_params, graph_sums), (eager_params, eager_sums) = runs
