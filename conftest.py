@@ -8,15 +8,10 @@ normal way, makes the installed copies (a regular or an editable install) the on
 """
 
 import importlib
+from pathlib import Path
 
-PACKAGES = (
-    "shared",
-    "phase1_python",
-    "phase3_c",
-    "phase4_cuda",
-    "phase5_training",
-    "phase6_report",
-)
+#: the project's packages: every folder with a meson.build of its own (as in noxfile.py)
+PACKAGES = sorted(p.name for p in Path(__file__).parent.iterdir() if (p / "meson.build").is_file())
 
 for _name in PACKAGES:
     try:
