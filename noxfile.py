@@ -28,8 +28,8 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests"]  # what a bare `nox` runs: quick and hardware-free
 nox.options.error_on_missing_interpreters = True
-# Keep each session's virtualenv between runs (`nox --no-reuse-existing-virtualenvs` or
-# `nox -R`/`--reuse-venv=no` starts afresh); `_install` decides whether the project is stale.
+# Keep each session's virtualenv between runs (`nox --reuse-venv=no` starts afresh); `_install`
+# decides whether the project in it is stale.
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).resolve().parent
