@@ -149,11 +149,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--evaluate", metavar="MODEL", help="only evaluate a saved model.npz on the test set"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--plots",
-        action="store_true",
-        help="also draw the run's figures into OUT/plots (needs the `plot` extra: matplotlib)",
-    )
     return p.parse_args(argv)  # fmt: skip
 
 
@@ -204,14 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr, momentum=args.momentum, nesterov=args.nesterov, weight_decay=args.weight_decay,
         schedule=args.schedule, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit,
     )  # fmt: skip
-    if args.plots:  # before training: a missing extra should not cost a training run
-        from phase6_report.plots import MissingPlotting, require_matplotlib
-
-        try:
-            require_matplotlib()
-        except MissingPlotting as e:
-            print(f"error: --plots: {e}", file=sys.stderr)
-            return 2
     try:
         if args.evaluate:
             from phase5_training.mlp import load_checkpoint
@@ -257,24 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             f"before it: {metrics['compile_seconds']:.2f} s compiling the kernels or loading them "
             f"from the cache, {metrics['capture_seconds']:.2f} s capturing CUDA graphs"
         )
-    if args.plots:
-        from pathlib import Path
-
-        from phase6_report.report import training_figures
-
-        out = Path(args.out)
-        (out / "plots").mkdir(exist_ok=True)
-        label = f"{config.dataset}, {device}"
-        missing: list[str] = []
-        figures = training_figures(
-            {label: (out / "metrics.json", metrics)}, out / "model.npz", out / "plots",
-            args.data_dir, missing,
-        )  # fmt: skip
-        for note in missing:
-            print(f"note: {note}")
-        print(f"{len(figures)} figures in {out / 'plots'}")
     worst = min(range(len(test["per_class_accuracy"])), key=test["per_class_accuracy"].__getitem__)
     print(f"hardest class: {metrics['classes'][worst]} ({test['per_class_accuracy'][worst]:.2%})")
+    print(f"its figures: python -m phase6_report --run {args.out}")
     return 0
 
 

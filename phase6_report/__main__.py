@@ -1,17 +1,21 @@
 """python -m phase6_report [--results DIR ...] [--out DIR] [--data-dir DIR] [--no-xor]
+python -m phase6_report --run results/mnist [--data-dir DIR]
 
 Gathers the latest results of every phase and writes the figures and a self-contained HTML page
-into --out; prints the page's path.
+into --out; prints the page's path. With --run, draws one finished training run's figures (its
+curves, confusion matrix, first layer and misclassified digits) into RUN/plots instead, without
+retraining.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from phase6_report.plots import MissingPlotting
-from phase6_report.report import build
+from phase6_report.report import build, training_figures
 from phase6_report.results import ResultsError
 
 #: where results live when the command runs from the repository's root: the latest runs first,
@@ -28,7 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="results/report", help="output folder (default: %(default)s)")
     p.add_argument("--data-dir", help="MNIST data folder, for the misclassified-images gallery")
     p.add_argument("--no-xor", action="store_true", help="leave out Phase 1's XOR figure")
+    p.add_argument(
+        "--run", metavar="RUN",
+        help="draw one training run's figures (RUN/metrics.json, RUN/model.npz) into RUN/plots",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    if args.run:
+        return draw_run(Path(args.run), args.data_dir)
     folders = args.results or [d for d in DEFAULT_RESULTS if Path(d).is_dir()] or ["results"]
     try:
         page = build(folders, args.out, args.data_dir, xor=not args.no_xor)
@@ -36,6 +46,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"report written: {page.resolve()}")
+    return 0
+
+
+def draw_run(run: Path, data_dir: str | None = None) -> int:
+    """The figures of the training run in `run` (what `python -m phase5_training --out RUN`
+    wrote), into RUN/plots; 2 with a one-line error when the run or matplotlib is missing."""
+    try:
+        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+        label = f"{metrics['dataset']}, {metrics['device']}"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(
+            f"error: --run {run}: no readable metrics.json from a training run ({e})",
+            file=sys.stderr,
+        )
+        return 2
+    missing: list[str] = []
+    try:
+        (run / "plots").mkdir(exist_ok=True)
+        model = run / "model.npz"
+        figures = training_figures(
+            {label: (run / "metrics.json", metrics)}, model if model.exists() else None,
+            run / "plots", data_dir, missing,
+        )  # fmt: skip
+    except (MissingPlotting, ResultsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for note in missing:
+        print(f"note: {note}")
+    print(f"{len(figures)} figures in {run / 'plots'}")
     return 0
 
 

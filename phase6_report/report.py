@@ -69,7 +69,7 @@ def training_figures(
     missing: list[str] | None = None,
 ) -> list[Figure]:
     """Curves of every run, each run's confusion matrix, and for `model` its first layer and its
-    misclassified test images. Used by the report and by `python -m phase5_training --plots`."""
+    misclassified test images. Used by the report and by `python -m phase6_report --run RUN`."""
     figures = []
     if runs:
         names = ", ".join(runs)

@@ -40,7 +40,7 @@ def test_every_option_says_what_it_does_and_its_default(capsys):
     parser_options = [
         "--dataset", "--data-dir", "--device", "--threads", "--widths", "--epochs", "--batch-size",
         "--lr", "--momentum", "--no-nesterov", "--weight-decay", "--schedule", "--val-fraction",
-        "--seed", "--limit", "--out", "--resume", "--evaluate", "--no-progress", "--plots",
+        "--seed", "--limit", "--out", "--resume", "--evaluate", "--no-progress",
     ]  # fmt: skip
     for option in parser_options:
         assert option in text

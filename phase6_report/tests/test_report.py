@@ -152,12 +152,28 @@ def test_xor_figure_from_phase_1s_network(tmp_path):
     assert corners.shape == (4,) and np.all((corners >= 0) & (corners <= 1))
 
 
-def test_phase5_plots_flag_checks_for_matplotlib_before_training(monkeypatch, capsys, tmp_path):
-    from phase5_training.__main__ import main as train_main
+def test_a_finished_run_is_drawn_without_retraining(fake, tmp_path, capsys):
+    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
 
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    assert train_main(["--plots", "--out", str(tmp_path), "--device", "cpu"]) == 2
-    assert "--plots" in capsys.readouterr().err and not any(tmp_path.iterdir())
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps(fake.metrics()))
+    config = TrainConfig(widths=(784, 16, 10))
+    save_checkpoint(run / "model.npz", he_init(config.widths, 0), config, FRESH)
+    assert main(["--run", str(run)]) == 0
+    drawn = sorted(p.name for p in (run / "plots").iterdir())
+    assert {"training-curves.png", "confusion-1.png", "first-layer.png"} <= set(drawn)
+    assert "figures in" in capsys.readouterr().out
+
+
+def test_a_folder_that_is_no_run_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    assert main(["--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --run ") and err.count("\n") == 1
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the `plot` extra missing
+    (tmp_path / "metrics.json").write_text(json.dumps({"dataset": "mnist", "device": "cpu"}))
+    assert main(["--run", str(tmp_path)]) == 2
+    assert "matplotlib" in capsys.readouterr().err
 
 
 def test_the_page_in_a_headless_browser(results_dir, tmp_path):
