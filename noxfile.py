@@ -91,10 +91,10 @@ def _install(session: nox.Session, extras: str = "", setup_args: tuple[str, ...]
     """Build the project with meson-python and install it, with `extras`, into the session, unless
     the session already holds this very build.
 
-    A stamp in the virtualenv records the digest of the sources (shared/sources.py), the
-    extras and the meson `setup_args` of the last install; when both match, nothing is built or installed. Otherwise the
-    build runs without build isolation in a build folder kept per session (build/nox-NAME), so
-    meson and ninja recompile only what changed.
+    A stamp in the virtualenv records the digest of the sources (shared/sources.py), the extras
+    and the meson `setup_args` of the last install; when all three match, nothing is built or
+    installed. Otherwise the build runs without build isolation in a build folder kept per session
+    (build/nox-NAME), so meson and ninja recompile only what changed.
 
     NNF_EXTRA_SITE_PACKAGES (a site-packages folder) is added to the session's path through a .pth
     file, after the session's own packages: on a GPU machine whose CUDA-enabled numba-cuda lives in

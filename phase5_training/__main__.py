@@ -149,7 +149,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--evaluate", metavar="MODEL", help="only evaluate a saved model.npz on the test set"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)  # fmt: skip
+    return p.parse_args(argv)
 
 
 class DeviceError(ValueError):
@@ -199,16 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr, momentum=args.momentum, nesterov=args.nesterov, weight_decay=args.weight_decay,
         schedule=args.schedule, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit,
     )  # fmt: skip
+    if args.threads:  # the C library's products: training and evaluation on the CPU
+        import phase3_c
+
+        phase3_c.set_threads(args.threads)
     try:
         if args.evaluate:
             from phase5_training.mlp import load_checkpoint
             from shared.datasets import load_dataset
 
             params, saved, _ = load_checkpoint(args.evaluate)
-            if args.threads:
-                import phase3_c
-
-                phase3_c.set_threads(args.threads)
             data = prepare_data(load_dataset(saved.dataset, args.data_dir), saved)
             result = evaluate(make_trainer("cpu", params, saved), data["x_test"], data["y_test"])
             print(
@@ -217,10 +217,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         config.validate()
         device = pick_device(args.device)
-        if args.threads:
-            import phase3_c
-
-            phase3_c.set_threads(args.threads)
         metrics = train(
             config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress
         )
