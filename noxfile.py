@@ -358,9 +358,11 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Every phase's benchmark that this machine can run, as tables and as JSON under results/.
+    """Every phase's benchmark that this machine can run, as tables and as JSON under results/,
+    then the performance roadmap (one 1000x1000 product by every route: about 20 s of it is
+    pure Python).
 
-    The GPU benchmark runs only where there is a GPU."""
+    The GPU benchmark and the roadmap's GPU routes run only where there is a GPU."""
     _install(session, "cuda" if _gpu_driver() else "")
     gpu = _describe(session)
     _bench_phase1(session)
@@ -369,3 +371,4 @@ def bench(session: nox.Session) -> None:
         _bench_phase4(session)
     else:
         session.log("no CUDA GPU: Phase 4's benchmark skipped")
+    _module(session, "phase6_report.roadmap", "--json", str(RESULTS / "roadmap.json"))

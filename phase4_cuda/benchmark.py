@@ -1,13 +1,12 @@
 """Benchmark of Phase 4 on a GPU: the matmul ladder against cuBLAS, launch overhead, and the
-performance roadmap of one 1000x1000 product from pure Python to cuBLAS.
+registers, spills and shared memory of every compiled kernel.
 
     python -m phase4_cuda.benchmark [--sizes 1024 2048 4096] [--json FILE] [--autotune]
-                                    [--no-roadmap]
 
-Every version is first validated against a float64 NumPy product (poisoned outputs, odd shapes);
-only then is anything timed. GPU times are per product with the data already on the device,
-measured over back-to-back launches after a warm-up (JIT compilation excluded), median of
-repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
+Every version is first validated against a float64 NumPy product (`matmul.validate`: poisoned
+outputs, odd shapes, then each timed size); only then is anything timed. GPU times are per
+product with the data already on the device, measured over back-to-back launches after a warm-up
+(JIT compilation excluded), median of repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
 left out, with a note, when neither is installed. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
 the machine was busy or the repeats were unsteady (shared/bench.py).
@@ -90,41 +89,16 @@ def time_gpu(fn, sync, seconds: float = 0.2, repeat: int = 7):
 
 
 def device_inputs(m, k, n, seed=0):
+    """Random device operands a (m, k), b (k, n) and an output c (m, n)."""
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
-    return a, b, cuda.to_device(a), cuda.to_device(b), cuda.device_array((m, n), np.float32)
-
-
-def check(version, da, db, dc, a, b, **options):
-    dc.copy_to_device(np.full(dc.shape, np.nan, np.float32))
-    mm.launch(version, da, db, dc, **options)
-    ref = a.astype(np.float64) @ b.astype(np.float64)
-    err = mm.relative_error(dc.copy_to_host(), ref)
-    if not err <= 1e-5:
-        raise AssertionError(
-            f"{version} {options or ''} at {a.shape}@{b.shape}: relative error {err:.2e}"
-        )
-    return err
+    return cuda.to_device(a), cuda.to_device(b), cuda.device_array((m, n), np.float32)
 
 
 def resources(results: BenchResults) -> None:
     """Registers, spills (local memory) and shared memory of every compiled kernel."""
-    kernels = {
-        "naive": mm.matmul_naive,
-        "tiled": mm.matmul_tiled,
-        "blocked1d": mm.matmul_blocked1d,
-        "blocked2d": mm.matmul_blocked2d,
-        "unsigned": mm.matmul_unsigned,
-    }
-    options = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
-    for key, kernel in mm._KERNELS.items():  # the key: gemm_kernel's arguments, in order
-        tiles, wide, act, *flags = key
-        extras = (f" +{act}" if act else "") + "".join(
-            f" +{name}" for name, on in zip(options, flags, strict=True) if on
-        )
-        kernels[f"{'wide' if wide else 'double_buffered'} {tiles}{extras}"] = kernel
-    for name, kernel in kernels.items():
+    for name, kernel in mm.compiled_kernels().items():
         regs, local = kernel.get_regs_per_thread(), kernel.get_local_mem_per_thread()
         shared = kernel.get_shared_mem_per_block()
         for sig in regs:  # one entry per compiled signature
@@ -140,11 +114,11 @@ def resources(results: BenchResults) -> None:
 def warm_up(seconds: float = 1.5) -> None:
     """Keep the GPU busy before timing anything: an idle H100 sits at 345 MHz and takes a moment
     to reach its boost clock, which otherwise lands on whatever is measured first."""
-    _, _, da, db, dc = device_inputs(2048, 2048, 2048, seed=9)
+    launch = mm.plan(mm.DEFAULT_VERSION, *device_inputs(2048, 2048, 2048, seed=9))
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         for _ in range(20):
-            mm.launch("wide", da, db, dc)
+            launch()
         cuda.synchronize()
 
 
@@ -153,13 +127,12 @@ def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing]) -> No
     name, for the spread check."""
     warm_up()
     for n in sizes:
-        a, b, da, db, dc = device_inputs(n, n, n)
-        for version in mm.VERSIONS:
-            check(version, da, db, dc, a, b)
+        mm.validate(shapes=[(n, n, n)])
+        da, db, dc = device_inputs(n, n, n)
         flops = matmul_flops(n, n, n)
         row = {"kind": "ladder", "n": n}
         for version in mm.VERSIONS:
-            t = time_gpu(partial(mm.launch, version, da, db, dc), cuda.synchronize)
+            t = time_gpu(mm.plan(version, da, db, dc), cuda.synchronize)
             timings[f"n={n} {version}"] = t
             row[f"{version}_tflops"] = flop_rate(flops, t.median, "T")
             print(
@@ -178,14 +151,14 @@ def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing]) -> No
 def autotune(results: BenchResults, sizes, timings: dict[str, Timing]) -> None:
     """Time every candidate tile shape of versions 6 and 7 at each size."""
     for n in sizes:
-        a, b, da, db, dc = device_inputs(n, n, n, seed=1)
+        da, db, dc = device_inputs(n, n, n, seed=1)
         best = None
         for version in ("double_buffered", "wide"):
             for tiles in CANDIDATE_TILES:
                 if tiles.prefetch and version != "wide":
                     continue
-                check(version, da, db, dc, a, b, tiles=tiles)
-                t = time_gpu(partial(mm.launch, version, da, db, dc, tiles=tiles), cuda.synchronize)
+                mm.validate([version], [(n, n, n)], tiles=tiles)
+                t = time_gpu(mm.plan(version, da, db, dc, tiles=tiles), cuda.synchronize)
                 timings[f"autotune n={n} {version} {tiles}"] = t
                 tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
                 results.add(kind="autotune", n=n, version=version, tiles=str(tiles), tflops=tflops)
@@ -211,64 +184,6 @@ def launch_overhead(results: BenchResults, timings: dict[str, Timing]) -> None:
         t = time_call(fn, warmup=100, repeat=7, number=2000, sync=cuda.synchronize)
         timings[f"launch {label}"] = t
         results.add(kind="launch", how=label, microseconds=t.median * 1e6)
-
-
-def roadmap(results: BenchResults, peer, timings: dict[str, Timing], n: int = 1000) -> None:
-    """One n x n product by every route, on this machine, in this run; its Timings go into
-    `timings` (for the spread check), like those of the functions above."""
-    from phase1_python.matrix import Matrix
-
-    rng = np.random.default_rng(2)
-    a64, b64 = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-    a32, b32, da, db, dc = a64.astype(np.float32), b64.astype(np.float32), None, None, None
-    da, db, dc = cuda.to_device(a32), cuda.to_device(b32), cuda.device_array((n, n), np.float32)
-    rows = []  # (route, Timing)
-    pa, pb = Matrix(a64.tolist()), Matrix(b64.tolist())
-    rows.append(
-        (
-            "Pure Python (Phase 1, float64)",
-            time_call(partial(Matrix.__matmul__, pa, pb), warmup=0, repeat=1),
-        )
-    )
-    rows.append(("NumPy / OpenBLAS (float64)", time_call(partial(np.matmul, a64, b64), repeat=20)))
-    rows.append(("NumPy / OpenBLAS (float32)", time_call(partial(np.matmul, a32, b32), repeat=20)))
-    try:
-        import phase3_c
-
-        c_matmul = getattr(phase3_c, "matmul", None)
-    except ImportError:
-        c_matmul = None
-    if c_matmul is not None:
-        rows.append(("C (Phase 3, float32)", time_call(partial(c_matmul, a32, b32), repeat=10)))
-    else:
-        results.notes.append("roadmap: Phase 3 (C) is not installed here, so its row is missing")
-    check("naive", da, db, dc, a32, b32)
-    rows.append(
-        (
-            "CUDA naive (version 1)",
-            time_gpu(partial(mm.launch, "naive", da, db, dc), cuda.synchronize),
-        )
-    )
-    best = mm.pick_version(n, n, n)
-    check(best, da, db, dc, a32, b32)
-    rows.append(
-        (
-            f"CUDA best ({best})",
-            time_gpu(partial(mm.launch, best, da, db, dc), cuda.synchronize),
-        )
-    )
-    if peer:
-        rows.append((peer[0], time_gpu(partial(peer[1], da, db, dc), peer[2])))
-    python_s = rows[0][1].median
-    for route, t in rows:
-        timings[f"roadmap {route}"] = t
-        results.add(
-            kind="roadmap",
-            n=n,
-            route=route,
-            seconds=t.median,
-            speedup_over_python=python_s / t.median,
-        )
 
 
 def report(results: BenchResults) -> str:
@@ -306,21 +221,6 @@ def report(results: BenchResults) -> str:
                 ["launch", "microseconds"], [[r["how"], f"{r['microseconds']:.1f}"] for r in launch]
             )
         )
-    road = [r for r in results.rows if r["kind"] == "roadmap"]
-    if road:
-        out.append(
-            markdown_table(
-                ["route (1000x1000 product)", "time", "speed-up over pure Python"],
-                [
-                    [
-                        r["route"],
-                        f"{r['seconds'] * 1e3:.3f} ms",
-                        f"{r['speedup_over_python']:,.0f}x",
-                    ]
-                    for r in road
-                ],
-            )
-        )
     tune = [r for r in results.rows if r["kind"] == "autotune"]
     if tune:
         out.append(
@@ -345,11 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time every candidate tile shape of versions 6 and 7",
     )
-    parser.add_argument(
-        "--no-roadmap",
-        action="store_true",
-        help="skip the 1000x1000 roadmap (it runs pure Python: about 20 s)",
-    )
     args = parser.parse_args(argv)
     try:
         require_gpu()
@@ -365,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     results = BenchResults(name="phase4_matmul")
     results.machine["gpu"] = gpu_name()
     timings: dict[str, Timing] = {}
-    # The host launches every kernel and runs the roadmap's CPU routes: others on the CPU matter.
+    # The host launches every kernel: others on the CPU matter.
     load = LoadMonitor().start()
     mm.validate()
     peer = cublas_peer()
@@ -377,8 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)
-    if not args.no_roadmap:
-        roadmap(results, peer, timings)
     resources(results)
     results.note_load(load.stop(), timings)
     print(report(results))

@@ -17,13 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 from numba import cuda, float32
 
-from phase4_cuda.device import as_device, configure, is_device_array, require_gpu
+from phase4_cuda.device import as_device, is_device_array, require_gpu
 from phase4_cuda.kernel_cache import cached
-from phase4_cuda.matmul import VERSIONS, tiles_for
+from phase4_cuda.matmul import ACTIVATIONS, Launch, check_activation, plan
 
 __all__ = ["ACTIVATIONS", "dense_forward", "mlp_forward", "softmax"]
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", None)
 SOFTMAX_THREADS = 128  # a power of two, for the tree reduction
 
 
@@ -41,19 +40,16 @@ def _check_dense(x, w, b):
 def _dense(dx, dw, db, activation):
     batch, n_out = _check_dense(dx, dw, db)
     dout = cuda.device_array((batch, n_out), dtype=np.float32)
-    kernel, grid, block, args = VERSIONS["wide"](
-        dx, dw, dout, bias=db, tiles=tiles_for(batch, n_out), activation=activation
-    )
-    configure(kernel, grid, block)(*args)
+    plan("wide", dx, dw, dout, bias=db, activation=activation)()
     return dout
 
 
 def dense_forward(x, w, b, activation: str | None = "relu"):
     """act(x @ W + b) in one kernel. x: (batch, n_in), W: (n_in, n_out), b: (n_out,).
-    activation: 'relu', 'sigmoid', 'tanh' or None. NumPy in, NumPy out; device in, device out."""
+    activation: one of matmul.ACTIVATIONS (None: no activation). NumPy in, NumPy out; device
+    in, device out."""
     require_gpu()
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    check_activation(activation)
     on_device = any(is_device_array(v) for v in (x, w, b))
     dout = _dense(as_device(x, "x", 2), as_device(w, "W", 2), as_device(b, "b", 1), activation)
     return dout if on_device else dout.copy_to_host()
@@ -98,7 +94,7 @@ def softmax_rows(x, out):
 
 def _softmax(dx):
     dout = cuda.device_array(dx.shape, dtype=np.float32)
-    softmax_rows[dx.shape[0], SOFTMAX_THREADS](dx, dout)
+    Launch(softmax_rows, (dx.shape[0],), SOFTMAX_THREADS, (dx, dout))()
     return dout
 
 
@@ -116,8 +112,9 @@ def mlp_forward(x, weights: Sequence, biases: Sequence, activation: str = "relu"
     require_gpu()
     if len(weights) != len(biases) or not weights:
         raise ValueError(f"need one bias per weight matrix, got {len(weights)} and {len(biases)}")
-    if activation not in ("relu", "sigmoid", "tanh"):
-        raise ValueError(f"activation must be relu, sigmoid or tanh, got {activation!r}")
+    if activation is None:  # the hidden layers need one: without it the network is linear
+        raise ValueError(f"mlp_forward needs an activation, one of {[a for a in ACTIVATIONS if a]}")
+    check_activation(activation)
     on_device = is_device_array(x)
     h = as_device(x, "x", 2)
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 from numba import cuda, float32, int32, uint32
@@ -48,13 +46,22 @@ from phase4_cuda.kernel_cache import cached
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 
 __all__ = [
+    "ACTIVATIONS",
+    "CHECK_SHAPES",
+    "DEFAULT_VERSION",
+    "TOLERANCE",
     "TUNED",
     "VERSIONS",
+    "GemmVariant",
+    "Launch",
     "Tiles",
+    "compiled_kernels",
     "gemm_kernel",
-    "launch",
     "matmul",
-    "pick_version",
+    "plan",
+    "reference",
+    "relative_error",
+    "tiles_for",
     "validate",
 ]
 
@@ -289,23 +296,68 @@ class Tiles:
         return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}{bound}{pre}"
 
 
-_EPILOGUES = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-_KERNELS: dict[tuple, object] = {}
+# The epilogue's activations: what versions 6 and 7 (and so the dense layer) can apply to each
+# output while it is still in a register. Their names are the one list of activations on the GPU.
+@cuda.jit(device=True, inline="always")
+def identity(v):
+    return v
 
 
-def gemm_kernel(
-    tiles: Tiles,
-    wide: bool = True,
-    activation: str | None = None,
-    bias: bool = False,
-    trans_a: bool = False,
-    trans_b: bool = False,
-    mask: bool = False,
-    col_sums: bool = False,
-    split_k: bool = False,
-):
+@cuda.jit(device=True, inline="always")
+def relu(v):
+    return max(v, float32(0.0))
+
+
+@cuda.jit(device=True, inline="always")
+def sigmoid(v):
+    return float32(1.0) / (float32(1.0) + math.exp(-v))
+
+
+@cuda.jit(device=True, inline="always")
+def tanh(v):
+    return math.tanh(v)
+
+
+EPILOGUES = {None: identity, "relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+#: The activation names the fused epilogue accepts (None: the plain product).
+ACTIVATIONS: tuple[str | None, ...] = tuple(EPILOGUES)
+
+
+def check_activation(activation: str | None) -> None:
+    if activation not in EPILOGUES:
+        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+
+
+@dataclass(frozen=True)
+class GemmVariant:
+    """What one compiled kernel of versions 6 and 7 was built for: its tiles, the thread map
+    (`wide`), the operand layout and the epilogue. numba freezes all of it into the code."""
+
+    tiles: Tiles
+    wide: bool = True
+    activation: str | None = None
+    bias: bool = False
+    trans_a: bool = False
+    trans_b: bool = False
+    mask: bool = False
+    col_sums: bool = False
+    split_k: bool = False
+
+    def __str__(self) -> str:
+        flags = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
+        extras = (f" +{self.activation}" if self.activation else "") + "".join(
+            f" +{name}" for name in flags if getattr(self, name)
+        )
+        return f"{'wide' if self.wide else 'double_buffered'} {self.tiles}{extras}"
+
+
+_COMPILED: dict[GemmVariant, object] = {}
+
+
+def gemm_kernel(tiles: Tiles, wide: bool = True, **options):
     """The kernel of version 7 (`wide`) or 6 (not `wide`) for `tiles`, compiled once per
-    (tiles, wide, epilogue, operand layout).
+    variant (see GemmVariant for the options: activation, bias, trans_a, trans_b, mask,
+    col_sums, split_k).
 
     It computes C = op(A) @ op(B), op(X) being X.T where `trans_a` / `trans_b` says so, then in
     its epilogue adds `bias`, applies `activation` and, with `mask`, zeroes every element whose
@@ -316,43 +368,52 @@ def gemm_kernel(
 
     With `split_k` (for products too small to give every multiprocessor a block), the K loop is
     cut into `n_split` slices (a launch argument, so one compiled kernel serves every count),
-    one per blockIdx.z. Each block writes its partial tile to a workspace; the last block to
+    one per blockIdx.z. Each block publishes its partial tile to a workspace; the last block to
     finish a tile (an atomic counter per tile, after a memory fence) adds the slices up in slice
     order, so the result does not depend on which block came last, runs the epilogue, and resets
     the counter for the next launch.
 
-    The tile sizes, `wide`, the layout and the epilogue are closure constants, which numba
-    freezes into the compiled code, so every loop below has constant bounds and is unrolled, the
-    local arrays stay in registers, and the branch not taken disappears. Indices are unsigned.
-    Transposed operands take the bounds-checked scalar loads (coalesced along their own rows).
+    The variant is made of closure constants, which numba freezes into the compiled code, so
+    every loop below has constant bounds and is unrolled, the local arrays stay in registers, and
+    the branch not taken disappears. The kernel is a short sequence of named device functions
+    (inlined, so they cost nothing): fetch / stash a tile, multiply it, publish / sum the split-K
+    slices, and the epilogue. Indices are unsigned. Transposed operands take the bounds-checked
+    scalar loads (coalesced along their own rows).
 
     Thread (ty, tx) owns rows ty + TROWS r (strided) or, when `wide`, the runs of 4 rows
     4 ty + 4 TROWS h + (0..3); columns likewise with tx.
     """
-    key = (tiles, wide, activation, bias, trans_a, trans_b, mask, col_sums, split_k)
-    if key in _KERNELS:
-        return _KERNELS[key]
+    variant = GemmVariant(tiles, wide, **options)
+    if variant not in _COMPILED:
+        _COMPILED[variant] = _build_gemm(variant)
+    return _COMPILED[variant]
+
+
+def _build_gemm(variant: GemmVariant):
+    tiles, wide = variant.tiles, variant.wide
     tiles.check()
-    if col_sums and tiles.threads < tiles.BN:
+    if variant.col_sums and tiles.threads < tiles.BN:
         raise ValueError(f"{tiles}: col_sums needs at least BN threads")
     if wide and (tiles.TM % 4 or tiles.TN % 4):
         raise ValueError(f"{tiles}: the wide version needs TM and TN divisible by 4")
     if tiles.prefetch and (not wide or tiles.BK % 2):
         raise ValueError(f"{tiles}: prefetch needs the wide version and an even BK")
-    if activation not in _EPILOGUES:
-        raise ValueError(f"activation must be one of {list(_EPILOGUES)}, got {activation!r}")
-    act = _EPILOGUES[activation]
+    check_activation(variant.activation)
+    activate = EPILOGUES[variant.activation]
     BM, BN, BK, TM, TN = tiles.BM, tiles.BN, tiles.BK, tiles.TM, tiles.TN
     TROWS, TCOLS = BM // TM, BN // TN
     THREADS = tiles.threads
     LOAD_A, LOAD_B = BM * BK // THREADS, BK * BN // THREADS
+    TA, TB = variant.trans_a, variant.trans_b
+    HAS_BIAS, HAS_MASK, COLSUM = variant.bias, variant.mask, variant.col_sums
+    SPLIT_K, PREFETCH, WIDE = variant.split_k, tiles.prefetch, wide
     # A is stored transposed, one row of LDA floats per k. The 4 floats of padding shift each row
     # by 4 banks: the transposing stores (a warp writes 8 k-rows x 4 rows of A) hit 32 different
     # banks instead of 4, and rows stay 16-byte aligned for the 128-bit loads.
     LDA = BM + 4
     # B is stored [k][column of B]. A transposed B is written across k, so it gets the same
     # padding as A; a plain B is written along its rows and needs none.
-    LDB = BN + 4 if trans_b else BN
+    LDB = BN + 4 if TB else BN
     SA, SB = BK * LDA, BK * LDB  # one buffer of each, in elements
     SA2, SB2 = 2 * SA, 2 * SB  # shared-array sizes must be constants, not expressions
     uLDA, uLDB = np.uint32(LDA), np.uint32(LDB)
@@ -360,13 +421,11 @@ def gemm_kernel(
     # per warp: 32-byte pieces of 4 rows in global memory, 32 different banks in shared memory.
     KQ = 8 if BK % 8 == 0 else BK
     uKQ = np.uint32(KQ)
-    SPLIT_K = split_k
-    PREFETCH = tiles.prefetch
     # Interior blocks of aligned operands load their tiles 4 floats at a time (load4 on global
     # memory: one 128-bit load) with no bounds checks; edge blocks take the checked scalar path.
     VEC = (
         wide
-        and not (trans_a or trans_b)
+        and not (TA or TB)
         and BK % 4 == 0
         and (BM * BK) % (4 * THREADS) == 0
         and (BK * BN) % (4 * THREADS) == 0
@@ -375,30 +434,12 @@ def gemm_kernel(
     uBK4, uBN4, u4 = np.uint32(BK // 4), np.uint32(BN // 4), np.uint32(4)
     uBM, uBN, uBK, uTCOLS = np.uint32(BM), np.uint32(BN), np.uint32(BK), np.uint32(TCOLS)
     uSA, uSB = np.uint32(SA), np.uint32(SB)
-    has_bias, has_mask, COLSUM = bias, mask, col_sums
-    TA, TB = trans_a, trans_b
-    WIDE = wide
     # the offset of a thread's r-th row (q-th column) from its first one, as a constant
     ROW_OFF = tuple((r // 4) * 4 * TROWS + r % 4 if wide else r * TROWS for r in range(TM))
     COL_OFF = tuple((q // 4) * 4 * TCOLS + q % 4 if wide else q * TCOLS for q in range(TN))
     uSTEP = np.uint32(4 if wide else 1)  # a thread's first row is ty * uSTEP
 
-    @cuda.jit(device=True, inline="always")
-    def load_wide(sa, sb, base_a, base_b, kk, reg_a, reg_b):
-        # the thread's TM values of A and TN values of B at step kk, 4 per 128-bit load
-        for h in range(TM // 4):
-            x0, x1, x2, x3 = load4(sa, base_a + uint32(kk * LDA + ROW_OFF[4 * h]))
-            reg_a[4 * h] = x0
-            reg_a[4 * h + 1] = x1
-            reg_a[4 * h + 2] = x2
-            reg_a[4 * h + 3] = x3
-        for h in range(TN // 4):
-            x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * LDB + COL_OFF[4 * h]))
-            reg_b[4 * h] = x0
-            reg_b[4 * h + 1] = x1
-            reg_b[4 * h + 2] = x2
-            reg_b[4 * h + 3] = x3
-
+    # -- load: global memory -> registers -> shared memory ------------------------------------
     @cuda.jit(device=True, inline="always")
     def fetch(a, b, k0, row0, col0, t, m, n, k_dim, k_end, fast, next_a, next_b):
         # k_end: where this block's slice of K ends (k_dim without split-K)
@@ -464,11 +505,85 @@ def gemm_kernel(
                 else:
                     sb[off_b + e] = next_b[l]
 
+    # -- multiply: one tile of K from shared memory into the thread's accumulators ------------
+    @cuda.jit(device=True, inline="always")
+    def load_operands(sa, sb, base_a, base_b, kk, reg_a, reg_b):
+        # the thread's TM values of A and TN values of B at step kk
+        if WIDE:  # 4 adjacent rows / columns per 128-bit load
+            for h in range(TM // 4):
+                x0, x1, x2, x3 = load4(sa, base_a + uint32(kk * LDA + ROW_OFF[4 * h]))
+                reg_a[4 * h] = x0
+                reg_a[4 * h + 1] = x1
+                reg_a[4 * h + 2] = x2
+                reg_a[4 * h + 3] = x3
+            for h in range(TN // 4):
+                x0, x1, x2, x3 = load4(sb, base_b + uint32(kk * LDB + COL_OFF[4 * h]))
+                reg_b[4 * h] = x0
+                reg_b[4 * h + 1] = x1
+                reg_b[4 * h + 2] = x2
+                reg_b[4 * h + 3] = x3
+        else:
+            for r in range(TM):
+                reg_a[r] = sa[base_a + uint32(kk * LDA + ROW_OFF[r])]
+            for q in range(TN):
+                reg_b[q] = sb[base_b + uint32(kk * LDB + COL_OFF[q])]
+
     @cuda.jit(device=True, inline="always")
     def outer_product(acc, reg_a, reg_b):
         for r in range(TM):
             for q in range(TN):
                 acc[r, q] += reg_a[r] * reg_b[q]
+
+    @cuda.jit(device=True, inline="always")
+    def multiply_tile(sa, sb, base_a, base_b, acc, reg_a, reg_b, reg_a2, reg_b2):
+        if PREFETCH:  # two steps of k per iteration, each loading the other's operands
+            load_operands(sa, sb, base_a, base_b, 0, reg_a, reg_b)
+            for kk in range(0, BK, 2):
+                load_operands(sa, sb, base_a, base_b, kk + 1, reg_a2, reg_b2)
+                outer_product(acc, reg_a, reg_b)
+                if kk + 2 < BK:
+                    load_operands(sa, sb, base_a, base_b, kk + 2, reg_a, reg_b)
+                outer_product(acc, reg_a2, reg_b2)
+        else:
+            for kk in range(BK):
+                load_operands(sa, sb, base_a, base_b, kk, reg_a, reg_b)
+                outer_product(acc, reg_a, reg_b)
+
+    # -- split-K: publish this block's slice; the tile's last block sums them all -------------
+    @cuda.jit(device=True, inline="always")
+    def publish_slice(work, acc, z, row0, col0, ty, tx, m, n):
+        for q in range(TN):
+            j = col0 + tx + uint32(COL_OFF[q])
+            for r in range(TM):
+                i = row0 + ty + uint32(ROW_OFF[r])
+                if i < m and j < n:
+                    work[(z * m + i) * n + j] = acc[r, q]
+
+    @cuda.jit(device=True, inline="always")
+    def sum_slices(work, acc, n_split, row0, col0, ty, tx, m, n):
+        for q in range(TN):
+            j = col0 + tx + uint32(COL_OFF[q])
+            for r in range(TM):
+                i = row0 + ty + uint32(ROW_OFF[r])
+                if i < m and j < n:
+                    v = float32(0.0)
+                    for zz in range(uint32(0), n_split):
+                        v += work[(zz * m + i) * n + j]
+                    acc[r, q] = v
+
+    # -- the epilogue: bias, activation, mask, one write per output ---------------------------
+    @cuda.jit(device=True, inline="always")
+    def epilogue(c, acc, bias_vec, mask_vec, row0, col0, ty, tx, m, n):
+        for q in range(TN):
+            j = col0 + tx + uint32(COL_OFF[q])
+            bias_j = bias_vec[j] if HAS_BIAS and j < n else float32(0.0)  # once per column
+            for r in range(TM):
+                i = row0 + ty + uint32(ROW_OFF[r])
+                if i < m and j < n:
+                    v = activate(acc[r, q] + bias_j if HAS_BIAS else acc[r, q])
+                    if HAS_MASK and not mask_vec[i * n + j] > float32(0.0):
+                        v = float32(0.0)
+                    c[i * n + j] = v
 
     # The simulator rejects launch_bounds; it has no registers to bound anyway.
     bounds = {} if simulated() else {"launch_bounds": (THREADS, tiles.min_blocks)}
@@ -478,8 +593,8 @@ def gemm_kernel(
     def kernel(a, b, bias_vec, mask_vec, sums, work, counters, c, m, n, k_dim, vec_ok, n_split):
         # a: (m*k_dim,) A, row-major (K, M) when TA; b: (k_dim*n,) B, (N, K) when TB;
         # bias_vec: (n,); mask_vec: (m*n,); sums: (n,) (each unused unless its flag is set);
-        # work: (n_split*m*n,) partial tiles, counters: (tiles,) int32 zeros (split-K only);
-        # c: (m*n,); m, n, k_dim, vec_ok, n_split: uint32
+        # work: (n_split*(m+1)*n,) partial tiles and column sums, counters: (tiles,) int32 zeros
+        # (split-K only); c: (m*n,); m, n, k_dim, vec_ok, n_split: uint32
         sa = cuda.shared.array(SA2, float32, alignment=SHARED_ALIGN)  # [buffer][k][row of A]
         sb = cuda.shared.array(SB2, float32, alignment=SHARED_ALIGN)  # [buffer][k][column of B]
         t = uint32(cuda.threadIdx.x)
@@ -523,42 +638,18 @@ def gemm_kernel(
                 k0 = k_begin + (tile + uint32(1)) * uBK
                 fast_next = fast and k0 + uBK <= k_end
                 fetch(a, b, k0, row0, col0, t, m, n, k_dim, k_end, fast_next, next_a, next_b)
-            base_a = cur * uSA + ty
-            base_b = cur * uSB + tx
             if sums_here:  # column t of this B tile; rows past K were loaded as zeros
                 for kk in range(BK):
                     col_sum += sb[cur * uSB + uint32(kk * LDB) + t]
-            if PREFETCH:  # two steps of k per iteration, each loading the other's operands
-                load_wide(sa, sb, base_a, base_b, 0, reg_a, reg_b)
-                for kk in range(0, BK, 2):
-                    load_wide(sa, sb, base_a, base_b, kk + 1, reg_a2, reg_b2)
-                    outer_product(acc, reg_a, reg_b)
-                    if kk + 2 < BK:
-                        load_wide(sa, sb, base_a, base_b, kk + 2, reg_a, reg_b)
-                    outer_product(acc, reg_a2, reg_b2)
-            else:
-                for kk in range(BK):
-                    if WIDE:  # 128-bit loads of 4 adjacent rows / columns
-                        load_wide(sa, sb, base_a, base_b, kk, reg_a, reg_b)
-                    else:
-                        for r in range(TM):
-                            reg_a[r] = sa[base_a + uint32(kk * LDA + ROW_OFF[r])]
-                        for q in range(TN):
-                            reg_b[q] = sb[base_b + uint32(kk * LDB + COL_OFF[q])]
-                    outer_product(acc, reg_a, reg_b)
+            multiply_tile(sa, sb, cur * uSA + ty, cur * uSB + tx, acc, reg_a, reg_b, reg_a2, reg_b2)
             if more:  # fill the other buffer; it was last read before the previous barrier
                 other = uint32(1) - cur
                 stash(sa, sb, other * uSA, other * uSB, t, fast_next, next_a, next_b)
             cuda.syncthreads()
 
-        if split:  # publish this slice; the tile's last block adds them all up
+        if split:
             z = uint32(cuda.blockIdx.z)
-            for q in range(TN):
-                j = col0 + tx + uint32(COL_OFF[q])
-                for r in range(TM):
-                    i = row0 + ty + uint32(ROW_OFF[r])
-                    if i < m and j < n:
-                        work[(z * m + i) * n + j] = acc[r, q]
+            publish_slice(work, acc, z, row0, col0, ty, tx, m, n)
             sums_at = n_split * m * n  # the slices' column sums follow their tiles
             if sums_here and col0 + t < n:
                 work[sums_at + z * n + col0 + t] = col_sum
@@ -572,15 +663,7 @@ def gemm_kernel(
             if last[0] == 0:
                 return
             cuda.threadfence()
-            for q in range(TN):
-                j = col0 + tx + uint32(COL_OFF[q])
-                for r in range(TM):
-                    i = row0 + ty + uint32(ROW_OFF[r])
-                    if i < m and j < n:
-                        v = float32(0.0)
-                        for zz in range(uint32(0), n_split):
-                            v += work[(zz * m + i) * n + j]
-                        acc[r, q] = v
+            sum_slices(work, acc, n_split, row0, col0, ty, tx, m, n)
             if sums_here and col0 + t < n:
                 col_sum = float32(0.0)
                 for zz in range(uint32(0), n_split):
@@ -589,26 +672,8 @@ def gemm_kernel(
                 counters[tile_id] = 0
         if sums_here and col0 + t < n:
             sums[col0 + t] = col_sum
-        for q in range(TN):
-            j = col0 + tx + uint32(COL_OFF[q])
-            bias_j = bias_vec[j] if has_bias and j < n else float32(0.0)  # once per column
-            for r in range(TM):
-                i = row0 + ty + uint32(ROW_OFF[r])
-                if i < m and j < n:
-                    v = acc[r, q]
-                    if has_bias:
-                        v += bias_j
-                    if act == 1:
-                        v = max(v, float32(0.0))
-                    elif act == 2:
-                        v = float32(1.0) / (float32(1.0) + math.exp(-v))
-                    elif act == 3:
-                        v = math.tanh(v)
-                    if has_mask and not mask_vec[i * n + j] > float32(0.0):
-                        v = float32(0.0)
-                    c[i * n + j] = v
+        epilogue(c, acc, bias_vec, mask_vec, row0, col0, ty, tx, m, n)
 
-    _KERNELS[key] = kernel
     return kernel
 
 
@@ -629,67 +694,104 @@ def tiles_for(m: int, n: int) -> Tiles:
 
 
 # ------------------------------------------------------------------------------------------------
-# Launch parameters of every version, in one place. Each returns (kernel, grid, block, args).
-def _launch_naive(a, b, c, bias=None, tiles=None):
-    m, n = c.shape
-    block = (32, 8)
-    return matmul_naive, (math.ceil(n / 32), math.ceil(m / 8)), block, (a, b, c)
+# Launches: every version planned the same way
+@dataclass(frozen=True)
+class Launch:
+    """One planned kernel launch: the kernel, its grid and block, its arguments and the stream.
+    Calling it launches the kernel (asynchronously, no checks); the launch configuration is made
+    once, here, so a step that replays its launches pays only for the launch itself."""
+
+    kernel: object
+    grid: tuple[int, ...]
+    block: int | tuple[int, ...]
+    args: tuple
+    stream: object = 0
+    _configured: object = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        configured = configure(self.kernel, self.grid, self.block, self.stream)
+        object.__setattr__(self, "_configured", configured)
+
+    def __call__(self) -> None:
+        self._configured(*self.args)
+
+    @property
+    def threads(self) -> int:
+        return math.prod(self.block) if isinstance(self.block, tuple) else self.block
 
 
-def _launch_tiled(a, b, c, bias=None, tiles=None):
-    m, n = c.shape
-    return matmul_tiled, (math.ceil(n / TILE), math.ceil(m / TILE)), (TILE, TILE), (a, b, c)
+#: The plain ladder: versions 1-5, each (kernel, threads per block as (x, y), output tile (rows,
+#: columns) per block, whether it takes flat arrays and uint32 sizes).
+_PLAIN = {
+    "naive": (matmul_naive, (32, 8), (8, 32), False),
+    "tiled": (matmul_tiled, (TILE, TILE), (TILE, TILE), False),
+    "blocked1d": (matmul_blocked1d, THREADS3, (BM3, BN3), False),
+    "blocked2d": (matmul_blocked2d, THREADS4, (BM4, BN4), False),
+    "unsigned": (matmul_unsigned, THREADS4, (BM4, BN4), True),
+}
+#: Every version, by name, in ladder order.
+VERSIONS: tuple[str, ...] = (*_PLAIN, "double_buffered", "wide")
+#: The version `matmul()` runs: the fastest at every size measured (README.md).
+DEFAULT_VERSION = "wide"
 
 
-def _launch_blocked1d(a, b, c, bias=None, tiles=None):
-    m, n = c.shape
-    return matmul_blocked1d, (math.ceil(n / BN3), math.ceil(m / BM3)), THREADS3, (a, b, c)
-
-
-def _launch_blocked2d(a, b, c, bias=None, tiles=None):
-    m, n = c.shape
-    return matmul_blocked2d, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (a, b, c)
-
-
-def _flat(a, b, c):
-    """1-D views of C-contiguous device arrays, and the sizes as uint32 (version 5, unsigned)."""
-    (m, k_dim), n = a.shape, c.shape[1]
-    views = (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size))
-    return views, (np.uint32(m), np.uint32(n), np.uint32(k_dim))
-
-
-def _launch_unsigned(a, b, c, bias=None, tiles=None):
-    m, n = c.shape
-    (fa, fb, fc), sizes = _flat(a, b, c)
-    return matmul_unsigned, (math.ceil(n / BN4), math.ceil(m / BM4)), THREADS4, (fa, fb, fc, *sizes)
-
-
-def _launch_gemm(
+def plan(
+    version: str,
     a,
     b,
     c,
+    *,
+    tiles: Tiles | None = None,
     bias=None,
-    tiles=None,
-    activation=None,
-    wide=True,
-    trans_a=False,
-    trans_b=False,
+    activation: str | None = None,
+    trans_a: bool = False,
+    trans_b: bool = False,
     mask=None,
     col_sums=None,
-    split=1,
-):
-    """Versions 6 and 7. C (M, N) = op(a) @ op(b): a is (M, K), or (K, M) with `trans_a`; b is
-    (K, N), or (N, K) with `trans_b`. Optional: `bias` (N,), `activation`, `mask` (M, N) (keep
-    where positive), `col_sums` (N,) receives the column sums of op(b), `split` slices of K
-    (its workspace and tile counters are allocated here, once per launch site)."""
+    split: int = 1,
+    stream=0,
+) -> Launch:
+    """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
+    float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
+
+    Versions 1-5 compute the plain product A (M, K) @ B (K, N). Versions 6 and 7 (double_buffered,
+    wide) compute op(a) @ op(b), where a is (M, K), or (K, M) with `trans_a`, and b is (K, N), or
+    (N, K) with `trans_b`, with an epilogue: + `bias` (N,), `activation` (one of ACTIVATIONS),
+    then zero where `mask` (M, N) is not positive; `col_sums` (N,) receives the column sums of
+    op(b); `split` slices of K run on blockIdx.z (the workspace and tile counters are allocated
+    here, so plan once per launch site). `tiles` default to TUNED's for this output size.
+    """
     m, n = c.shape
+    if version in _PLAIN:
+        extras = {
+            "tiles": tiles, "bias": bias, "activation": activation, "trans_a": trans_a,
+            "trans_b": trans_b, "mask": mask, "col_sums": col_sums, "split": split != 1 or None,
+        }  # fmt: skip
+        given = [name for name, value in extras.items() if value is not None and value is not False]
+        if given:
+            raise ValueError(
+                f"version {version!r} computes the plain product; {', '.join(given)} needs "
+                "'double_buffered' or 'wide'"
+            )
+        kernel, block, (rows, cols), flat = _PLAIN[version]
+        grid = (math.ceil(n / cols), math.ceil(m / rows))
+        if flat:  # version 5: 1-D views and the sizes as uint32
+            k_dim = a.shape[1]
+            sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim))
+            args = (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size), *sizes)
+        else:
+            args = (a, b, c)
+        return Launch(kernel, grid, block, args, stream)
+    if version not in VERSIONS:
+        raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
+    wide = version == "wide"
     k_dim = a.shape[0] if trans_a else a.shape[1]
     tiles = tiles or tiles_for(m, n)
     if not wide:  # version 6 has no operand prefetch: the same tile shape without it
         tiles = dataclasses.replace(tiles, prefetch=False)
     kernel = gemm_kernel(
-        tiles, wide, activation, bias is not None, trans_a, trans_b, mask is not None,
-        col_sums is not None, split > 1,
+        tiles, wide, activation=activation, bias=bias is not None, trans_a=trans_a,
+        trans_b=trans_b, mask=mask is not None, col_sums=col_sums is not None, split_k=split > 1,
     )  # fmt: skip
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM), split)
     fa, fb, fc = a.reshape(a.size), b.reshape(b.size), c.reshape(c.size)
@@ -702,7 +804,7 @@ def _launch_gemm(
         extras += [unused, unused]
     vec_ok = k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
     sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(vec_ok), np.uint32(split))
-    return kernel, grid, tiles.threads, (fa, fb, *extras, fc, *sizes)
+    return Launch(kernel, grid, tiles.threads, (fa, fb, *extras, fc, *sizes), stream)
 
 
 def _aligned16(x) -> bool:
@@ -711,49 +813,30 @@ def _aligned16(x) -> bool:
     return interface is None or interface["data"][0] % 16 == 0
 
 
-#: Every version, by name, in ladder order.
-VERSIONS = {
-    "naive": _launch_naive,
-    "tiled": _launch_tiled,
-    "blocked1d": _launch_blocked1d,
-    "blocked2d": _launch_blocked2d,
-    "unsigned": _launch_unsigned,
-    "double_buffered": partial(_launch_gemm, wide=False),
-    "wide": _launch_gemm,
-}
+def compiled_kernels() -> dict[str, object]:
+    """Every kernel of the ladder by a readable name: versions 1-5, then each variant of versions
+    6 and 7 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
+    friends tell their resources)."""
+    kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
+    kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
+    return kernels
 
 
-def launch(version: str, a, b, c, **options) -> None:
-    """Launch one version on device arrays a (M, K), b (K, N), c (M, N); no checks, no sync."""
-    kernel, grid, block, args = VERSIONS[version](a, b, c, **options)
-    configure(kernel, grid, block)(*args)
-
-
-def pick_version(m: int, n: int, k: int) -> str:
-    """The fastest verified version for this shape (every version handles every shape; version 7
-    is the fastest at every size measured, see README.md)."""
-    if min(m, n, k) < 1:
-        raise ValueError(f"empty product: ({m}, {k}) @ ({k}, {n})")
-    return "wide"
-
-
-def matmul(a, b, out=None, version: str | None = None):
+def matmul(a, b, out=None, version: str = DEFAULT_VERSION):
     """C = A @ B in float32 on the GPU.
 
     a: (M, K), b: (K, N); out: optional (M, N) float32 device array to write into. NumPy inputs
     give a NumPy result; device arrays give a device array and stay on the GPU (see
-    `phase4_cuda.device` for what is accepted). `version` picks a rung of the ladder (default:
-    `pick_version`).
+    `phase4_cuda.device` for what is accepted). `version` picks a rung of the ladder.
     """
     require_gpu()
+    if version not in VERSIONS:
+        raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
     on_device = is_device_array(a) or is_device_array(b)
     da, db = as_device(a, "a", 2), as_device(b, "b", 2)
     (m, k), (k2, n) = da.shape, db.shape
     if k != k2:
         raise ValueError(f"matmul: shapes ({m}, {k}) and ({k2}, {n}) are not aligned ({k} != {k2})")
-    version = version or pick_version(m, n, k)
-    if version not in VERSIONS:
-        raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
     if out is None:
         dc = cuda.device_array((m, n), dtype=np.float32)
     else:
@@ -761,47 +844,37 @@ def matmul(a, b, out=None, version: str | None = None):
         if dc.shape != (m, n):
             raise ValueError(f"out has shape {dc.shape}, expected {(m, n)}")
         on_device = on_device or is_device_array(out)
-    launch(version, da, db, dc)
+    plan(version, da, db, dc)()
     if on_device:
         return dc
     return dc.copy_to_host()
 
 
-def validate(
-    versions=None,
-    shapes=((1, 1, 1), (17, 33, 65), (130, 67, 129)),
-    seed: int = 0,
-    tol: float = 1e-5,
-) -> dict[tuple[str, tuple[int, int, int]], float]:
-    """Check every version against a float64 NumPy product on fresh random inputs, with the output
-    poisoned (NaN) before each launch. Returns {(version, shape): relative error}; raises
-    AssertionError on the first version over `tol` (norm-wise: ||C - ref|| / ||ref||)."""
-    require_gpu()
-    rng = np.random.default_rng(seed)
-    errors = {}
-    with warnings.catch_warnings():  # small check launches trip numba's low-occupancy hint
-        warnings.filterwarnings("ignore", message=".*will likely result in GPU under-utilization")
-        for m, k, n in shapes:
-            errors |= _validate_shape(versions, m, k, n, rng, tol)
-    return errors
+# ------------------------------------------------------------------------------------------------
+# Validation: every version against float64 NumPy, before anything is timed or trusted
+#: the largest relative error (norm-wise, ||C - ref|| / ||ref||) a float32 product may have
+TOLERANCE = 1e-5
+#: shapes small enough for the simulator: 1, primes, more than one block of every version
+CHECK_SHAPES = ((1, 1, 1), (17, 33, 65), (130, 67, 129))
 
 
-def _validate_shape(versions, m, k, n, rng, tol):
-    """validate() for one (M, K, N): fresh inputs, a poisoned output per version."""
-    errors = {}
-    a = rng.standard_normal((m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)
-    ref = a.astype(np.float64) @ b.astype(np.float64)
-    da, db = cuda.to_device(a), cuda.to_device(b)
-    for version in versions or VERSIONS:
-        dc = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
-        launch(version, da, db, dc)
-        got = dc.copy_to_host()
-        err = relative_error(got, ref)
-        errors[(version, (m, k, n))] = err
-        if not err <= tol:  # also catches NaN: an element no thread wrote
-            raise AssertionError(f"{version} at (M, K, N) = {(m, k, n)}: relative error {err:.2e}")
-    return errors
+def reference(a, b, bias=None, activation: str | None = None, mask=None) -> np.ndarray:
+    """act(a @ b + bias) * (mask > 0), in float64 NumPy: what every version and epilogue must
+    compute (a, b: the logical operands, already transposed where the kernel reads them so)."""
+    out = np.asarray(a, np.float64) @ np.asarray(b, np.float64)
+    if bias is not None:
+        out += np.asarray(bias, np.float64)
+    if activation == "relu":
+        out = np.maximum(out, 0.0)
+    elif activation == "sigmoid":
+        out = 1.0 / (1.0 + np.exp(-out))
+    elif activation == "tanh":
+        out = np.tanh(out)
+    else:
+        check_activation(activation)
+    if mask is not None:
+        out *= np.asarray(mask) > 0
+    return out
 
 
 def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
@@ -809,3 +882,58 @@ def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
     ref = np.asarray(ref, dtype=np.float64)
     denom = np.linalg.norm(ref) or 1.0
     return float(np.linalg.norm(np.asarray(got, dtype=np.float64) - ref) / denom)
+
+
+def validate(
+    versions=None,
+    shapes=CHECK_SHAPES,
+    *,
+    seed: int = 0,
+    tol: float = TOLERANCE,
+    bias: bool = False,
+    activation: str | None = None,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    mask: bool = False,
+    col_sums: bool = False,
+    **launch_options,
+) -> dict[tuple[str, tuple[int, int, int]], float]:
+    """Check versions (default: all) against `reference` on fresh random inputs of each (M, K, N),
+    with every output poisoned (NaN) before its launch. The flags ask for an epilogue (a random
+    bias, a mask with exact zeros) or transposed operands, as `plan` takes them; other options
+    (tiles, split) go to `plan` as they are. Returns {(version, (M, K, N)): relative error} and
+    raises AssertionError on the first over `tol` (NaN included: an element no thread wrote)."""
+    require_gpu()
+    rng = np.random.default_rng(seed)
+    errors = {}
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        bias_v = rng.standard_normal(n, dtype=np.float32) if bias else None
+        mask_v = None
+        if mask:
+            mask_v = rng.standard_normal((m, n), dtype=np.float32)
+            mask_v[0, 0] = 0.0  # exactly zero is masked out, as a ReLU output of zero must be
+        ref = reference(a, b, bias_v, activation, mask_v)
+        stored_a = np.ascontiguousarray(a.T) if trans_a else a
+        stored_b = np.ascontiguousarray(b.T) if trans_b else b
+        da, db = cuda.to_device(stored_a), cuda.to_device(stored_b)
+        options = {
+            "bias": None if bias_v is None else cuda.to_device(bias_v),
+            "mask": None if mask_v is None else cuda.to_device(mask_v),
+            "activation": activation, "trans_a": trans_a, "trans_b": trans_b, **launch_options,
+        }  # fmt: skip
+        for version in versions or VERSIONS:
+            dc = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
+            sums = cuda.to_device(np.full(n, np.nan, np.float32)) if col_sums else None
+            plan(version, da, db, dc, col_sums=sums, **options)()
+            err = relative_error(dc.copy_to_host(), ref)
+            if sums is not None:
+                err = max(err, relative_error(sums.copy_to_host(), b.astype(np.float64).sum(0)))
+            errors[(version, (m, k, n))] = err
+            if not err <= tol:
+                raise AssertionError(
+                    f"{version} at (M, K, N) = {(m, k, n)} {launch_options or ''}: "
+                    f"relative error {err:.2e}"
+                )
+    return errors

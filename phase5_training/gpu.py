@@ -32,16 +32,17 @@ from __future__ import annotations
 import math
 import time
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 from numba import cuda
 
-from phase4_cuda.device import configure, require_gpu, simulated
-from phase4_cuda.matmul import VERSIONS, Tiles
+from phase4_cuda.device import require_gpu, simulated
+from phase4_cuda.matmul import Launch, Tiles, plan
 from phase5_training import gpu_kernels as k
 from phase5_training.mlp import Params, TrainConfig
 
-__all__ = ["GpuTrainer", "StepGraph", "split_for_step", "tiles_for_step"]
+__all__ = ["GpuTrainer", "Product", "StepGraph", "StepPlan", "split_for_step", "tiles_for_step"]
 
 THREADS = 256
 ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
@@ -90,12 +91,47 @@ def split_for_step(m: int, n: int, k: int, tiles: Tiles, sms: int) -> int:
     return max(1, min(MAX_SPLIT, k_tiles // 2, math.ceil(2 * sms / blocks)))
 
 
-class StepGraph:
-    """A list of numba launches, captured once on `stream` into a CUDA graph and then replayed
-    with one driver call (CUDA's stream capture, through the driver bindings numba itself uses).
-    """
+@dataclass(frozen=True)
+class Product:
+    """One matrix product of a step: Phase 4's `plan` arguments (operands and epilogue options),
+    the tiles and split-K count chosen for it, and the launch they make."""
 
-    def __init__(self, launches: list, stream) -> None:
+    name: str  # "forward 1", "dW 2", "delta 1": the layer it belongs to, counted from 1
+    a: object
+    b: object
+    c: object
+    k: int  # the inner size
+    options: dict  # bias, activation, trans_a, trans_b, mask, col_sums
+    tiles: Tiles
+    split: int
+    launch: Launch
+
+    def replan(self, tiles: Tiles, split: int, stream=0) -> Launch:
+        """The same product with other tiles or split (tune_step compares them)."""
+        return plan("wide", self.a, self.b, self.c, tiles=tiles, split=split, stream=stream,
+                    **self.options)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Everything a step of one batch size launches, planned once (GpuTrainer.step_plan)."""
+
+    batch: int
+    xb: object  # (batch, n_0) the batch's inputs
+    yb: object  # (batch,) its labels
+    out: object  # (batch, classes) the logits `forward` writes
+    products: list[Product]  # the training step's matrix products, in launch order
+    forward: list[Launch]  # evaluation: every layer, the last writing logits
+    train: list[Launch]  # one step on xb, yb: forward, fused output layer, backward, update
+    step: list[Launch]  # gather a batch of the resident data, then train (empty before load)
+
+
+class StepGraph:
+    """A list of launches (Phase 4's `Launch`, planned on `stream`), captured once into a CUDA
+    graph and then replayed with one driver call (CUDA's stream capture, through the driver
+    bindings numba itself uses)."""
+
+    def __init__(self, launches: list[Launch], stream) -> None:
         from cuda.bindings import driver
 
         self._driver = driver
@@ -105,8 +141,8 @@ class StepGraph:
         with cuda.defer_cleanup():
             self._check(driver.cuStreamBeginCapture(self._stream, mode))
             try:
-                for fn, args in launches:
-                    fn(*args)
+                for launch in launches:
+                    launch()
             finally:
                 graph = self._check(driver.cuStreamEndCapture(self._stream))
         self._graph = graph
@@ -170,7 +206,7 @@ class GpuTrainer:
         self.done = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)  # update's blocks
         self.lrs = cuda.to_device(np.zeros(1, np.float32), stream=self.stream)
         self.x = self.y = self.order = None
-        self._plans: dict[int, dict] = {}
+        self._plans: dict[int, StepPlan] = {}
         self._graphs: dict[int, StepGraph] = {}
         self.compile_seconds = 0.0  # first launches (numba compiles or loads from its cache)
         self.capture_seconds = 0.0  # building the CUDA graphs
@@ -212,7 +248,7 @@ class GpuTrainer:
         self._graphs.clear()
 
     # -- launch plans ------------------------------------------------------------------------------
-    def _plan(self, b: int) -> dict:
+    def step_plan(self, b: int) -> StepPlan:
         """Every launch of a step of batch size b, built once: buffers, views, configured kernels
         and their arguments. Building these (slicing device arrays, choosing tiles) costs far more
         Python time than the launches themselves, so a step only replays them."""
@@ -223,64 +259,66 @@ class GpuTrainer:
         deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
         yb = cuda.device_array(b, np.int32, stream=s)
 
-        def gemm(a, bb, c, k_dim, **options):
+        def product(name, a, bb, c, k_dim, **options) -> Product:
             tiles = tiles_for_step(*c.shape, self.sms)
             split = split_for_step(*c.shape, k_dim, tiles, self.sms)
-            kernel, grid, block, args = VERSIONS["wide"](
-                a, bb, c, tiles=tiles, split=split, **options
-            )
-            return configure(kernel, grid, block, s), args
+            launch = plan("wide", a, bb, c, tiles=tiles, split=split, stream=s, **options)
+            return Product(name, a, bb, c, k_dim, options, tiles, split, launch)
 
         forward = [
-            gemm(hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
-                 activation="relu" if l < layers - 1 else None)
+            product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
+                    activation="relu" if l < layers - 1 else None)
             for l in range(layers)
         ]  # fmt: skip
         # training runs the hidden layers' products, then the output layer fused with the loss
-        # (evaluation, below, uses `forward`, whose last product writes the logits)
-        output = (
-            configure(k.output_layer, math.ceil(b / k.OUT_ROWS), 32 * k.OUT_ROWS, s),
-            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats),
-        )
-        train = [*forward[:-1], output]
+        # (evaluation uses `forward`, whose last product writes the logits)
+        output = Launch(
+            k.output_layer, (math.ceil(b / k.OUT_ROWS),), 32 * k.OUT_ROWS,
+            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats), s,
+        )  # fmt: skip
+        backward = []
         for l in reversed(range(layers)):
             # dW = h.T @ delta, with the bias gradient (delta's column sums) in the same launch;
             # then, below the first layer, the layer below's delta = (delta @ W.T) * (h > 0)
-            train.append(
-                gemm(hs[l], deltas[l + 1], self.gW[l], b, trans_a=True, col_sums=self.gb[l])
-            )
+            backward.append(
+                product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], b, trans_a=True,
+                        col_sums=self.gb[l])
+            )  # fmt: skip
             if l:
-                train.append(
-                    gemm(deltas[l + 1], self.W[l], deltas[l], w[l + 1], trans_b=True, mask=hs[l])
-                )
-        train.append(
-            (
-                configure(k.sgd_update, _blocks(self.P.size, 8 * self.sms), THREADS, s),
-                (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
-                 np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done),
-            )
+                backward.append(
+                    product(f"delta {l}", deltas[l + 1], self.W[l], deltas[l], w[l + 1],
+                            trans_b=True, mask=hs[l])
+                )  # fmt: skip
+        update = Launch(
+            k.sgd_update, (_blocks(self.P.size, 8 * self.sms),), THREADS,
+            (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
+             np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done), s,
         )  # fmt: skip
-        plan = {"xb": hs[0], "yb": yb, "out": hs[-1], "forward": forward, "train": train}
+        products = [*forward[:-1], *backward]
+        train = [*(p.launch for p in forward[:-1]), output, *(p.launch for p in backward), update]
+        step = []
         if self.x is not None:  # a step over the resident data: gather its batch, then train
-            gather = (
-                configure(k.gather_batch, _blocks(b * w[0]), THREADS, s),
-                (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb),
-            )
-            plan["step"] = [gather, *train]
-        self._plans[b] = plan
-        return plan
+            gather = Launch(
+                k.gather_batch, (_blocks(b * w[0]),), THREADS,
+                (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb), s,
+            )  # fmt: skip
+            step = [gather, *train]
+        self._plans[b] = StepPlan(
+            b, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, step
+        )
+        return self._plans[b]
 
     def _graph(self, b: int) -> StepGraph:
         """The step of batch size b as a CUDA graph. Its first run is eager, to compile (or load
         from numba's cache) every kernel outside the capture; its effects are undone."""
         if b in self._graphs:
             return self._graphs[b]
-        launches = self._plan(b)["step"]
+        launches = self.step_plan(b).step
         saved = [a.copy_to_host(stream=self.stream) for a in (self.P, self.V, self.pos, self.stats)]
         self.stream.synchronize()
         t0 = time.perf_counter()
-        for fn, args in launches:
-            fn(*args)
+        for launch in launches:
+            launch()
         self.stream.synchronize()
         t1 = time.perf_counter()
         for a, host in zip((self.P, self.V, self.pos, self.stats), saved, strict=True):
@@ -301,14 +339,14 @@ class GpuTrainer:
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
         """One step on a host batch (tests, and the same interface as the CPU trainer)."""
-        plan = self._plan(len(y))
+        step = self.step_plan(len(y))
         s = self.stream
-        plan["xb"].copy_to_device(np.ascontiguousarray(x, np.float32), stream=s)
-        plan["yb"].copy_to_device(np.ascontiguousarray(y, np.int32), stream=s)
+        step.xb.copy_to_device(np.ascontiguousarray(x, np.float32), stream=s)
+        step.yb.copy_to_device(np.ascontiguousarray(y, np.int32), stream=s)
         self.lrs[:1].copy_to_device(np.array([lr], np.float32), stream=s)
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
-        for fn, args in plan["train"]:
-            fn(*args)
+        for launch in step.train:
+            launch()
         loss_sum, correct = self._read_stats()
         return loss_sum / len(y), correct
 
@@ -335,8 +373,8 @@ class GpuTrainer:
                     bar.update()
         else:
             for b in sizes:
-                for fn, args in self._plan(b)["step"]:
-                    fn(*args)
+                for launch in self.step_plan(b).step:
+                    launch()
                 if bar is not None:
                     bar.update()
         loss_sum, correct = self._read_stats()
@@ -348,10 +386,10 @@ class GpuTrainer:
         out = []
         for start in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[start : start + batch], np.float32)
-            plan = self._plan(len(chunk))
-            plan["xb"].copy_to_device(chunk, stream=self.stream)
-            for fn, args in plan["forward"]:
-                fn(*args)
-            out.append(plan["out"].copy_to_host(stream=self.stream))
+            step = self.step_plan(len(chunk))
+            step.xb.copy_to_device(chunk, stream=self.stream)
+            for launch in step.forward:
+                launch()
+            out.append(step.out.copy_to_host(stream=self.stream))
         self.stream.synchronize()
         return np.concatenate(out)

@@ -18,7 +18,7 @@ import math
 import os
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,9 @@ __all__ = [
     "he_init",
     "load_checkpoint",
     "lr_at",
+    "reference_forward",
     "reference_step",
+    "softmax",
     "save_checkpoint",
 ]
 
@@ -53,7 +55,6 @@ class TrainConfig:
     val_fraction: float = 0.0
     seed: int = 0
     limit: int | None = None  # use only the first `limit` training images (tests, quick looks)
-    extra: dict = field(default_factory=dict)
 
     def validate(self, n_inputs: int = 784, n_classes: int = 10) -> None:
         w = tuple(self.widths)
@@ -132,6 +133,23 @@ def he_init(widths: tuple[int, ...], seed: int = 0) -> Params:
     return Params(W, b, [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b])
 
 
+def reference_forward(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """The forward pass in float64 NumPy: ReLU hidden layers, a linear output layer. Returns
+    every layer's input, then the logits (hs[0] = x, hs[-1] = logits)."""
+    hs = [np.asarray(x, np.float64)]
+    for l, (w, bias) in enumerate(zip(W, b, strict=True)):
+        z = hs[-1] @ np.asarray(w, np.float64) + np.asarray(bias, np.float64)
+        hs.append(np.maximum(z, 0.0) if l < len(W) - 1 else z)
+    return hs
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise class probabilities in float64, the row maximum subtracted first (stable)."""
+    z = np.asarray(logits, np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def reference_step(
     params: Params, x: np.ndarray, y: np.ndarray, lr: float, config: TrainConfig
 ) -> tuple[Params, float]:
@@ -142,12 +160,8 @@ def reference_step(
     """
     W = [w.astype(np.float64) for w in params.W]
     b = [v.astype(np.float64) for v in params.b]
-    hs = [x.astype(np.float64)]  # the input of each layer
-    for l in range(len(W) - 1):
-        hs.append(np.maximum(hs[-1] @ W[l] + b[l], 0.0))
-    z = hs[-1] @ W[-1] + b[-1]
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    *hs, logits = reference_forward(W, b, x)  # hs: the input of each layer
+    p = softmax(logits)
     batch = len(y)
     loss = float(-np.log(p[np.arange(batch), y]).mean())
     delta = p
@@ -222,6 +236,8 @@ def _checked_meta(meta) -> tuple[TrainConfig, dict]:
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise ValueError("the metadata lacks its config or state")
     known = {f.name for f in fields(TrainConfig)}
+    if config.get("extra") == {}:  # checkpoints of older versions carry an empty, unused `extra`
+        config = {key: value for key, value in config.items() if key != "extra"}
     if unknown := sorted(set(config) - known):
         raise ValueError(f"unknown configuration keys {unknown}")
     widths = config.get("widths")

@@ -1,5 +1,6 @@
-"""Where a GPU training step's time goes: each product of a 128-row step of 784-512-256-10, timed
-alone for several block tiles and split-K counts, beside the tiles and counts gpu.py picks.
+"""Where a GPU training step's time goes: each matrix product of one step of the main job (a
+128-row batch of 784-512-256-10), as the GPU trainer plans it, timed alone for several block
+tiles and split-K counts beside the tiles and count gpu.py picks.
 
     python -m phase5_training.tune_step                  # the table (a GPU; about a minute)
     ncu --profile-from-start off --metrics gpu__time_duration.sum \\
@@ -21,43 +22,27 @@ import time
 import numpy as np
 from numba import cuda
 
-from phase4_cuda.device import configure, require_gpu
-from phase4_cuda.matmul import VERSIONS, Tiles
-from phase5_training.gpu import SMALL_TILES, GpuTrainer, StepGraph, split_for_step, tiles_for_step
+from phase4_cuda.device import require_gpu
+from phase4_cuda.matmul import Launch, Tiles
+from phase5_training.gpu import SMALL_TILES, GpuTrainer, Product, StepGraph
 from phase5_training.mlp import TrainConfig, he_init
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
 SPLITS = [1, 2, 3, 4, 5, 6, 8, 12]
 
 
-def step_products(batch: int = 128) -> dict[str, tuple]:
-    """The products of one step (name -> a, b, c, K, options), on random device arrays."""
-    rng = np.random.default_rng(0)
-
-    def dev(*shape):
-        return cuda.to_device(rng.standard_normal(shape, dtype=np.float32))
-
-    x, h1, h2 = dev(batch, 784), dev(batch, 512), dev(batch, 256)
-    W0, W1, W2 = dev(784, 512), dev(512, 256), dev(256, 10)
-    d0, d1, d2 = dev(batch, 512), dev(batch, 256), dev(batch, 10)
-    return {
-        "forward 1": (x, W0, dev(batch, 512), 784, {"bias": dev(512), "activation": "relu"}),
-        "forward 2": (h1, W1, dev(batch, 256), 512, {"bias": dev(256), "activation": "relu"}),
-        "dW 3": (h2, d2, dev(256, 10), batch, {"trans_a": True, "col_sums": dev(10)}),
-        "delta 2": (d2, W2, dev(batch, 256), 10, {"trans_b": True, "mask": h2}),
-        "dW 2": (h1, d1, dev(512, 256), batch, {"trans_a": True, "col_sums": dev(256)}),
-        "delta 1": (d1, W1, dev(batch, 512), 256, {"trans_b": True, "mask": h1}),
-        "dW 1": (x, d0, dev(784, 512), batch, {"trans_a": True, "col_sums": dev(512)}),
-    }
+def step_products(config: TrainConfig | None = None) -> list[Product]:
+    """The matrix products of one training step of `config` (default: the main job's), as the
+    GPU trainer plans them, on its own buffers."""
+    config = config or TrainConfig()
+    return GpuTrainer(he_init(config.widths, 0), config).step_plan(config.batch_size).products
 
 
-def time_config(a, b, c, tiles: Tiles, split: int, options: dict, stream) -> float:
+def time_launch(launch: Launch, stream) -> float:
     """Microseconds per launch: 50 launches in a graph, replayed 20 times."""
-    kernel, grid, block, args = VERSIONS["wide"](a, b, c, tiles=tiles, split=split, **options)
-    fn = configure(kernel, grid, block, stream)
-    fn(*args)  # compile (or load from the cache) outside the capture
+    launch()  # compile (or load from the cache) outside the capture
     stream.synchronize()
-    graph = StepGraph([(fn, args)] * 50, stream)
+    graph = StepGraph([launch] * 50, stream)
     graph.launch()
     stream.synchronize()
     t0 = time.perf_counter()
@@ -70,26 +55,24 @@ def time_config(a, b, c, tiles: Tiles, split: int, options: dict, stream) -> flo
 def time_products(tiles=TILES, splits=SPLITS) -> list[dict]:
     """For each product: every (tiles, split) timed, best first, and the one gpu.py picks."""
     require_gpu()
-    stream = cuda.stream()
-    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
     rows = []
-    for name, (a, b, c, k, options) in step_products().items():
-        m, n = c.shape
-        picked = tiles_for_step(m, n, sms)
-        picked = (picked, split_for_step(m, n, k, picked, sms))
+    for product in step_products():
+        stream = product.launch.stream
+        picked = (product.tiles, product.split)
         timings = {
-            (t, s): time_config(a, b, c, t, s, options, stream)
+            (t, s): time_launch(product.replan(t, s, stream), stream)
             for t, s in itertools.product(tiles, splits)
-            if s == 1 or math.ceil(k / t.BK) >= s
+            if s == 1 or math.ceil(product.k / t.BK) >= s
         }
         if picked not in timings:
-            timings[picked] = time_config(a, b, c, *picked, options, stream)
+            timings[picked] = time_launch(product.launch, stream)
         ranked = sorted(timings.items(), key=lambda item: item[1])
+        m, n = product.c.shape
         rows.append(
             {
-                "product": name,
+                "product": product.name,
                 "output": f"{m} x {n}",
-                "K": k,
+                "K": product.k,
                 "ranked": ranked,
                 "picked": picked,
                 "picked_us": timings[picked],
@@ -109,14 +92,14 @@ def profile_one_step(data_dir: str | None = None) -> None:
     gpu.load(data["x_train"], data["y_train"])
     gpu.order.copy_to_device(np.arange(len(data["y_train"]), dtype=np.int32))
     gpu.lrs.copy_to_device(np.full(gpu.lrs.size, 0.01, np.float32))
-    step = gpu._plan(config.batch_size)["step"]
+    step = gpu.step_plan(config.batch_size).step
     for _ in range(2):  # compile and warm up
-        for fn, args in step:
-            fn(*args)
+        for launch in step:
+            launch()
     cuda.synchronize()
     cuda.profile_start()
-    for fn, args in step:
-        fn(*args)
+    for launch in step:
+        launch()
     cuda.synchronize()
     cuda.profile_stop()
     print(f"profiled one step: {len(step)} launches")

@@ -70,7 +70,7 @@ def _save(fig, out: str | Path) -> Path:
 
 def performance_roadmap(rows: Sequence[Mapping], out: str | Path, title: str = "") -> Path:
     """One n x n product by every route, on a log time axis, each bar labelled with its
-    speed-up over pure Python. rows: Phase 4's `roadmap` rows (route, seconds,
+    speed-up over pure Python. rows: the roadmap's rows (phase6_report.roadmap: route, seconds,
     speedup_over_python), all from one run on one machine."""
     plt = require_matplotlib()
     if not rows:

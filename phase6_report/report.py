@@ -36,7 +36,7 @@ class Figure:
 def model_predictions(model: Path, data_dir: str | Path | None = None) -> dict:
     """Test-set predictions of a saved model (Phase 5's model.npz), in float64 NumPy: the inputs
     prepared exactly as for training (phase5_training.train.prepare_data)."""
-    from phase5_training.mlp import load_checkpoint
+    from phase5_training.mlp import load_checkpoint, reference_forward, softmax
     from phase5_training.train import prepare_data
     from shared.datasets import load_dataset
 
@@ -44,13 +44,8 @@ def model_predictions(model: Path, data_dir: str | Path | None = None) -> dict:
     dataset = load_dataset(
         config.dataset, data_dir, download_missing=False
     )  # a report: no fetching
-    x = prepare_data(dataset, config)["x_test"].astype(np.float64)
-    for l, (w, b) in enumerate(zip(params.W, params.b, strict=True)):
-        x = x @ w + b
-        if l < len(params.W) - 1:
-            x = np.maximum(x, 0.0)
-    p = np.exp(x - x.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    x = prepare_data(dataset, config)["x_test"]
+    p = softmax(reference_forward(params.W, params.b, x)[-1])
     return {
         "images": dataset.x_test,
         "true": dataset.y_test.astype(np.int64),
@@ -127,7 +122,9 @@ def xor_predictor(seed: int = 0, epochs: int = 2000):
 def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
     """The roadmap and the ladder, each from the first (latest) run that has its rows."""
     figures = []
-    path, data, roadmap = first_with(found, "phase4_matmul", "roadmap")
+    path, data, roadmap = first_with(found, "roadmap", "roadmap")
+    if not roadmap:  # runs of Phase 4's benchmark before the roadmap had its own command
+        path, data, roadmap = first_with(found, "phase4_matmul", "roadmap")
     if roadmap:
         machine = data.get("machine", {})
         figures.append(Figure(
@@ -138,8 +135,10 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
             "speed-up over pure Python. C is Phase 3's C-API binding.",
             str(path),
         ))  # fmt: skip
-    elif found.benchmarks.get("phase4_matmul"):
-        found.missing.append("no Phase 4 run with roadmap rows (`nox -s phase4` writes them)")
+    else:
+        found.missing.append(
+            "no roadmap: `nox -s bench` (or `python -m phase6_report.roadmap`) measures it"
+        )
     ladder_path, _, ladder = first_with(found, "phase4_matmul", "ladder")
     c_path, _, c_rows = first_with(found, "phase3_matmul")
     c_rows = [r for r in c_rows if "numpy_s" in r]

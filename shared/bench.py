@@ -99,15 +99,6 @@ class Timing:
         """Slowest repeat over fastest: 1.0 for one repeat; a steady machine stays within 1.1."""
         return max(self.times) / self.min if self.min > 0 else float("inf")
 
-    def summary(self) -> dict[str, float | int]:
-        return {
-            "median_s": self.median,
-            "min_s": self.min,
-            "mean_s": self.mean,
-            "stdev_s": self.stdev,
-            "repeats": len(self.times),
-        }
-
 
 def time_call(
     fn: Callable[[], Any],
@@ -423,24 +414,6 @@ class BenchResults:
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically (a reader never sees half a file) and return the path."""
         return atomic_write_text(path, self.to_json() + "\n")
-
-    @classmethod
-    def read_json(cls, path: str | os.PathLike[str]) -> BenchResults:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
-        return cls(
-            name=data["name"],
-            rows=data["rows"],
-            machine=data["machine"],
-            notes=data["notes"],
-            load=data.get("load", {}),  # files written before `load` existed have none
-        )
-
-    def to_markdown(self, columns: Sequence[str], headers: Sequence[str] | None = None) -> str:
-        return markdown_table(
-            headers or columns, [[row.get(c, "") for c in columns] for row in self.rows]
-        )
 
 
 def _cell(value: Any) -> str:

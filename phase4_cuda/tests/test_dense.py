@@ -7,24 +7,17 @@ import pytest
 
 from phase1_python import Activation, Dense, Matrix, Network, Softmax
 from phase4_cuda import dense
-from phase4_cuda.matmul import relative_error
-
-NUMPY_ACT = {
-    "relu": lambda z: np.maximum(z, 0),
-    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-    "tanh": np.tanh,
-    None: lambda z: z,
-}
+from phase4_cuda.matmul import ACTIVATIONS, reference, relative_error
 
 
-@pytest.mark.parametrize("activation", list(NUMPY_ACT))
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("batch,n_in,n_out", [(1, 1, 1), (17, 33, 10), (5, 3, 70)])
 def test_dense_forward_matches_numpy(activation, batch, n_in, n_out, rng):
     x = rng.standard_normal((batch, n_in), dtype=np.float32)
     w = rng.standard_normal((n_in, n_out), dtype=np.float32)
     b = rng.standard_normal(n_out, dtype=np.float32)
-    expected = NUMPY_ACT[activation](x.astype(np.float64) @ w + b)
-    assert relative_error(dense.dense_forward(x, w, b, activation), expected) < 1e-5
+    got = dense.dense_forward(x, w, b, activation)
+    assert relative_error(got, reference(x, w, b, activation)) < 1e-5
 
 
 def test_dense_forward_bad_input(rng):
@@ -70,3 +63,7 @@ def test_mlp_forward_matches_phase1(rng):
 def test_mlp_forward_bad_input():
     with pytest.raises(ValueError, match="one bias per weight"):
         dense.mlp_forward(np.ones((2, 3)), [np.ones((3, 2))], [])
+    with pytest.raises(ValueError, match="needs an activation"):
+        dense.mlp_forward(np.ones((2, 3)), [np.ones((3, 2))], [np.ones(2)], None)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        dense.mlp_forward(np.ones((2, 3)), [np.ones((3, 2))], [np.ones(2)], "gelu")

@@ -21,4 +21,17 @@ def test_vector_add_main(capsys):
 def test_kernel_check(capsys):
     assert check.main() == 0
     out = capsys.readouterr().out
-    assert "worst relative error" in out and "fused dense + ReLU" in out
+    assert "matmul checks (7 versions), worst relative error" in out
+    assert "fused epilogues" in out and "24 checks" in out
+
+
+def test_kernel_check_fails_with_one_line(monkeypatch, capsys):
+    from phase4_cuda import matmul
+
+    def wrong(*args, **kwargs):
+        raise AssertionError("wide at (M, K, N) = (1, 1, 1): relative error nan")
+
+    monkeypatch.setattr(matmul, "validate", wrong)
+    assert check.main() == 1
+    err = capsys.readouterr().err
+    assert err == "error: kernel check failed: wide at (M, K, N) = (1, 1, 1): relative error nan\n"

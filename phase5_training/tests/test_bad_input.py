@@ -171,6 +171,15 @@ def test_a_damaged_file_is_not_a_readable_checkpoint(checkpoint, damage):
         load_checkpoint(checkpoint)
 
 
+def test_a_checkpoint_of_an_older_version_with_its_empty_extra_loads(checkpoint):
+    rewrite(
+        checkpoint,
+        meta=meta_of(checkpoint) | {"config": meta_of(checkpoint)["config"] | {"extra": {}}},
+    )
+    _, config, _ = load_checkpoint(checkpoint)
+    assert not hasattr(config, "extra")
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -178,6 +187,7 @@ def test_a_damaged_file_is_not_a_readable_checkpoint(checkpoint, damage):
         (lambda m: [1, 2, 3], "checkpoint schema"),
         (lambda m: m | {"config": "784-32-10"}, "lacks its config"),
         (lambda m: m | {"config": m["config"] | {"colour": "blue"}}, "unknown configuration keys"),
+        (lambda m: m | {"config": m["config"] | {"extra": {"a": 1}}}, r"keys \['extra'\]"),
         (lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}}, "not a list of whole"),
         (
             lambda m: m | {"config": m["config"] | {"widths": [784, 32.5, 10]}},

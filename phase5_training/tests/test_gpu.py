@@ -144,5 +144,26 @@ def test_the_tuning_table_times_every_product():
     from phase5_training.tune_step import step_products, time_products
 
     rows = time_products(tiles=[SMALL_TILES[2]], splits=[1])
-    assert [r["product"] for r in rows] == list(step_products())
+    assert [r["product"] for r in rows] == [p.name for p in step_products()]
     assert all(r["picked_us"] > 0 and r["ranked"] for r in rows)
+
+
+def test_the_step_plan_names_every_product_of_the_step():
+    # What tune_step times is read from the plan: the products of the hidden layers' forward
+    # pass (the output layer is fused with the loss), then per layer from the top dW and delta.
+    from phase5_training import gpu_kernels
+
+    gpu, _ = trainers()
+    step = gpu.step_plan(6)
+    assert [p.name for p in step.products] == [
+        "forward 1", "forward 2", "dW 3", "delta 2", "dW 2", "delta 1", "dW 1",
+    ]  # fmt: skip
+    shapes = {p.name: (p.c.shape, p.k) for p in step.products}
+    assert shapes["forward 1"] == ((6, 7), 13) and shapes["dW 1"] == ((13, 7), 6)
+    assert shapes["delta 2"] == ((6, 5), 3)
+    assert step.products[0].options == {"bias": gpu.b[0], "activation": "relu"}
+    assert len(step.forward) == 3 and step.step == []  # nothing loaded: no gather step yet
+    # the forward pass, the fused output layer, the products and the update, in that order
+    assert len(step.train) == 2 + 1 + 5 + 1
+    assert step.train[2].kernel is gpu_kernels.output_layer
+    assert gpu.step_plan(6) is step  # planned once

@@ -16,6 +16,7 @@ from shared.bench import (
     Timing,
     all_cpu_seconds,
     flop_rate,
+    load_warning,
     markdown_table,
     matmul_flops,
     time_call,
@@ -91,26 +92,9 @@ def test_results_round_trip_through_json_with_machine_info(tmp_path):
     assert (
         data["schema"] == SCHEMA and data["machine"]["cpu_count"] >= 1 and data["machine"]["python"]
     )
-    again = BenchResults.read_json(path)
-    assert again.rows == [{"n": 10, "median_s": 0.5}] and again.notes == ["a note"]
-    assert "| 10 | 0.5      |" in again.to_markdown(["n", "median_s"])
+    assert data["name"] == "demo" and data["rows"] == [{"n": 10, "median_s": 0.5}]
+    assert data["notes"] == ["a note"] and data["load"] == {}
     assert list(tmp_path.glob("sub/.*")) == []  # no temporary file left behind
-
-
-def test_results_from_another_schema_are_refused(tmp_path):
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps({"schema": "nn-foundations/benchmark/0", "rows": []}))
-    with pytest.raises(ValueError, match=r"old\.json: schema"):
-        BenchResults.read_json(path)
-
-
-def test_results_without_load_are_read_as_quiet(tmp_path):
-    path = tmp_path / "before.json"
-    path.write_text(
-        json.dumps({"schema": SCHEMA, "name": "x", "rows": [], "machine": {}, "notes": []})
-    )
-    again = BenchResults.read_json(path)
-    assert again.load == {} and again.load_warning is None
 
 
 # -- a busy machine and unsteady timings ------------------------------------------------------
@@ -245,8 +229,8 @@ def test_note_load_of_a_quiet_run_records_numbers_and_adds_no_note(tmp_path):
     names = [f"t{i}" for i in range(5)]
     assert results.note_load(load, {name: Timing([0.01, 0.0101]) for name in names}) is None
     assert results.notes == [] and results.load["busy"] is False
-    again = BenchResults.read_json(results.write_json(tmp_path / "quiet.json"))
-    assert again.load == results.load and again.load_warning is None
+    again = json.loads(results.write_json(tmp_path / "quiet.json").read_text())
+    assert again["load"] == results.load and load_warning(again["load"]) is None
     results.load["unsteady"] = names  # a long list is cut short
     assert "the repeats of t0, t1, t2 and 2 more varied" in results.load_warning
 
