@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"sizes must be positive, got {sizes}")
     results = run(sizes, seed=args.seed)
     print(table(results))
-    if results.load_warning:
-        print(f"\nWarning: {results.load_warning}")
+    if footer := results.footer():
+        print(f"\n{footer}")
     m = results.machine
     print(f"\n{m['cpu']}, {m['cpu_count']} cores, Python {m['python']}, NumPy {m['numpy']}")
     if args.json:

@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = run(args.sizes, args.threads, args.large)
     print(report(results))
-    if results.load_warning:
-        print(f"\nWarning: {results.load_warning}")
+    if footer := results.footer():
+        print(f"\n{footer}")
     m = results.machine
     print(
         f"\n{m['cpu']}, {m['cpu_count']} cores; C micro-kernel: {m['c_kernel']}; NumPy {m['numpy']}"

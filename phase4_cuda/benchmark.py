@@ -229,10 +229,8 @@ def report(results: BenchResults) -> str:
                 [[r["n"], r["version"], r["tiles"], f"{r['tflops']:.2f}"] for r in tune],
             )
         )
-    warning = results.load_warning
-    out.extend(f"Note: {note}" for note in results.notes if note != warning)
-    if warning:
-        out.append(f"Warning: {warning}")
+    if footer := results.footer():
+        out.append(footer)
     return "\n\n".join(out)
 
 

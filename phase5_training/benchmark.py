@@ -295,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.under_load:
         results, table = under_load(data, config, args.repeats)
         print(table)
-        for note in results.notes:
-            print(f"Warning: {note}")
+        if footer := results.footer():
+            print(footer)
         if args.json:
             print(f"results written to {results.write_json(args.json)}")
         return 0
@@ -355,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             ["trainer", "training time", "per step", "compile / capture", "test accuracy"], rows
         )
     )
-    for note in results.notes:
-        print(f"Note: {note}")
+    if footer := results.footer():
+        print(footer)
     if args.json:
         print(f"results written to {results.write_json(args.json)}")
     return 0

@@ -33,8 +33,8 @@ __all__ = [
     "lr_at",
     "reference_forward",
     "reference_step",
-    "softmax",
     "save_checkpoint",
+    "softmax",
 ]
 
 

@@ -123,10 +123,8 @@ def report(results: BenchResults) -> str:
             ],
         )
     ]
-    warning = results.load_warning
-    out.extend(f"Note: {note}" for note in results.notes if note != warning)
-    if warning:
-        out.append(f"Warning: {warning}")
+    if footer := results.footer():
+        out.append(footer)
     return "\n\n".join(out)
 
 

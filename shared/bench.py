@@ -408,6 +408,15 @@ class BenchResults:
     def load_warning(self) -> str | None:
         return load_warning(self.load)
 
+    def footer(self) -> str:
+        """What follows a benchmark's tables: each note ("Note: ..."), then the warning about a
+        busy machine or unsteady repeats, if any ("Warning: ..."), last so that it is seen."""
+        warning = self.load_warning
+        lines = [f"Note: {note}" for note in self.notes if note != warning]
+        if warning:
+            lines.append(f"Warning: {warning}")
+        return "\n".join(lines)
+
     def to_json(self) -> str:
         return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=2, sort_keys=False)
 

@@ -250,3 +250,14 @@ def test_a_real_busy_process_is_noticed():
     if v.other_cpu_cores is None:
         pytest.skip("no /proc/stat here")
     assert v.other_cpu_cores > 0.5 and v.busy
+
+
+def test_the_footer_lists_notes_then_the_warning_last():
+    results = BenchResults(name="demo")
+    assert results.footer() == ""
+    results.notes.append("no cuBLAS column")
+    results.load = {"busy": True, "reasons": ["others used 1.0 cores"], "unsteady": []}
+    warning = results.load_warning
+    assert warning is not None
+    results.notes.append(warning)  # note_load adds it to the notes too: it is said once, last
+    assert results.footer() == f"Note: no cuBLAS column\nWarning: {warning}"
