@@ -11,6 +11,8 @@ n <= 500, or 1000 with --large) Phase 1's pure-Python product and its naive trip
 medians after a warm-up. Also: microseconds per call of a 2x2 add through each binding and NumPy.
 The parent watches the machine over the whole run and prints a warning under the tables when it was
 busy or the repeats were unsteady (shared/bench.py): the children's CPU time counts as its own.
+It names the micro-kernel the C product ran (`avx512`, `avx2`, `generic`; NN_MATRIX_KERNEL forces
+one) and the kernels NumPy's OpenBLAS picked, and warns when OPENBLAS_CORETYPE holds them down.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shared.bench import (
     flop_rate,
     markdown_table,
     matmul_flops,
+    openblas_warning,
     time_call,
 )
 
@@ -88,6 +91,8 @@ def child(sizes: list[int], threads: int, large: bool) -> dict:
 def run(sizes: list[int], thread_counts: list[int], large: bool) -> BenchResults:
     results = BenchResults(name="phase3_matmul")
     results.machine["c_kernel"] = phase3_c.kernel_name()
+    if warning := openblas_warning(results.machine.get("openblas", {})):
+        results.notes.append(warning)
     timings: dict[str, Timing] = {}
     # Over the whole run, children included: their CPU time is ours once subprocess.run has
     # waited for them, so only what other processes used counts against the machine.
@@ -173,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     if footer := results.footer():
         print(f"\n{footer}")
     m = results.machine
+    blas = m.get("openblas", {}).get("corename", "another BLAS")
     print(
-        f"\n{m['cpu']}, {m['cpu_count']} cores; C micro-kernel: {m['c_kernel']}; NumPy {m['numpy']}"
+        f"\n{m['cpu']}, {m['cpu_count']} cores; C micro-kernel: {m['c_kernel']}; "
+        f"NumPy {m['numpy']} with OpenBLAS's {blas} kernels"
     )
     if args.json:
         print(f"results written to {results.write_json(args.json)}")

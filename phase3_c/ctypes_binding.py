@@ -81,6 +81,7 @@ _SIGNATURES = {
     "nn_matmul_f32": ([_MF, _MF, _MF], ctypes.c_int),
     "nn_kernel_name": ([], ctypes.c_char_p),
     "nn_set_kernel": ([ctypes.c_char_p], ctypes.c_int),
+    "nn_kernels_supported": ([], ctypes.c_char_p),
     "nn_threads": ([], ctypes.c_int),
     "nn_set_threads": ([ctypes.c_int], ctypes.c_int),
 }
@@ -178,15 +179,19 @@ def transpose(a) -> np.ndarray:
 
 
 def kernel_name() -> str:
-    """The micro-kernel the packed product uses: 'avx2' or 'generic'."""
+    """The micro-kernel the packed product uses: 'avx512', 'avx2' or 'generic'."""
     return _lib().nn_kernel_name().decode()
 
 
 def set_kernel(name: str) -> None:
-    """Force 'avx2' or 'generic' (or 'auto'); ValueError if unknown or not supported here."""
+    """Force 'avx512', 'avx2' or 'generic' (or 'auto'); ValueError if unknown or not supported
+    here."""
     status = _lib().nn_set_kernel(name.encode())
     if status:
-        raise ValueError(f"set_kernel: {name!r} is unknown or not supported on this CPU")
+        supported = _lib().nn_kernels_supported().decode()
+        raise ValueError(
+            f"set_kernel: {name!r} is unknown or not supported on this CPU (it runs: {supported})"
+        )
 
 
 def threads() -> int:

@@ -200,11 +200,64 @@ def machine_info(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         info["numpy"] = numpy.__version__
     except ImportError:
         pass
+    else:
+        info["openblas"] = numpy_openblas()
     numba = sys.modules.get("numba")
     if numba is not None:
         info["numba"] = numba.__version__
     info.update(extra or {})
     return info
+
+
+#: environment variables that change which kernels OpenBLAS runs
+OPENBLAS_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
+
+
+def numpy_openblas() -> dict[str, Any]:
+    """The OpenBLAS inside NumPy's wheel, as it runs now: the kernel family it picked for this
+    CPU (`corename`, e.g. SkylakeX or Haswell), its build string, and the environment variables
+    that steer it. Empty where NumPy uses another BLAS (read from the library NumPy loaded)."""
+    import ctypes
+    import glob
+
+    import numpy
+
+    libs = glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs", "*openblas*.so*"))
+    info: dict[str, Any] = {}
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)  # already loaded by NumPy: the same copy, the same state
+        except OSError:
+            continue
+        for suffix in ("64_", "_64", "64", ""):
+            corename = getattr(lib, f"scipy_openblas_get_corename{suffix}", None)
+            corename = corename or getattr(lib, f"openblas_get_corename{suffix}", None)
+            config = getattr(lib, f"scipy_openblas_get_config{suffix}", None)
+            config = config or getattr(lib, f"openblas_get_config{suffix}", None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                info["corename"] = corename().decode()
+                if config is not None:
+                    config.restype = ctypes.c_char_p
+                    info["config"] = config().decode().strip()
+                break
+    env = {k: os.environ[k] for k in OPENBLAS_SETTINGS if k in os.environ}
+    if info or env:
+        info["env"] = env
+    return info
+
+
+def openblas_warning(info: dict[str, Any]) -> str | None:
+    """A warning when the environment holds NumPy's OpenBLAS to other kernels than it would pick
+    for this CPU (OPENBLAS_CORETYPE): then NumPy, the peer, is not at its best."""
+    forced = info.get("env", {}).get("OPENBLAS_CORETYPE")
+    if not forced:
+        return None
+    return (
+        f"OPENBLAS_CORETYPE={forced} holds NumPy's OpenBLAS to its {info.get('corename', forced)} "
+        "kernels, which may be slower than the ones it would pick for this CPU: unset it "
+        "(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...) to compare against NumPy at its best"
+    )
 
 
 def available_cores() -> int:

@@ -76,12 +76,15 @@ nn_status nn_softmax_rows_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out);
  * Accumulated in double. */
 nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out);
 
-/* The micro-kernel nn_matmul uses: "avx2" (AVX2 + FMA, chosen at run time when the CPU has them)
- * or "generic" (portable C). nn_set_kernel("auto" | "avx2" | "generic") overrides the choice
- * (NN_ERR_ARG for an unknown name or "avx2" on a CPU without it); the environment variable
- * NN_MATRIX_KERNEL does the same at first use. */
+/* The micro-kernel nn_matmul uses: "avx512" (AVX-512F), "avx2" (AVX2 + FMA) or "generic"
+ * (portable C); by default the widest the CPU runs, chosen at run time.
+ * nn_set_kernel("auto" | "avx512" | "avx2" | "generic") overrides the choice (NN_ERR_ARG for an
+ * unknown name or one the CPU cannot run); the environment variable NN_MATRIX_KERNEL does the
+ * same at first use. nn_kernels_supported() lists the names this CPU runs, widest first
+ * ("avx512, avx2, generic"). */
 const char *nn_kernel_name(void);
 nn_status nn_set_kernel(const char *name);
+const char *nn_kernels_supported(void);
 
 /* Threads the packed product runs on, the calling thread included: by default NN_NUM_THREADS,
  * else OMP_NUM_THREADS, else the CPUs this process may use. nn_set_threads(n) changes it (0: back

@@ -273,7 +273,8 @@ static PyObject *set_kernel(PyObject *self, PyObject *args) {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
     if (nn_set_kernel(name) != NN_OK) {
-        PyErr_Format(PyExc_ValueError, "set_kernel: '%s' is unknown or not supported on this CPU", name);
+        PyErr_Format(PyExc_ValueError, "set_kernel: '%s' is unknown or not supported on this CPU (it runs: %s)",
+                     name, nn_kernels_supported());
         return NULL;
     }
     Py_RETURN_NONE;
@@ -295,7 +296,7 @@ static PyMethodDef methods[] = {
     {"softmax", softmax, METH_VARARGS, "Row-wise stable softmax, float32."},
     {"sum", sum, METH_VARARGS, "sum(x, axis): column sums (axis 0) or row sums (axis 1), float32."},
     {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx2' or 'generic'."},
-    {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx2', 'generic' or 'auto'."},
+    {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx512', 'avx2', 'generic' or 'auto'."},
     {"threads", threads, METH_NOARGS, "Threads the packed product runs on (the caller included)."},
     {"set_threads", set_threads, METH_VARARGS, "Set the packed product's threads (0: the default)."},
     {NULL, NULL, 0, NULL},

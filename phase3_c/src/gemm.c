@@ -95,6 +95,79 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 }
 #endif
 
+/* ---- AVX-512: 14 x 16 (double) and 14 x 32 (float) micro-tiles ---------------------------- */
+/* With 32 zmm registers of 512 bits, a tile of 14 rows by two vectors keeps 28 accumulators in
+ * registers; per step it loads two vectors of the B sliver and broadcasts 14 values of A, which
+ * the compiler folds into the FMAs as embedded broadcasts ({1to8} / {1to16}): 28 FMAs for 2 loads.
+ * That is the shape BLIS uses on Skylake-X (its 16 x 14 column-major kernel). Compiled with
+ * __attribute__((target)) like the AVX2 ones, and chosen only where the CPU reports AVX-512F. */
+#ifdef NN_HAVE_AVX2_KERNELS
+#define ROW_Z(i, SET1, FMA)                                                                    \
+    {                                                                                          \
+        ZT ai = SET1(a[i]);                                                                    \
+        c##i##0 = FMA(ai, b0, c##i##0);                                                        \
+        c##i##1 = FMA(ai, b1, c##i##1);                                                        \
+    }
+#define ROWS_Z(SET1, FMA)                                                                      \
+    ROW_Z(0, SET1, FMA) ROW_Z(1, SET1, FMA) ROW_Z(2, SET1, FMA) ROW_Z(3, SET1, FMA)            \
+    ROW_Z(4, SET1, FMA) ROW_Z(5, SET1, FMA) ROW_Z(6, SET1, FMA) ROW_Z(7, SET1, FMA)            \
+    ROW_Z(8, SET1, FMA) ROW_Z(9, SET1, FMA) ROW_Z(10, SET1, FMA) ROW_Z(11, SET1, FMA)          \
+    ROW_Z(12, SET1, FMA) ROW_Z(13, SET1, FMA)
+#define STORE_Z(i, W, LOAD, STORE, ADD)                                                        \
+    {                                                                                          \
+        ET *ci = c + (i) * ldc;                                                                \
+        if (accumulate) {                                                                      \
+            c##i##0 = ADD(c##i##0, LOAD(ci));                                                  \
+            c##i##1 = ADD(c##i##1, LOAD(ci + W));                                              \
+        }                                                                                      \
+        STORE(ci, c##i##0);                                                                    \
+        STORE(ci + W, c##i##1);                                                                \
+    }
+#define STORES_Z(W, LOAD, STORE, ADD)                                                          \
+    STORE_Z(0, W, LOAD, STORE, ADD) STORE_Z(1, W, LOAD, STORE, ADD)                            \
+    STORE_Z(2, W, LOAD, STORE, ADD) STORE_Z(3, W, LOAD, STORE, ADD)                            \
+    STORE_Z(4, W, LOAD, STORE, ADD) STORE_Z(5, W, LOAD, STORE, ADD)                            \
+    STORE_Z(6, W, LOAD, STORE, ADD) STORE_Z(7, W, LOAD, STORE, ADD)                            \
+    STORE_Z(8, W, LOAD, STORE, ADD) STORE_Z(9, W, LOAD, STORE, ADD)                            \
+    STORE_Z(10, W, LOAD, STORE, ADD) STORE_Z(11, W, LOAD, STORE, ADD)                          \
+    STORE_Z(12, W, LOAD, STORE, ADD) STORE_Z(13, W, LOAD, STORE, ADD)
+#define ZERO_Z(Z)                                                                              \
+    ZT c00 = Z(), c01 = Z(), c10 = Z(), c11 = Z(), c20 = Z(), c21 = Z(), c30 = Z(), c31 = Z(),  \
+       c40 = Z(), c41 = Z(), c50 = Z(), c51 = Z(), c60 = Z(), c61 = Z(), c70 = Z(), c71 = Z(),  \
+       c80 = Z(), c81 = Z(), c90 = Z(), c91 = Z(), c100 = Z(), c101 = Z(), c110 = Z(),          \
+       c111 = Z(), c120 = Z(), c121 = Z(), c130 = Z(), c131 = Z()
+
+#define ZT __m512d
+#define ET double
+__attribute__((target("avx512f"))) static void kernel_avx512_f64(size_t kc, const double *a,
+                                                                  const double *b, double *c,
+                                                                  size_t ldc, int accumulate) {
+    ZERO_Z(_mm512_setzero_pd);
+    for (size_t p = 0; p < kc; ++p, a += 14, b += 16) {
+        __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
+        ROWS_Z(_mm512_set1_pd, _mm512_fmadd_pd)
+    }
+    STORES_Z(8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd)
+}
+#undef ZT
+#undef ET
+
+#define ZT __m512
+#define ET float
+__attribute__((target("avx512f"))) static void kernel_avx512_f32(size_t kc, const float *a,
+                                                                  const float *b, float *c,
+                                                                  size_t ldc, int accumulate) {
+    ZERO_Z(_mm512_setzero_ps);
+    for (size_t p = 0; p < kc; ++p, a += 14, b += 32) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        ROWS_Z(_mm512_set1_ps, _mm512_fmadd_ps)
+    }
+    STORES_Z(16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps)
+}
+#undef ZT
+#undef ET
+#endif
+
 /* How the product is shared among threads (see gemm_template.h): tasks per thread, so that a
  * thread that keeps its core can take over the share of one that lost it, and the smallest
  * product worth waking a second thread for (below it the calling thread does all of it). */
@@ -140,22 +213,63 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
 #undef MIN_NC
 #undef KERNEL_GENERIC
 
+/* ---- the same loop nest for the AVX-512 tiles: 14 rows, twice the vector width. KC x NR of B is
+ * 32 KiB (of 32-48 KiB L1), MC x KC of A 336 KiB / 168 KiB (of 1 MiB L2) -------------------- */
+#define T double
+#define SUF f64z
+#define MR 14
+#define NR 16
+#define MC 168
+#define KC 256
+#define NC 4080
+#define MIN_NC 32
+#define KERNEL_GENERIC kernel_generic_f64z
+#include "gemm_template.h"
+#undef T
+#undef SUF
+#undef NR
+#undef MC
+#undef MIN_NC
+#undef KERNEL_GENERIC
+
+#define T float
+#define SUF f32z
+#define NR 32
+#define MC 168
+#define MIN_NC 64
+#define KERNEL_GENERIC kernel_generic_f32z
+#include "gemm_template.h"
+#undef T
+#undef SUF
+#undef MR
+#undef NR
+#undef MC
+#undef KC
+#undef NC
+#undef MIN_NC
+#undef KERNEL_GENERIC
+
 /* ---- choosing the kernel ----------------------------------------------------------------- */
-enum { CHOICE_UNSET, CHOICE_AVX2, CHOICE_GENERIC };
+enum { CHOICE_UNSET, CHOICE_AVX512, CHOICE_AVX2, CHOICE_GENERIC };
+static const char *const NAMES[] = {"", "avx512", "avx2", "generic"};
 static int choice = CHOICE_UNSET; /* a benign race: every thread computes the same value */
 
-static int cpu_has_avx2(void) {
+static int cpu_can(int c) {
+    if (c == CHOICE_GENERIC) return 1;
 #ifdef NN_HAVE_AVX2_KERNELS
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
+    if (c == CHOICE_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (c == CHOICE_AVX512) return __builtin_cpu_supports("avx512f");
 #endif
+    return 0;
 }
 
 static int choose(const char *name) {
-    if (name == NULL || strcmp(name, "auto") == 0) return cpu_has_avx2() ? CHOICE_AVX2 : CHOICE_GENERIC;
-    if (strcmp(name, "generic") == 0) return CHOICE_GENERIC;
-    if (strcmp(name, "avx2") == 0) return cpu_has_avx2() ? CHOICE_AVX2 : CHOICE_UNSET;
+    if (name == NULL || strcmp(name, "auto") == 0) { /* the widest this CPU runs */
+        for (int c = CHOICE_AVX512; c <= CHOICE_GENERIC; ++c)
+            if (cpu_can(c)) return c;
+    }
+    for (int c = CHOICE_AVX512; c <= CHOICE_GENERIC; ++c)
+        if (strcmp(name, NAMES[c]) == 0) return cpu_can(c) ? c : CHOICE_UNSET;
     return CHOICE_UNSET;
 }
 
@@ -175,8 +289,21 @@ nn_status nn_set_kernel(const char *name) {
     return NN_OK;
 }
 
-const char *nn_kernel_name(void) { return current() == CHOICE_AVX2 ? "avx2" : "generic"; }
+const char *nn_kernel_name(void) { return NAMES[current()]; }
 
+const char *nn_kernels_supported(void) {
+    static char list[32]; /* written once per process, the same text every time */
+    if (list[0] == '\0') {
+        char built[32] = "";
+        for (int c = CHOICE_AVX512; c <= CHOICE_GENERIC; ++c) {
+            if (!cpu_can(c)) continue;
+            if (built[0]) strcat(built, ", ");
+            strcat(built, NAMES[c]);
+        }
+        memcpy(list, built, sizeof list);
+    }
+    return list;
+}
 
 /* ---- public entry points ----------------------------------------------------------------- */
 #define CHECK_PRODUCT(a, b, out)                                                               \
@@ -197,6 +324,9 @@ nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
     CHECK_PRODUCT(a, b, out);
     kernel_fn_f64 kernel = kernel_generic_f64;
 #ifdef NN_HAVE_AVX2_KERNELS
+    if (current() == CHOICE_AVX512)
+        return gemm_f64z(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride,
+                         out->data, out->stride, kernel_avx512_f64);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f64;
 #endif
     return gemm_f64(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride, out->data,
@@ -207,6 +337,9 @@ nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matri
     CHECK_PRODUCT(a, b, out);
     kernel_fn_f32 kernel = kernel_generic_f32;
 #ifdef NN_HAVE_AVX2_KERNELS
+    if (current() == CHOICE_AVX512)
+        return gemm_f32z(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride,
+                         out->data, out->stride, kernel_avx512_f32);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f32;
 #endif
     return gemm_f32(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride, out->data,

@@ -40,6 +40,9 @@ static void CAT(pack_b, SUF)(size_t kc, size_t nc, size_t j0, const T *b, size_t
 }
 
 /* The portable micro-kernel: C[0:MR, 0:NR] (+)= Ap (kc x MR) ^T  Bp (kc x NR). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused)) /* the AVX-512 instantiations pass their own kernel */
+#endif
 static void KERNEL_GENERIC(size_t kc, const T *ap, const T *bp, T *c, size_t ldc, int accumulate) {
     T acc[MR][NR] = {{0}};
     for (size_t p = 0; p < kc; ++p, ap += MR, bp += NR)

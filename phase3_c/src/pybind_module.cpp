@@ -167,7 +167,8 @@ PYBIND11_MODULE(_pybind, m) {
     m.def("kernel_name", [] { return std::string(nn_kernel_name()); });
     m.def("set_kernel", [](const std::string &name) {
         if (nn_set_kernel(name.c_str()) != NN_OK)
-            throw py::value_error("set_kernel: '" + name + "' is unknown or not supported on this CPU");
+            throw py::value_error("set_kernel: '" + name + "' is unknown or not supported on this CPU (it runs: " +
+                                  nn_kernels_supported() + ")");
     });
     m.def("threads", &nn_threads);
     m.def("set_threads", [](int n) {

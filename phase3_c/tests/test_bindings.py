@@ -11,7 +11,10 @@ from shared.testing import ODD_MATMUL_SHAPES, ODD_SHAPES, assert_close
 BINDINGS = list(phase3_c.BINDINGS.values())
 IDS = list(phase3_c.BINDINGS)
 # past the MR/NR edges and the MC (72/144) and KC (256) blocking of the packed product
-BLOCKING_SHAPES = [(73, 257, 9), (150, 300, 37), (5, 513, 131)]
+# edges of every blocking: MC of 72 / 144 / 168 rows, KC of 256, micro-tiles of 6 and 14 rows,
+# 8 / 16 / 32 columns
+BLOCKING_SHAPES = [(73, 257, 9), (150, 300, 37), (5, 513, 131), (169, 300, 65), (15, 257, 33)]
+KERNELS = ["avx512", "avx2", "generic"]
 
 
 @pytest.fixture(params=BINDINGS, ids=IDS)
@@ -19,9 +22,9 @@ def binding(request):
     return request.param
 
 
-@pytest.fixture(params=["avx2", "generic"])
+@pytest.fixture(params=KERNELS)
 def kernel(request, binding):
-    """Run the test with each micro-kernel (the AVX2 one only where the CPU has it)."""
+    """Run the test with each micro-kernel (AVX-512 and AVX2 only where the CPU has them)."""
     try:
         binding.set_kernel(request.param)
     except ValueError:
@@ -102,9 +105,18 @@ def test_float32_product_refuses_float64(binding):
 
 
 def test_kernel_selection(binding):
-    assert binding.kernel_name() in ("avx2", "generic")
-    with pytest.raises(ValueError, match="unknown or not supported"):
+    assert binding.kernel_name() in KERNELS
+    # the error names what this CPU runs, widest first; "auto" is the first of them
+    with pytest.raises(ValueError, match=r"unknown or not supported on this CPU \(it runs: ") as e:
         binding.set_kernel("sse9")
+    runs = str(e.value).rsplit("it runs: ", 1)[1].rstrip(")").split(", ")
+    assert runs[-1] == "generic" and set(runs) <= set(KERNELS)
+    assert runs == [k for k in KERNELS if k in runs]
+    binding.set_kernel("auto")
+    assert binding.kernel_name() == runs[0]
+    for name in set(KERNELS) - set(runs):  # a kernel this CPU cannot run: an error, no crash
+        with pytest.raises(ValueError, match=f"'{name}' is unknown or not supported"):
+            binding.set_kernel(name)
     assert binding.threads() >= 1
 
 

@@ -17,6 +17,7 @@ from shared.bench import (
     all_cpu_seconds,
     flop_rate,
     load_warning,
+    machine_info,
     markdown_table,
     matmul_flops,
     time_call,
@@ -261,3 +262,20 @@ def test_the_footer_lists_notes_then_the_warning_last():
     assert warning is not None
     results.notes.append(warning)  # note_load adds it to the notes too: it is said once, last
     assert results.footer() == f"Note: no cuBLAS column\nWarning: {warning}"
+
+
+def test_numpy_s_openblas_is_named_and_a_forced_core_type_is_warned_of(monkeypatch):
+    from shared.bench import numpy_openblas, openblas_warning
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    info = numpy_openblas()
+    if "corename" in info:  # NumPy's wheels bundle OpenBLAS; a NumPy built on another BLAS has none
+        assert info["corename"] and "OpenBLAS" in info["config"]
+    assert openblas_warning(info) is None
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    forced = numpy_openblas()
+    assert forced["env"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    warning = openblas_warning(forced)
+    assert warning.startswith("OPENBLAS_CORETYPE=Haswell holds NumPy's OpenBLAS")
+    assert "unset it" in warning
+    assert machine_info()["openblas"].keys() >= {"env"}
