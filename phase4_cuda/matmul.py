@@ -44,6 +44,7 @@ from numba import cuda, float32, int32, uint32
 from phase4_cuda.device import as_device, configure, is_device_array, require_gpu, simulated
 from phase4_cuda.kernel_cache import cached
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
+from shared.testing import relative_error
 
 __all__ = [
     "ACTIVATIONS",
@@ -715,10 +716,6 @@ class Launch:
     def __call__(self) -> None:
         self._configured(*self.args)
 
-    @property
-    def threads(self) -> int:
-        return math.prod(self.block) if isinstance(self.block, tuple) else self.block
-
 
 #: The plain ladder: versions 1-5, each (kernel, threads per block as (x, y), output tile (rows,
 #: columns) per block, whether it takes flat arrays and uint32 sizes).
@@ -875,13 +872,6 @@ def reference(a, b, bias=None, activation: str | None = None, mask=None) -> np.n
     if mask is not None:
         out *= np.asarray(mask) > 0
     return out
-
-
-def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
-    """||got - ref|| / ||ref|| (Frobenius); NaN anywhere gives NaN."""
-    ref = np.asarray(ref, dtype=np.float64)
-    denom = np.linalg.norm(ref) or 1.0
-    return float(np.linalg.norm(np.asarray(got, dtype=np.float64) - ref) / denom)
 
 
 def validate(

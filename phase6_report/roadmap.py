@@ -20,6 +20,7 @@ import numpy as np
 
 from shared.bench import BenchResults, LoadMonitor, Timing, markdown_table, time_call
 from shared.machine import gpu_status
+from shared.testing import relative_error
 
 __all__ = ["main", "roadmap"]
 
@@ -28,7 +29,7 @@ TOLERANCE = 1e-5
 
 
 def _checked(route: str, got, ref: np.ndarray) -> None:
-    err = float(np.linalg.norm(np.asarray(got, np.float64) - ref) / np.linalg.norm(ref))
+    err = relative_error(got, ref)
     if not err <= TOLERANCE:
         raise AssertionError(f"roadmap: {route} is wrong: relative error {err:.2e}")
 

@@ -15,6 +15,7 @@ __all__ = [
     "assert_close",
     "assert_picture",
     "png_size",
+    "relative_error",
     "to_numpy",
 ]
 
@@ -22,6 +23,15 @@ __all__ = [
 ODD_SHAPES = [(1, 1), (1, 7), (7, 1), (3, 5), (13, 17), (2, 31)]
 #: (m, k, n) of an (m, k) @ (k, n) product.
 ODD_MATMUL_SHAPES = [(1, 1, 1), (1, 5, 1), (5, 1, 5), (3, 7, 2), (13, 17, 11), (8, 8, 8)]
+
+
+def relative_error(got: Any, ref: Any) -> float:
+    """||got - ref|| / ||ref|| (Frobenius, in float64): how the GPU kernels and the roadmap's
+    routes are judged against a float64 product. NaN anywhere gives NaN; a zero reference
+    divides by 1."""
+    ref = np.asarray(ref, dtype=np.float64)
+    denom = np.linalg.norm(ref) or 1.0
+    return float(np.linalg.norm(np.asarray(got, dtype=np.float64) - ref) / denom)
 
 
 def to_numpy(x: Any) -> np.ndarray:
