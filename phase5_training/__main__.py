@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from phase5_training.mlp import TrainConfig
+from phase2_numpy.train import TrainConfig
 from shared.datasets import DataNotFoundError
 from shared.idx import IdxError
 from shared.machine import gpu_status
@@ -192,7 +192,8 @@ def _plural(n: int, word: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    from phase5_training.train import TrainingDiverged, evaluate, make_trainer, prepare_data, train
+    from phase2_numpy.data import prepare_data
+    from phase5_training.train import TrainingDiverged, evaluate, make_trainer, train
 
     config = TrainConfig(
         dataset=args.dataset, widths=tuple(args.widths), epochs=args.epochs, batch_size=args.batch_size,
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         phase3_c.set_threads(args.threads)
     try:
         if args.evaluate:
-            from phase5_training.mlp import load_checkpoint
+            from phase5_training.checkpoint import load_checkpoint
             from shared.datasets import load_dataset
 
             params, saved, _ = load_checkpoint(args.evaluate)

@@ -28,8 +28,10 @@ import sys
 import tempfile
 import time
 
-from phase5_training.mlp import TrainConfig, he_init, lr_at
-from phase5_training.train import epoch_order, prepare_data, train
+from phase2_numpy.data import epoch_order, prepare_data
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig, lr_at
+from phase5_training.train import train
 from shared.bench import BenchResults, LoadMonitor, markdown_table
 from shared.datasets import load_dataset
 

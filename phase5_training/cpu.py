@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 import phase3_c
-from phase5_training.mlp import Params, TrainConfig, cross_entropy
+from phase2_numpy.network import Params, cross_entropy
+from phase2_numpy.train import TrainConfig
 from shared.progress import Progress
 
 __all__ = ["CpuTrainer"]
@@ -94,7 +95,7 @@ class CpuTrainer:
     def _update(
         self, value: np.ndarray, velocity: np.ndarray, grad: np.ndarray, lr: float, decay: float
     ) -> None:
-        # In place, as in mlp.reference_step: g = grad + decay w; v = mu v + g; w -= lr (g + mu v)
+        # In place, as in phase2_numpy.train.sgd_update: g = grad + decay w; v = mu v + g; w -= lr (g + mu v)
         cfg = self.config
         g = grad + np.float32(decay) * value if decay else grad
         velocity *= np.float32(cfg.momentum)

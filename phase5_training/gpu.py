@@ -37,10 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import cuda
 
+from phase2_numpy.network import Params
+from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
 from phase4_cuda.matmul import Launch, Tiles, plan
 from phase5_training import gpu_kernels as k
-from phase5_training.mlp import Params, TrainConfig
 
 __all__ = ["GpuTrainer", "Product", "StepGraph", "StepPlan", "split_for_step", "tiles_for_step"]
 

@@ -120,7 +120,7 @@ def output_layer(h, W, bias, labels, scale, delta, stats):
 def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done):
     # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
     # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].
-    # The same rule as mlp.reference_step. The last block to finish moves the step on
+    # The same rule as phase2_numpy.train.sgd_update. The last block to finish moves the step on
     # (pos += 1), when every block has read lr: done (1,) int32 counts finished blocks.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)

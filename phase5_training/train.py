@@ -21,23 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from phase5_training.mlp import (
-    Params,
-    TrainConfig,
-    cross_entropy,
-    he_init,
-    load_checkpoint,
-    lr_at,
-    save_checkpoint,
-)
+from phase2_numpy.data import epoch_order, prepare_data
+from phase2_numpy.network import Params, he_init
+from phase2_numpy.train import TrainConfig, lr_at
+from phase2_numpy.train import evaluate as evaluate_logits
+from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.trainer import Trainer
-from shared.batches import minibatch_indices, scale_images, train_val_split
 from shared.bench import machine_info
 from shared.datasets import Dataset, load_dataset
 from shared.files import atomic_write_text
 from shared.progress import Progress
 
-__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "epoch_order", "evaluate", "prepare_data", "train"]
+__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "train"]
 
 METRICS_SCHEMA = "nn-foundations/training/1"
 
@@ -46,60 +41,18 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def prepare_data(ds: Dataset, config: TrainConfig) -> dict[str, np.ndarray]:
-    """float32 inputs standardised with the training set's mean and deviation, int64 labels."""
-    x_train, y_train = ds.x_train, ds.y_train
-    if config.limit is not None:  # validate() has refused 0 and negative limits
-        x_train, y_train = x_train[: config.limit], y_train[: config.limit]
-    x_train, x_test = scale_images(x_train), scale_images(ds.x_test)
-    mean, std = float(x_train.mean()), float(x_train.std())
-    data = {
-        "x_train": (x_train - mean) / std,
-        "y_train": y_train.astype(np.int64),
-        "x_test": (x_test - mean) / std,
-        "y_test": ds.y_test.astype(np.int64),
-    }
-    if config.val_fraction:
-        xt, yt, xv, yv = train_val_split(
-            data["x_train"], data["y_train"], config.val_fraction, config.seed
-        )
-        data |= {"x_train": xt, "y_train": yt, "x_val": xv, "y_val": yv}
-    if len(data["y_train"]) == 0:
-        raise ValueError(
-            f"no training images left: {len(x_train)} taken (--limit), {config.val_fraction:.0%} "
-            "of them held out for validation (--val-fraction)"
-        )
-    return {
-        k: np.ascontiguousarray(v, dtype=np.float32 if k.startswith("x") else np.int64)
-        for k, v in data.items()
-    }
-
-
-def epoch_order(n: int, config: TrainConfig, epoch: int) -> np.ndarray:
-    """The order in which epoch `epoch` visits the n training rows: seeded by the run's seed and
-    the epoch, so a resumed run and the benchmark's peers see the same batches."""
-    return np.concatenate(
-        list(minibatch_indices(n, config.batch_size, seed=config.seed * 1000 + epoch))
-    )
-
-
-def evaluate(trainer, x: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict:
-    """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true label)."""
-    logits = trainer.logits(x)
-    loss = cross_entropy(logits, y)
-    predicted = logits.argmax(axis=1)
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (y, predicted), 1)
-    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return {
-        "loss": loss,
-        "accuracy": float((predicted == y).mean()),
-        "per_class_accuracy": per_class.tolist(),
-        "confusion": confusion.tolist(),
-    }
+def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
+    """Phase 2's evaluation (loss, accuracy, per-class accuracy, confusion matrix) of the
+    trainer's logits for a whole set."""
+    return evaluate_logits(trainer.logits(x), y)
 
 
 def make_trainer(device: str, params: Params, config: TrainConfig) -> Trainer:
+    if config.activation != "relu":  # the C row kernels and the GPU epilogue's gradient: ReLU
+        raise ValueError(
+            f"the {device.upper()} trainer runs ReLU hidden layers, not {config.activation}: "
+            "train other activations with `python -m phase2_numpy --activation ...`"
+        )
     if device == "cpu":
         from phase5_training.cpu import CpuTrainer
 

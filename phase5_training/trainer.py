@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from phase5_training.mlp import Params
+from phase2_numpy.network import Params
 from shared.progress import Progress
 
 __all__ = ["Trainer"]

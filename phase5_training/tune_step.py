@@ -22,10 +22,11 @@ import time
 import numpy as np
 from numba import cuda
 
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu
 from phase4_cuda.matmul import Launch, Tiles
 from phase5_training.gpu import SMALL_TILES, GpuTrainer, Product, StepGraph
-from phase5_training.mlp import TrainConfig, he_init
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
 SPLITS = [1, 2, 3, 4, 5, 6, 8, 12]
@@ -83,7 +84,7 @@ def time_products(tiles=TILES, splits=SPLITS) -> list[dict]:
 
 def profile_one_step(data_dir: str | None = None) -> None:
     """One eager step of the trainer on real MNIST, between cuda.profile_start and _stop."""
-    from phase5_training.train import prepare_data
+    from phase2_numpy.data import prepare_data
     from shared.datasets import load_dataset
 
     config = TrainConfig()

@@ -35,9 +35,10 @@ class Figure:
 
 def model_predictions(model: Path, data_dir: str | Path | None = None) -> dict:
     """Test-set predictions of a saved model (Phase 5's model.npz), in float64 NumPy: the inputs
-    prepared exactly as for training (phase5_training.train.prepare_data)."""
-    from phase5_training.mlp import load_checkpoint, reference_forward, softmax
-    from phase5_training.train import prepare_data
+    prepared exactly as for training (phase2_numpy.data.prepare_data)."""
+    from phase2_numpy.data import prepare_data
+    from phase2_numpy.network import reference_forward, softmax
+    from phase5_training.checkpoint import load_checkpoint
     from shared.datasets import load_dataset
 
     params, config, _ = load_checkpoint(model)

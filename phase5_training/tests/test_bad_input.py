@@ -9,9 +9,12 @@ import zipfile
 import numpy as np
 import pytest
 
+from phase2_numpy.data import prepare_data
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig
 from phase5_training import __main__ as cli
-from phase5_training.mlp import TrainConfig, he_init, load_checkpoint, save_checkpoint
-from phase5_training.train import prepare_data, train
+from phase5_training.checkpoint import load_checkpoint, save_checkpoint
+from phase5_training.train import train
 
 SMALL = dict(widths=(784, 32, 10), batch_size=32, lr=0.1)
 

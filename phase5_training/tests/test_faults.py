@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from phase5_training.mlp import load_checkpoint
+from phase5_training.checkpoint import load_checkpoint
 from shared.datasets import FILENAMES, PARTS, find_dataset
 
 HAS_MNIST = find_dataset("mnist") is not None

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from numba import cuda
 
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import simulated
 from phase5_training.cpu import CpuTrainer
-from phase5_training.mlp import TrainConfig, he_init
 
 pytestmark = pytest.mark.skipif(
     not (simulated() or cuda.is_available()),

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from phase1_python import LOSSES, Activation, Dense, Matrix, Network
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig, lr_at, reference_step
 from phase5_training.cpu import CpuTrainer
-from phase5_training.mlp import TrainConfig, he_init, lr_at, reference_step
 
 WIDTHS = (13, 7, 5, 3)
 

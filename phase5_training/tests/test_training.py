@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from phase2_numpy.train import TrainConfig
 from phase5_training import __main__ as cli
 from phase5_training import train as train_module
-from phase5_training.mlp import TrainConfig, load_checkpoint
+from phase5_training.checkpoint import load_checkpoint
 from phase5_training.train import TrainingDiverged, train
 from shared.datasets import find_dataset
 

@@ -107,7 +107,9 @@ def test_the_latest_run_with_the_rows_wins(results_dir, tmp_path):
 
 def test_training_figures_with_a_model_and_real_mnist(fake, tmp_path):
     # the weights and misclassified-images figures need the test set: real MNIST where it is
-    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
+    from phase2_numpy.network import he_init
+    from phase2_numpy.train import TrainConfig
+    from phase5_training.checkpoint import save_checkpoint
     from shared.datasets import DataNotFoundError, load_dataset
 
     try:
@@ -133,7 +135,9 @@ def test_training_figures_with_a_model_and_real_mnist(fake, tmp_path):
 
 
 def test_a_model_without_its_data_is_noted_not_fatal(tmp_path, monkeypatch):
-    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
+    from phase2_numpy.network import he_init
+    from phase2_numpy.train import TrainConfig
+    from phase5_training.checkpoint import save_checkpoint
 
     monkeypatch.setenv("NNF_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -153,7 +157,9 @@ def test_xor_figure_from_phase_1s_network(tmp_path):
 
 
 def test_a_finished_run_is_drawn_without_retraining(fake, tmp_path, capsys):
-    from phase5_training.mlp import TrainConfig, he_init, save_checkpoint
+    from phase2_numpy.network import he_init
+    from phase2_numpy.train import TrainConfig
+    from phase5_training.checkpoint import save_checkpoint
     from shared.datasets import find_dataset
 
     if find_dataset("mnist") is None:  # the model's figures are drawn from its test set

@@ -1,0 +1,83 @@
+"""The NumPy training loop, its data pipeline and its command line."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from phase2_numpy import __main__ as cli
+from phase2_numpy.data import epoch_order, prepare_data
+from phase2_numpy.train import TrainConfig, evaluate, lr_at, train
+from shared.datasets import find_dataset
+
+SMALL = {"widths": (784, 32, 10), "batch_size": 32, "lr": 0.05}
+
+
+def test_the_pipeline_standardises_with_the_training_set(tiny_digits):
+    data = prepare_data(tiny_digits, TrainConfig(val_fraction=0.25, **SMALL))
+    assert data["x_train"].dtype == np.float32 and data["y_train"].dtype == np.int64
+    assert len(data["x_train"]) == 450 and len(data["x_val"]) == 150
+    both = np.concatenate([data["x_train"], data["x_val"]])  # the statistics of all 600
+    assert abs(both.mean()) < 1e-4 and abs(both.std() - 1) < 1e-3
+    with pytest.raises(ValueError, match="no training images left"):
+        prepare_data(tiny_digits, TrainConfig(limit=1, val_fraction=0.9, **SMALL))
+
+
+def test_each_epoch_is_a_fresh_seeded_permutation():
+    config = TrainConfig(batch_size=7, seed=3)
+    first, again, second = (epoch_order(50, config, e) for e in (0, 0, 1))
+    assert sorted(first) == list(range(50)) and np.array_equal(first, again)
+    assert not np.array_equal(first, second)
+
+
+def test_onecycle_warms_up_then_decays_to_zero():
+    config = TrainConfig(lr=0.1, warmup_fraction=0.1)
+    lrs = [lr_at(config, s, 100) for s in range(100)]
+    assert lrs[9] == pytest.approx(0.1) and lrs[0] == pytest.approx(0.01)
+    assert all(a >= b for a, b in itertools.pairwise(lrs[9:])) and lrs[-1] < 1e-3
+
+
+def test_evaluate_counts_the_confusions():
+    logits = np.eye(3)[[0, 1, 2, 2]]  # predicts 0, 1, 2, 2
+    result = evaluate(logits, np.array([0, 1, 2, 1]), n_classes=3)
+    assert result["accuracy"] == 0.75
+    assert result["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert result["per_class_accuracy"] == [1.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_it_learns_the_synthetic_digits(tiny_digits, activation):
+    config = TrainConfig(epochs=3, activation=activation, **SMALL)
+    params, history = train(config, prepare_data(tiny_digits, config), progress=False)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert history[-1]["test_accuracy"] >= 0.95
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert params.W[0].dtype == np.float32
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tiny_digits):
+    config = TrainConfig(epochs=2, schedule="constant", **(SMALL | {"lr": 1e4}))
+    with pytest.raises(FloatingPointError, match="lower --lr"):
+        train(config, prepare_data(tiny_digits, config), progress=False)
+
+
+def test_the_command_line_refuses_bad_input_in_one_line(capsys):
+    assert cli.main(["--lr", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: need lr > 0")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--activation", "gelu"])
+    assert exit_.value.code == 2
+
+
+needs_mnist = pytest.mark.skipif(find_dataset("mnist") is None, reason="MNIST not found")
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_it_trains_mnist(capsys):
+    args = ["--epochs", "2", "--widths", "784", "128", "10", "--no-progress"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
+    assert accuracy >= 96.5, out
