@@ -200,6 +200,18 @@ def phase1(session: nox.Session) -> None:
     _bench_phase1(session, *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def phase2(session: nox.Session) -> None:
+    """Phase 2 (NumPy): its tests, the gradient check, then 784-512-256-10 trained on MNIST.
+
+    Arguments after -- go to the training (e.g. `nox -s phase2 -- --epochs 2 --activation tanh`)."""
+    _install(session, "test")
+    gpu = _describe(session)
+    _pytest(session, gpu, "phase2_numpy")
+    _module(session, "phase2_numpy.gradcheck")
+    _module(session, "phase2_numpy", *session.posargs)
+
+
 def _bench_phase1(session: nox.Session, *args: str) -> None:
     _module(
         session, "phase1_python.benchmark", "--json", str(RESULTS / "phase1_matmul.json"), *args
@@ -360,7 +372,7 @@ def report(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every phase's benchmark that this machine can run, as tables and as JSON under results/,
     then the performance roadmap (one 1000x1000 product by every route: about 20 s of it is
-    pure Python).
+    pure Python) and the training roadmap (one training step by every route).
 
     The GPU benchmark and the roadmap's GPU routes run only where there is a GPU."""
     _install(session, "cuda" if _gpu_driver() else "")
@@ -372,3 +384,6 @@ def bench(session: nox.Session) -> None:
     else:
         session.log("no CUDA GPU: Phase 4's benchmark skipped")
     _module(session, "phase6_report.roadmap", "--json", str(RESULTS / "roadmap.json"))
+    _module(
+        session, "phase6_report.training_roadmap", "--json", str(RESULTS / "training_roadmap.json")
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "performance_roadmap",
     "require_matplotlib",
     "training_curves",
+    "training_roadmap",
     "xor_boundary",
 ]
 
@@ -68,10 +69,15 @@ def _save(fig, out: str | Path) -> Path:
     return out
 
 
-def performance_roadmap(rows: Sequence[Mapping], out: str | Path, title: str = "") -> Path:
-    """One n x n product by every route, on a log time axis, each bar labelled with its
-    speed-up over pure Python. rows: the roadmap's rows (phase6_report.roadmap: route, seconds,
-    speedup_over_python), all from one run on one machine."""
+def performance_roadmap(
+    rows: Sequence[Mapping],
+    out: str | Path,
+    title: str = "",
+    xlabel: str = "time of one product, milliseconds (log scale)",
+) -> Path:
+    """One n x n product (or one training step) by every route, on a log time axis, each bar
+    labelled with its speed-up over pure Python. rows: a roadmap's rows (phase6_report.roadmap
+    or .training_roadmap: route, seconds), all from one run on one machine."""
     plt = require_matplotlib()
     if not rows:
         raise ValueError("performance_roadmap: no roadmap rows")
@@ -84,7 +90,7 @@ def performance_roadmap(rows: Sequence[Mapping], out: str | Path, title: str = "
     ax.barh(y, seconds * 1e3, color=colors)
     ax.set_xscale("log")
     ax.set_yticks(y, routes)
-    ax.set_xlabel("time of one product, milliseconds (log scale)")
+    ax.set_xlabel(xlabel)
     for yi, s in zip(y, seconds, strict=True):
         ax.text(s * 1e3 * 1.15, yi, f"{base / s:,.0f}x", va="center", fontsize=9)
     ax.set_xlim(seconds.min() * 1e3 / 3, seconds.max() * 1e3 * 30)
@@ -92,6 +98,19 @@ def performance_roadmap(rows: Sequence[Mapping], out: str | Path, title: str = "
     ax.set_title(title or f"A {n}x{n} matrix product, from pure Python to cuBLAS")
     fig.tight_layout()
     return _save(fig, out)
+
+
+def training_roadmap(rows: Sequence[Mapping], out: str | Path) -> Path:
+    """One training step of the same network by every route (phase6_report.training_roadmap)."""
+    if not rows:
+        raise ValueError("training_roadmap: no rows")
+    widths = "-".join(map(str, rows[0].get("widths", ())))
+    return performance_roadmap(
+        rows,
+        out,
+        title=f"One training step ({widths}, batch {rows[0]['batch']}), from pure Python up",
+        xlabel="time of one training step, milliseconds (log scale)",
+    )
 
 
 def _route_color(name: str) -> str:

@@ -140,6 +140,23 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
         found.missing.append(
             "no roadmap: `nox -s bench` (or `python -m phase6_report.roadmap`) measures it"
         )
+    path, data, training = first_with(found, "training_roadmap", "training")
+    if training:
+        machine = data.get("machine", {})
+        figures.append(Figure(
+            plots.training_roadmap(training, out / "training_roadmap.png"),
+            "The training roadmap",
+            "One training step of the same network by every route, each checked against "
+            "Phase 2's float64 step first, timed in one run on one machine "
+            f"({html.escape(str(machine.get('gpu') or machine.get('cpu') or ''))}); labels: "
+            "speed-up over pure Python.",
+            str(path),
+        ))  # fmt: skip
+    else:
+        found.missing.append(
+            "no training roadmap: `python -m phase6_report.training_roadmap --json "
+            "results/training_roadmap.json` measures it"
+        )
     ladder_path, _, ladder = first_with(found, "phase4_matmul", "ladder")
     c_path, _, c_rows = first_with(found, "phase3_matmul")
     c_rows = [r for r in c_rows if "numpy_s" in r]
