@@ -1,6 +1,7 @@
 """Benchmark of Phase 5: the reference configuration trained by this project's trainer and, in the
-same run and on the same device, by PyTorch eager and (on a GPU) by PyTorch with the whole step
-captured in a CUDA graph; the PyTorch rows are left out with a note when torch is not installed.
+same run and on the same device, by Phase 2's NumPy network (on the CPU), PyTorch eager and (on a
+GPU) PyTorch with the whole step captured in a CUDA graph; the PyTorch rows are left out with a
+note when torch is not installed.
 
     python -m phase5_training.benchmark [--device cpu|gpu] [--epochs 10] [--json FILE]
     python -m phase5_training.benchmark --under-load [--threads N] [--repeats 3] [--json FILE]
@@ -317,6 +318,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     name = f"nn-foundations ({'numba kernels' if args.device == 'gpu' else 'C library'})"
     results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
+    if args.device == "cpu":  # Phase 2's NumPy network: the same steps, in NumPy's float32
+        from phase2_numpy.train import train as numpy_train
+
+        _, history = numpy_train(config, data, progress=False)
+        results.add(**summarise(
+            "NumPy (Phase 2, float32)", [h["seconds"] for h in history],
+            history[-1]["test_accuracy"], steps,
+        ))  # fmt: skip
     try:
         import torch
     except ImportError:
