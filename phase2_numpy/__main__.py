@@ -17,7 +17,7 @@ import numpy as np
 
 from phase2_numpy.data import prepare_data
 from phase2_numpy.network import ACTIVATIONS
-from phase2_numpy.train import TrainConfig, train
+from phase2_numpy.train import TrainConfig, dead_units, train
 from shared.datasets import DataNotFoundError, load_dataset
 from shared.idx import IdxError
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     try:
-        _, history = train(config, data, np.dtype(args.dtype).type, progress=args.progress)
+        params, history = train(config, data, np.dtype(args.dtype).type, progress=args.progress)
     except FloatingPointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}, accuracy "
             f"{r['train_accuracy']:.2%}; test accuracy {r['test_accuracy']:.2%} ({r['seconds']:.2f} s)"
         )
+    if config.activation == "relu":
+        dead = dead_units(params, data["x_test"], config)
+        print("dead ReLU units (output 0 for every test image): "
+              + ", ".join(f"{share:.1%} of layer {l + 1}" for l, share in enumerate(dead)))  # fmt: skip
     train_seconds = sum(r["seconds"] for r in history)
     print(
         f"test accuracy {history[-1]['test_accuracy']:.2%} after {config.epochs} epochs: "

@@ -31,6 +31,7 @@ from shared.progress import Progress
 
 __all__ = [
     "TrainConfig",
+    "dead_units",
     "evaluate",
     "lr_at",
     "predict_logits",
@@ -177,6 +178,14 @@ def predict_logits(params: Params, x: np.ndarray, config: TrainConfig, batch: in
             for i in range(0, len(x), batch)
         ]
     )
+
+
+def dead_units(params: Params, x: np.ndarray, config: TrainConfig) -> list[float]:
+    """For each hidden layer, the fraction of its units whose output is 0 for every row of x.
+    A ReLU unit whose input is negative for every sample gets no gradient (ReLU' = 0 there) and
+    never recovers: one large step can push many units there for good."""
+    hs = forward(params.W, params.b, x, config.activation)[1:-1]
+    return [float((h <= 0).all(axis=0).mean()) for h in hs]
 
 
 def train(

@@ -4,8 +4,8 @@
     nn-foundations/training/1    a training run's metrics.json (phase5_training/train.py)
 
 A file of another version of either schema is an error that names the file and both versions;
-so is a file that is not valid JSON. JSON files without a schema field are not results files and
-are passed over. What is missing (a phase not run yet) is not an error: `gather` lists it in
+so is a file that is not valid JSON. JSON files without a schema field, or with a schema of
+another kind, are not results files for the report and are passed over. What is missing (a phase not run yet) is not an error: `gather` lists it in
 `missing`, and the report renders what there is.
 """
 
@@ -55,6 +55,8 @@ def load(path: str | Path, schema: str | None = None) -> dict | None:
                 f"{path}: schema version {got!r}, but this report reads {wanted!r}; "
                 "re-run the command that wrote it"
             )
+        if schema is None and isinstance(got, str):
+            return None  # a record of another kind (say, a timing log): not for this report
         raise ResultsError(f"{path}: schema {got!r} is not one of {expected}")
     return data
 

@@ -68,6 +68,16 @@ def test_another_schema_version_is_a_clear_error(results_dir, tmp_path, capsys):
     assert not (tmp_path / "o" / "index.html").exists()
 
 
+def test_records_of_other_kinds_are_passed_over(results_dir):
+    # a results folder also holds the project's other JSON records (a timing log, say)
+    (results_dir / "rerun.json").write_text('{"schema": "nn-foundations/main-job-rerun/1"}')
+    (results_dir / "plain.json").write_text('{"a": 1}')
+    found = results.gather([results_dir])
+    assert not any("rerun" in str(p) for runs in found.benchmarks.values() for p, _ in runs)
+    with pytest.raises(results.ResultsError, match="is not one of"):
+        results.load(results_dir / "rerun.json", results.BENCHMARK_SCHEMA)
+
+
 def test_a_corrupted_file_is_named(results_dir):
     (results_dir / "phase3_matmul.json").write_text('{"schema": "nn-foundations/bench')
     with pytest.raises(results.ResultsError, match=r"phase3_matmul\.json: cannot read it as JSON"):
