@@ -295,7 +295,7 @@ static PyMethodDef methods[] = {
     {"relu_backward", relu_backward, METH_VARARGS, "relu_backward(grad, x): grad where x > 0, float32."},
     {"softmax", softmax, METH_VARARGS, "Row-wise stable softmax, float32."},
     {"sum", sum, METH_VARARGS, "sum(x, axis): column sums (axis 0) or row sums (axis 1), float32."},
-    {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx2' or 'generic'."},
+    {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx512', 'avx2' or 'generic'."},
     {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx512', 'avx2', 'generic' or 'auto'."},
     {"threads", threads, METH_NOARGS, "Threads the packed product runs on (the caller included)."},
     {"set_threads", set_threads, METH_VARARGS, "Set the packed product's threads (0: the default)."},
