@@ -1,9 +1,10 @@
 """XOR, the classic problem no single-layer network can solve: a 2-4-1 network learns it.
 
-    python -m phase1_python.examples.xor [--seed 0] [--epochs 2000] [--lr 0.5]
+    python -m phase1_python.examples.xor [--seed 0] [--epochs 2000] [--lr 0.5] [--activation tanh]
 
-tanh hidden units (Xavier initialisation), a sigmoid output and binary cross-entropy, full-batch
-gradient descent. Prints the four predictions and exits non-zero if any is misclassified.
+tanh hidden units (Xavier initialisation; He for --activation relu), a sigmoid output and binary
+cross-entropy, full-batch gradient descent. Prints the four predictions and exits non-zero if any
+is misclassified.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ INPUTS = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
 TARGETS = [[0.0], [1.0], [1.0], [0.0]]
 
 
-def build(seed: int = 0) -> Network:
+def build(seed: int = 0, activation: str = "tanh") -> Network:
     rng = random.Random(seed)
     return Network(
         [
-            Dense(2, 4, init="xavier", rng=rng),
-            Activation("tanh"),
+            Dense(2, 4, init="he" if activation == "relu" else "xavier", rng=rng),
+            Activation(activation),
             Dense(4, 1, init="xavier", rng=rng),
             Activation("sigmoid"),
         ]
@@ -31,9 +32,13 @@ def build(seed: int = 0) -> Network:
 
 
 def train(
-    seed: int = 0, epochs: int = 2000, lr: float = 0.5, progress: bool = True
+    seed: int = 0,
+    epochs: int = 2000,
+    lr: float = 0.5,
+    progress: bool = True,
+    activation: str = "tanh",
 ) -> tuple[Network, list[float]]:
-    net = build(seed)
+    net = build(seed, activation)
     history = net.fit(
         Matrix(INPUTS), Matrix(TARGETS), loss="binary_cross_entropy",
         epochs=epochs, batch_size=4, lr=lr, seed=seed, progress=progress, desc="xor",
@@ -46,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--activation", default="tanh", choices=["tanh", "sigmoid", "relu"])
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    net, history = train(args.seed, args.epochs, args.lr, progress=not args.no_progress)
+    net, history = train(
+        args.seed, args.epochs, args.lr, progress=not args.no_progress, activation=args.activation
+    )
     out = net(Matrix(INPUTS))
     correct = 0
     print(f"final loss {history[-1]:.5f}")

@@ -74,6 +74,14 @@ def test_xor_example_classifies_all_four_with_its_default_seed(capsys):
     assert "4/4 correct" in capsys.readouterr().out
 
 
+def test_xor_example_takes_the_hidden_activation(capsys):
+    assert xor.main(["--no-progress", "--activation", "sigmoid"]) == 0
+    assert xor.build(activation="relu").layers[1].name == "relu"
+    # seed 1 with ReLU: inputs (0,0) and (0,1) switch every hidden unit off, so both get 0.5
+    assert xor.main(["--no-progress", "--activation", "relu", "--seed", "1"]) == 1
+    assert "3/4 correct" in capsys.readouterr().out
+
+
 def test_training_reports_through_the_shared_progress_bar_and_never_imports_tqdm():
     code = (
         "import sys\n"
