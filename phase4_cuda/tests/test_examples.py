@@ -1,7 +1,11 @@
-"""The runnable lessons: hello and vector_add as `python -m` modules, and the kernel check."""
+"""The runnable lessons: hello and vector_add as `python -m` modules, the missing-guard demo,
+and the kernel check."""
+
+import pytest
 
 from phase4_cuda import __main__ as check
 from phase4_cuda import hello, vector_add
+from phase4_cuda.device import simulated
 
 
 def test_hello_prints_every_thread(capfd):
@@ -18,11 +22,48 @@ def test_vector_add_main(capsys):
     assert "matches NumPy" in capsys.readouterr().out
 
 
+def test_vector_add_with_other_block_sizes(capsys):
+    assert vector_add.main(["--n", "100", "--threads", "32"]) == 0
+    assert "vector_add of 100 float32: matches NumPy" in capsys.readouterr().out
+
+
+def test_the_missing_guard_demo(capsys):
+    # 100 elements on 4 blocks of 32 threads: threads 100..127 index past the end. The
+    # simulator checks every index; a real GPU checks none and the demo counts the stray writes.
+    assert vector_add.main(["--n", "100", "--threads", "32", "--no-guard"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("4 blocks x 32 threads = 128 threads for 100 elements (no guard)\n")
+    if simulated():
+        assert "caught: IndexError: " in out and "out of bounds for axis 0 with size 100" in out
+    else:
+        assert "no error: 28 of the 28 threads past the end wrote beyond out[99]" in out
+
+
+def test_vector_add_refuses_bad_sizes(capsys):
+    with pytest.raises(SystemExit):
+        vector_add.main(["--threads", "2000"])
+    assert "1-1024 threads per block" in capsys.readouterr().err
+
+
 def test_kernel_check(capsys):
     assert check.main() == 0
     out = capsys.readouterr().out
     assert "matmul checks (7 versions), worst relative error" in out
     assert "fused epilogues" in out and "24 checks" in out
+
+
+def test_a_quick_kernel_check_of_chosen_versions(capsys):
+    assert check.main(["--versions", "wide", "naive", "--shape", "5", "7", "9"]) == 0
+    out = capsys.readouterr().out
+    assert "2 matmul checks (2 versions), worst relative error" in out
+    assert "fused epilogues" in out and ": 6 checks" in out  # 6 epilogues x wide x one shape
+    assert check.main(["--versions", "naive", "--shape", "3", "4", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "1 matmul checks (1 versions)" in out and "fused epilogues: not checked" in out
+    with pytest.raises(SystemExit):
+        check.main(["--shape", "0", "4", "5"])
+    with pytest.raises(SystemExit):
+        check.main(["--versions", "fastest"])
 
 
 def test_kernel_check_fails_with_one_line(monkeypatch, capsys):
