@@ -5,7 +5,7 @@ chosen at run time and a portable fallback. Three bindings expose the same funct
 each: `_capi` (a hand-written CPython C-API module), `ctypes_binding` (ctypes over the shared
 library) and `_pybind` (pybind11). `matmul` and friends here are the C-API binding's, the
 cheapest to call; so are the float32 row kernels of a dense layer (bias_add, relu,
-relu_backward, softmax, sum) for Phase 5's CPU trainer. Each binding carries its own copy of
+relu_backward, softmax, sum, and the in-place sgd_update) for Phase 5's CPU trainer. Each binding carries its own copy of
 the library, so `set_kernel` and `set_threads` here set the C-API binding's.
 """
 
@@ -24,6 +24,7 @@ from phase3_c._capi import (
     scale,
     set_kernel,
     set_threads,
+    sgd_update,
     softmax,
     sub,
     sum,
@@ -49,6 +50,7 @@ __all__ = [
     "scale",
     "set_kernel",
     "set_threads",
+    "sgd_update",
     "softmax",
     "sub",
     "sum",

@@ -2,8 +2,8 @@
 no GPU, and the independent check of the GPU trainer.
 
 Products go through the packed AVX2/OpenMP product (`phase3_c.matmul`); bias, ReLU, its gradient,
-softmax and the bias gradient through Phase 3's row kernels. NumPy does only the glue that costs
-no arithmetic to speak of: the loss from the logits, one-hot subtraction, and the SGD update.
+softmax, the bias gradient and the SGD update through Phase 3's row kernels. NumPy does only the
+glue that costs no arithmetic to speak of: the loss from the logits and the one-hot subtraction.
 """
 
 from __future__ import annotations
@@ -95,10 +95,7 @@ class CpuTrainer:
     def _update(
         self, value: np.ndarray, velocity: np.ndarray, grad: np.ndarray, lr: float, decay: float
     ) -> None:
-        # In place, as in phase2_numpy.train.sgd_update: g = grad + decay w; v = mu v + g; w -= lr (g + mu v)
+        # In place and in one pass over the parameters (Phase 3's sgd_update), the rule of
+        # phase2_numpy.train.sgd_update: g = grad + decay w; v = mu v + g; w -= lr (g + mu v)
         cfg = self.config
-        g = grad + np.float32(decay) * value if decay else grad
-        velocity *= np.float32(cfg.momentum)
-        velocity += g
-        step = g + np.float32(cfg.momentum) * velocity if cfg.nesterov else velocity
-        value -= np.float32(lr) * step
+        phase3_c.sgd_update(value, velocity, grad, lr, cfg.momentum, decay, cfg.nesterov)

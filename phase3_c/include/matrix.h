@@ -75,6 +75,11 @@ nn_status nn_softmax_rows_f32(const nn_matrix_f32 *x, nn_matrix_f32 *out);
 /* axis 0: out (1, cols) = sum over rows (a bias gradient); axis 1: out (rows, 1) = sum of each row.
  * Accumulated in double. */
 nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out);
+/* One SGD step with momentum, in place: g = grad + weight_decay value; velocity = momentum
+ * velocity + g; value -= lr (g + momentum velocity) with nesterov, else lr velocity. All three
+ * (rows, cols); value and velocity must not alias each other or grad. */
+nn_status nn_sgd_update_f32(nn_matrix_f32 *value, nn_matrix_f32 *velocity, const nn_matrix_f32 *grad, float lr,
+                            float momentum, float weight_decay, int nesterov);
 
 /* The micro-kernel nn_matmul uses: "avx512" (AVX-512F), "avx2" (AVX2 + FMA) or "generic"
  * (portable C); by default the widest the CPU runs at full width (AVX2 on AMD Zen 4, which

@@ -261,6 +261,69 @@ static PyObject *sum(PyObject *self, PyObject *args) {
     return flat;
 }
 
+/* A parameter array the update writes in place: float32, C-contiguous, writable, 1-D or 2-D. */
+static int parameter_view(PyObject *obj, const char *name, nn_matrix_f32 *m) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "sgd_update: %s must be a NumPy array, got %s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    int nd = PyArray_NDIM(a);
+    if (PyArray_TYPE(a) != NPY_FLOAT || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISWRITEABLE(a) ||
+        !PyArray_ISNOTSWAPPED(a) || nd < 1 || nd > 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "sgd_update: %s is updated in place, so it must be a writable, C-contiguous float32 array "
+                     "of 1 or 2 dimensions in native byte order; got %S with %d dimension(s)",
+                     name, (PyObject *)PyArray_DESCR(a), nd);
+        return -1;
+    }
+    size_t rows = nd == 2 ? (size_t)PyArray_DIM(a, 0) : 1, cols = (size_t)PyArray_DIM(a, nd - 1);
+    *m = (nn_matrix_f32){rows, cols, cols, (float *)PyArray_DATA(a)};
+    return 0;
+}
+
+static int overlap(const nn_matrix_f32 *a, const nn_matrix_f32 *b) {
+    const float *a_end = a->data + a->rows * a->cols, *b_end = b->data + b->rows * b->cols;
+    return a->data < b_end && b->data < a_end;
+}
+
+static PyObject *sgd_update(PyObject *self, PyObject *args) {
+    PyObject *ovalue, *ovelocity, *ograd;
+    float lr, momentum, weight_decay;
+    int nesterov;
+    if (!PyArg_ParseTuple(args, "OOOfffp", &ovalue, &ovelocity, &ograd, &lr, &momentum, &weight_decay, &nesterov))
+        return NULL;
+    nn_matrix_f32 mw, mv, mg;
+    if (parameter_view(ovalue, "value", &mw) || parameter_view(ovelocity, "velocity", &mv)) return NULL;
+    PyArrayObject *grad = (PyArrayObject *)PyArray_FROM_OTF(ograd, NPY_FLOAT, NPY_ARRAY_CARRAY_RO);
+    if (grad == NULL) return NULL;
+    PyObject *result = NULL;
+    if (PyArray_NDIM(grad) != PyArray_NDIM((PyArrayObject *)ovalue) ||
+        !PyArray_CompareLists(PyArray_DIMS(grad), PyArray_DIMS((PyArrayObject *)ovalue), PyArray_NDIM(grad)) ||
+        !PyArray_CompareLists(PyArray_DIMS((PyArrayObject *)ovelocity), PyArray_DIMS((PyArrayObject *)ovalue),
+                              PyArray_NDIM(grad))) {
+        PyErr_SetString(PyExc_ValueError, "sgd_update: value, velocity and grad must have the same shape");
+        goto done;
+    }
+    mg = (nn_matrix_f32){mw.rows, mw.cols, mw.cols, (float *)PyArray_DATA(grad)};
+    if (overlap(&mw, &mv) || overlap(&mw, &mg) || overlap(&mv, &mg)) {
+        PyErr_SetString(PyExc_ValueError, "sgd_update: value, velocity and grad must not share memory");
+        goto done;
+    }
+    nn_status s;
+    Py_BEGIN_ALLOW_THREADS s = nn_sgd_update_f32(&mw, &mv, &mg, lr, momentum, weight_decay, nesterov);
+    Py_END_ALLOW_THREADS
+    if (s != NN_OK) {
+        status_error(s, "sgd_update");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_DECREF(grad);
+    return result;
+}
+
 static PyObject *kernel_name(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(nn_kernel_name()); }
 static PyObject *threads(PyObject *self, PyObject *noargs) { return PyLong_FromLong(nn_threads()); }
 static PyObject *set_threads(PyObject *self, PyObject *args) {
@@ -295,6 +358,9 @@ static PyMethodDef methods[] = {
     {"relu_backward", relu_backward, METH_VARARGS, "relu_backward(grad, x): grad where x > 0, float32."},
     {"softmax", softmax, METH_VARARGS, "Row-wise stable softmax, float32."},
     {"sum", sum, METH_VARARGS, "sum(x, axis): column sums (axis 0) or row sums (axis 1), float32."},
+    {"sgd_update", sgd_update, METH_VARARGS,
+     "sgd_update(value, velocity, grad, lr, momentum, weight_decay, nesterov): one SGD step with "
+     "momentum, in place on value and velocity (writable C-contiguous float32), in one pass."},
     {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx512', 'avx2' or 'generic'."},
     {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx512', 'avx2', 'generic' or 'auto'."},
     {"threads", threads, METH_NOARGS, "Threads the packed product runs on (the caller included)."},

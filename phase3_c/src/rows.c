@@ -103,3 +103,36 @@ nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out) {
     }
     return NN_OK;
 }
+
+/* One SGD step with momentum, in place, in one pass over the parameters (as PyTorch writes it):
+ *   g = grad + weight_decay * value;  v = momentum * v + g;
+ *   value -= lr * (g + momentum * v)   with Nesterov, else  value -= lr * v
+ * Each element is read and written once: in NumPy the same update is six or seven passes over
+ * arrays of 1.6 MB, each allocating a temporary, and it took half of the CPU trainer's step. */
+nn_status nn_sgd_update_f32(nn_matrix_f32 *value, nn_matrix_f32 *velocity, const nn_matrix_f32 *grad, float lr,
+                            float momentum, float weight_decay, int nesterov) {
+    nn_status s;
+    if ((s = check(value)) || (s = check(velocity)) || (s = check(grad))) return s;
+    if (!same(value, velocity) || !same(value, grad)) return NN_ERR_SHAPE;
+    RETURN_IF_EMPTY(value);
+    for (size_t i = 0; i < value->rows; ++i) {
+        float *w = ROW(value, i), *v = ROW(velocity, i);
+        const float *gi = ROW(grad, i);
+        if (nesterov) {
+            for (size_t j = 0; j < value->cols; ++j) {
+                float g = gi[j] + weight_decay * w[j];
+                float vj = momentum * v[j] + g;
+                v[j] = vj;
+                w[j] -= lr * (g + momentum * vj);
+            }
+        } else {
+            for (size_t j = 0; j < value->cols; ++j) {
+                float g = gi[j] + weight_decay * w[j];
+                float vj = momentum * v[j] + g;
+                v[j] = vj;
+                w[j] -= lr * vj;
+            }
+        }
+    }
+    return NN_OK;
+}

@@ -214,6 +214,25 @@ static void test_row_kernels(void) {
     CHECK(nn_bias_add_f32(&x, &rows, &o) == NN_ERR_SHAPE, "bias_add: wrong bias shape");
     CHECK(nn_relu_backward_f32(&g, &b, &o) == NN_ERR_SHAPE, "relu_backward: shape mismatch");
     CHECK(nn_softmax_rows_f32(NULL, &o) == NN_ERR_NULL, "softmax: NULL");
+
+    /* sgd_update, in place, against the rule written out (Nesterov, then plain momentum) */
+    float wd[R * C], vd[R * C];
+    for (int nesterov = 0; nesterov < 2; ++nesterov) {
+        for (int i = 0; i < R * C; ++i) {
+            wd[i] = xd[i];
+            vd[i] = gd[i] * 0.5f;
+        }
+        nn_matrix_f32 w = {R, C, C, wd}, v = {R, C, C, vd};
+        ok = nn_sgd_update_f32(&w, &v, &g, 0.1f, 0.9f, 0.01f, nesterov) == NN_OK;
+        for (int i = 0; i < R * C; ++i) {
+            float grad = gd[i] + 0.01f * xd[i], vel = 0.9f * (gd[i] * 0.5f) + grad;
+            ok &= vd[i] == vel && wd[i] == xd[i] - 0.1f * (nesterov ? grad + 0.9f * vel : vel);
+        }
+        CHECK(ok, nesterov ? "sgd_update (Nesterov)" : "sgd_update (momentum)");
+    }
+    nn_matrix_f32 w = {R, C, C, wd}, v = {R, C, C, vd};
+    CHECK(nn_sgd_update_f32(&w, &v, &b, 0.1f, 0.9f, 0.0f, 1) == NN_ERR_SHAPE, "sgd_update: shape mismatch");
+    CHECK(nn_sgd_update_f32(NULL, &v, &g, 0.1f, 0.9f, 0.0f, 1) == NN_ERR_NULL, "sgd_update: NULL");
 }
 
 int main(void) {

@@ -70,3 +70,53 @@ def test_no_columns_take_no_time_whatever_the_rows(fn):
     start = time.perf_counter()
     out = getattr(phase3_c, fn)(*args)
     assert out.shape == (2**36, 0) and time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("shape", [(1,), (7,), (1, 1), (13, 17), (784, 64)])
+def test_sgd_update_is_phase2s_update_in_one_pass(shape, nesterov, rng):
+    """The same float32 operations in the same order as NumPy's: equal to the last bit."""
+    from phase2_numpy.network import Params
+    from phase2_numpy.train import TrainConfig, sgd_update
+
+    value = rng.standard_normal(shape).astype(np.float32)
+    velocity = rng.standard_normal(shape).astype(np.float32)
+    grad = rng.standard_normal(shape).astype(np.float32)
+    config = TrainConfig(momentum=0.9, nesterov=nesterov, weight_decay=5e-4)
+    expected = Params([value.copy()], [], [velocity.copy()], [])
+    sgd_update(expected, [grad], [], 0.05, config)
+    w, v = value.copy(), velocity.copy()
+    assert phase3_c.sgd_update(w, v, grad, 0.05, 0.9, 5e-4, nesterov) is None
+    np.testing.assert_array_equal(w, expected.W[0])
+    np.testing.assert_array_equal(v, expected.vW[0])
+    # grad may come in any layout (it is only read): transposed, byte-swapped
+    w2, v2 = value.copy(), velocity.copy()
+    odd = np.asfortranarray(grad).astype(grad.dtype.newbyteorder(">"))
+    phase3_c.sgd_update(w2, v2, odd, 0.05, 0.9, 5e-4, nesterov)
+    np.testing.assert_array_equal(w2, w)
+
+
+def test_sgd_update_refuses_what_it_cannot_update_in_place():
+    w, v, g = (np.ones((4, 3), np.float32) for _ in range(3))
+    bad = {
+        "read-only": np.ones((4, 3), np.float32),
+        "not contiguous": np.ones((4, 6), np.float32)[:, ::2],
+        "float64": np.ones((4, 3)),
+        "3-D": np.ones((2, 2, 3), np.float32),
+        "byte-swapped": np.ones((4, 3), ">f4"),
+    }
+    bad["read-only"].flags.writeable = False
+    for array in bad.values():
+        with pytest.raises(ValueError, match="sgd_update: value is updated in place"):
+            phase3_c.sgd_update(array, v, g, 0.1, 0.9, 0.0, True)
+    with pytest.raises(TypeError, match="must be a NumPy array"):
+        phase3_c.sgd_update([[1.0]], v, g, 0.1, 0.9, 0.0, True)
+    with pytest.raises(ValueError, match="the same shape"):
+        phase3_c.sgd_update(w, v, np.ones((3, 4), np.float32), 0.1, 0.9, 0.0, True)
+    with pytest.raises(ValueError, match="the same shape"):
+        phase3_c.sgd_update(w, np.ones(12, np.float32), g, 0.1, 0.9, 0.0, True)
+    with pytest.raises(ValueError, match="must not share memory"):
+        phase3_c.sgd_update(w, w, g, 0.1, 0.9, 0.0, True)
+    with pytest.raises(ValueError, match="must not share memory"):
+        phase3_c.sgd_update(w, v, v, 0.1, 0.9, 0.0, True)
+    np.testing.assert_array_equal(w, np.ones((4, 3)))  # nothing was written on refusal
