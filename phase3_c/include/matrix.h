@@ -63,6 +63,11 @@ nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out
 nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out);
 nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matrix_f32 *out);
+/* out = op(a) @ op(b), where op(x) is x, or x's transpose when trans_x is non-zero (as BLAS's
+ * gemm): a transposed operand is read where it lies, never copied. */
+nn_status nn_matmul_t(const nn_matrix *a, int trans_a, const nn_matrix *b, int trans_b, nn_matrix *out);
+nn_status nn_matmul_f32_t(const nn_matrix_f32 *a, int trans_a, const nn_matrix_f32 *b, int trans_b,
+                          nn_matrix_f32 *out);
 
 /* Row kernels for a dense layer in float32 (Phase 5's CPU trainer), one sample per row.
  * x, grad, out: (rows, cols); bias and sums: (1, cols) or (rows, 1) as stated. out may alias x. */

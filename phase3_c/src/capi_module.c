@@ -102,6 +102,77 @@ static PyObject *status_error(nn_status s, const char *what) {
 
 enum op { OP_MATMUL, OP_NAIVE, OP_IKJ, OP_F32, OP_ADD, OP_SUB, OP_MUL };
 
+/* A product's operand that is the transpose of a row-major matrix (x.T of a C-contiguous x: its
+ * columns are contiguous), of the right type: the packed product reads it where it lies. Returns
+ * a new reference with *stored set to the matrix it transposes, or NULL (no error set) when the
+ * array is anything else, and take() then makes it usable. */
+static PyArrayObject *transposed(PyObject *obj, int typenum, size_t item, size_t *rows, size_t *cols,
+                                 size_t *stride) {
+    if (!PyArray_Check(obj)) return NULL;
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    if (PyArray_NDIM(arr) != 2 || PyArray_TYPE(arr) != typenum || !PyArray_ISNOTSWAPPED(arr) ||
+        !PyArray_ISALIGNED(arr))
+        return NULL;
+    npy_intp *dims = PyArray_DIMS(arr), *strides = PyArray_STRIDES(arr);
+    if (dims[0] < 2 || dims[1] < 2 || strides[0] != (npy_intp)item || strides[1] < dims[0] * (npy_intp)item ||
+        strides[1] % (npy_intp)item != 0)
+        return NULL; /* row-major already, a vector, or a layout only a copy can serve */
+    *rows = (size_t)dims[1];
+    *cols = (size_t)dims[0];
+    *stride = (size_t)(strides[1] / (npy_intp)item);
+    Py_INCREF(arr);
+    return arr;
+}
+
+/* The packed product, op(a) @ op(b), with a transposed operand read in place. */
+static PyObject *product(PyObject *oa, PyObject *ob, int f32, const char *what) {
+    int typenum = f32 ? NPY_FLOAT : NPY_DOUBLE;
+    size_t item = f32 ? sizeof(float) : sizeof(double);
+    size_t rows[2], cols[2], stride[2];
+    PyObject *in[2] = {oa, ob};
+    PyArrayObject *arr[2] = {NULL, NULL}, *out = NULL;
+    int trans[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+        arr[i] = transposed(in[i], typenum, item, &rows[i], &cols[i], &stride[i]);
+        if (arr[i] != NULL) {
+            trans[i] = 1;
+            continue;
+        }
+        if ((arr[i] = take(in[i], typenum, i ? "b" : "a")) == NULL) goto done;
+        rows[i] = (size_t)PyArray_DIM(arr[i], 0);
+        cols[i] = (size_t)PyArray_DIM(arr[i], 1);
+        stride[i] = rows[i] > 1 ? (size_t)(PyArray_STRIDE(arr[i], 0) / (npy_intp)item) : cols[i];
+    }
+    size_t m = trans[0] ? cols[0] : rows[0], k = trans[0] ? rows[0] : cols[0];
+    size_t kb = trans[1] ? cols[1] : rows[1], n = trans[1] ? rows[1] : cols[1];
+    if (k != kb) {
+        PyErr_Format(PyExc_ValueError, "%s: shapes (%zd, %zd) and (%zd, %zd) are not aligned", what, (Py_ssize_t)m,
+                     (Py_ssize_t)k, (Py_ssize_t)kb, (Py_ssize_t)n);
+        goto done;
+    }
+    if ((out = aligned_output((npy_intp)m, (npy_intp)n, typenum)) == NULL) goto done;
+    nn_status s;
+    if (f32) {
+        nn_matrix_f32 ma = {rows[0], cols[0], stride[0], PyArray_DATA(arr[0])};
+        nn_matrix_f32 mb = {rows[1], cols[1], stride[1], PyArray_DATA(arr[1])}, mo = view32(out);
+        Py_BEGIN_ALLOW_THREADS s = nn_matmul_f32_t(&ma, trans[0], &mb, trans[1], &mo);
+        Py_END_ALLOW_THREADS
+    } else {
+        nn_matrix ma = {rows[0], cols[0], stride[0], PyArray_DATA(arr[0])};
+        nn_matrix mb = {rows[1], cols[1], stride[1], PyArray_DATA(arr[1])}, mo = view64(out);
+        Py_BEGIN_ALLOW_THREADS s = nn_matmul_t(&ma, trans[0], &mb, trans[1], &mo);
+        Py_END_ALLOW_THREADS
+    }
+    if (s != NN_OK) {
+        Py_CLEAR(out);
+        status_error(s, what);
+    }
+done:
+    Py_XDECREF(arr[0]);
+    Py_XDECREF(arr[1]);
+    return (PyObject *)out;
+}
+
 /* Every binary operation: parse, validate, allocate, call without the GIL. */
 static PyObject *binary(PyObject *args, enum op op, const char *what) {
     PyObject *oa, *ob;
@@ -109,6 +180,7 @@ static PyObject *binary(PyObject *args, enum op op, const char *what) {
     if (op == OP_MATMUL && PyArray_Check(oa) && PyArray_Check(ob) &&
         PyArray_TYPE((PyArrayObject *)oa) == NPY_FLOAT && PyArray_TYPE((PyArrayObject *)ob) == NPY_FLOAT)
         op = OP_F32; /* float32 in, the float32 product */
+    if (op == OP_MATMUL || op == OP_F32) return product(oa, ob, op == OP_F32, what);
     int typenum = op == OP_F32 ? NPY_FLOAT : NPY_DOUBLE;
     PyArrayObject *a = take(oa, typenum, "a"), *b = a ? take(ob, typenum, "b") : NULL, *out = NULL;
     if (b == NULL) goto done;

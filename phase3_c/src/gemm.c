@@ -326,11 +326,10 @@ const char *nn_kernels_supported(void) {
 }
 
 /* ---- public entry points ----------------------------------------------------------------- */
-#define CHECK_PRODUCT(a, b, out)                                                               \
+/* Pointers present and rows that fit their stride, for the three matrices as stored. */
+#define CHECK_STORED(a, b, out)                                                                \
     do {                                                                                       \
         if ((a) == NULL || (b) == NULL || (out) == NULL) return NN_ERR_NULL;                   \
-        if ((a)->cols != (b)->rows || (out)->rows != (a)->rows || (out)->cols != (b)->cols)    \
-            return NN_ERR_SHAPE;                                                               \
         if (((a)->rows && (a)->cols && !(a)->data) || ((b)->rows && (b)->cols && !(b)->data) ||   \
             ((out)->rows && (out)->cols && !(out)->data))                                      \
             return NN_ERR_NULL;                                                                \
@@ -340,28 +339,50 @@ const char *nn_kernels_supported(void) {
             return NN_ERR_SHAPE;                                                               \
     } while (0)
 
-nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
-    CHECK_PRODUCT(a, b, out);
+/* op(x), x as stored or transposed: its shape, and where its element (i, p) lives:
+ * x[i*row_step + p*col_step]. A transposed operand is read in place by the packing, which copies
+ * every operand anyway: no transposed copy is ever made. */
+typedef struct {
+    size_t rows, cols, row_step, col_step;
+} operand;
+
+static operand op_of(size_t rows, size_t cols, size_t stride, int trans) {
+    return trans ? (operand){cols, rows, 1, stride} : (operand){rows, cols, stride, 1};
+}
+
+nn_status nn_matmul_t(const nn_matrix *a, int trans_a, const nn_matrix *b, int trans_b, nn_matrix *out) {
+    CHECK_STORED(a, b, out);
+    operand oa = op_of(a->rows, a->cols, a->stride, trans_a), ob = op_of(b->rows, b->cols, b->stride, trans_b);
+    if (oa.cols != ob.rows || out->rows != oa.rows || out->cols != ob.cols) return NN_ERR_SHAPE;
     kernel_fn_f64 kernel = kernel_generic_f64;
 #ifdef NN_HAVE_AVX2_KERNELS
     if (current() == CHOICE_AVX512)
-        return gemm_f64z(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride,
-                         out->data, out->stride, kernel_avx512_f64);
+        return gemm_f64z(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
+                         ob.col_step, out->data, out->stride, kernel_avx512_f64);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f64;
 #endif
-    return gemm_f64(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride, out->data,
-                    out->stride, kernel);
+    return gemm_f64(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
+                    ob.col_step, out->data, out->stride, kernel);
 }
 
-nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matrix_f32 *out) {
-    CHECK_PRODUCT(a, b, out);
+nn_status nn_matmul_f32_t(const nn_matrix_f32 *a, int trans_a, const nn_matrix_f32 *b, int trans_b,
+                          nn_matrix_f32 *out) {
+    CHECK_STORED(a, b, out);
+    operand oa = op_of(a->rows, a->cols, a->stride, trans_a), ob = op_of(b->rows, b->cols, b->stride, trans_b);
+    if (oa.cols != ob.rows || out->rows != oa.rows || out->cols != ob.cols) return NN_ERR_SHAPE;
     kernel_fn_f32 kernel = kernel_generic_f32;
 #ifdef NN_HAVE_AVX2_KERNELS
     if (current() == CHOICE_AVX512)
-        return gemm_f32z(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride,
-                         out->data, out->stride, kernel_avx512_f32);
+        return gemm_f32z(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
+                         ob.col_step, out->data, out->stride, kernel_avx512_f32);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f32;
 #endif
-    return gemm_f32(a->rows, b->cols, a->cols, a->data, a->stride, b->data, b->stride, out->data,
-                    out->stride, kernel);
+    return gemm_f32(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
+                    ob.col_step, out->data, out->stride, kernel);
+}
+
+nn_status nn_matmul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) { return nn_matmul_t(a, 0, b, 0, out); }
+
+nn_status nn_matmul_f32(const nn_matrix_f32 *a, const nn_matrix_f32 *b, nn_matrix_f32 *out) {
+    return nn_matmul_f32_t(a, 0, b, 0, out);
 }

@@ -15,25 +15,31 @@
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 
-/* Copy A[0:mc, 0:kc] (row stride lda) into MR-tall slivers: sliver s holds, for each p, the MR
+/* Copy A[0:mc, 0:kc] (A[i, p] at a[i*lda + p*acs]: acs is 1 for a row-major A, and lda 1 for
+ * the transpose of a row-major matrix) into MR-tall slivers: sliver s holds, for each p, the MR
  * values A[s*MR + 0..MR-1, p] next to each other; rows past mc are zero. */
-static void CAT(pack_a, SUF)(size_t mc, size_t kc, const T *a, size_t lda, T *ap) {
+static void CAT(pack_a, SUF)(size_t mc, size_t kc, const T *a, size_t lda, size_t acs, T *ap) {
     for (size_t i0 = 0; i0 < mc; i0 += MR) {
         size_t mr = mc - i0 < MR ? mc - i0 : MR;
         for (size_t p = 0; p < kc; ++p) {
-            for (size_t i = 0; i < mr; ++i) ap[i] = a[(i0 + i) * lda + p];
+            for (size_t i = 0; i < mr; ++i) ap[i] = a[(i0 + i) * lda + p * acs];
             for (size_t i = mr; i < MR; ++i) ap[i] = 0;
             ap += MR;
         }
     }
 }
 
-/* Copy B[0:kc, j0:j0+NR] (row stride ldb) into one NR-wide sliver, zero-padded past nc. */
-static void CAT(pack_b, SUF)(size_t kc, size_t nc, size_t j0, const T *b, size_t ldb, T *bp) {
+/* Copy B[0:kc, j0:j0+NR] (B[p, j] at b[p*ldb + j*bcs]) into one NR-wide sliver, zero-padded
+ * past nc. */
+static void CAT(pack_b, SUF)(size_t kc, size_t nc, size_t j0, const T *b, size_t ldb, size_t bcs, T *bp) {
     size_t nr = nc - j0 < NR ? nc - j0 : NR;
     for (size_t p = 0; p < kc; ++p) {
-        const T *row = b + p * ldb + j0;
-        for (size_t j = 0; j < nr; ++j) bp[j] = row[j];
+        const T *row = b + p * ldb + j0 * bcs;
+        if (bcs == 1) {
+            for (size_t j = 0; j < nr; ++j) bp[j] = row[j];
+        } else {
+            for (size_t j = 0; j < nr; ++j) bp[j] = row[j * bcs];
+        }
         for (size_t j = nr; j < NR; ++j) bp[j] = 0;
         bp += NR;
     }
@@ -63,7 +69,7 @@ typedef void (*CAT(kernel_fn, SUF))(size_t, const T *, const T *, T *, size_t, i
  * The pool hands tasks out one at a time, several per thread, so that when another program
  * takes a core away from one thread the others do its share instead of waiting for it. */
 typedef struct {
-    size_t m, n, k, lda, ldb, ldc;
+    size_t m, n, k, lda, acs, ldb, bcs, ldc; /* A[i, p] at a[i*lda + p*acs], B[p, j] at b[p*ldb + j*bcs] */
     size_t mc_step, row_blocks, k_blocks, nc_step, col_chunks, n_pad, b_groups;
     const T *a, *b;
     T *c, *ap, *bp; /* packed A: row block ib, K block pb at ap + ib*mc_step*k + pb*KC*mcp(ib) */
@@ -84,7 +90,7 @@ static void CAT(pack_task, SUF)(void *arg, size_t t) {
         size_t ib = t / job->k_blocks, pb = t % job->k_blocks, pc = pb * KC;
         size_t mc = CAT(rows_in, SUF)(job, ib), mcp = (mc + MR - 1) / MR * MR;
         size_t kc = job->k - pc < KC ? job->k - pc : KC;
-        CAT(pack_a, SUF)(mc, kc, job->a + ib * job->mc_step * job->lda + pc, job->lda,
+        CAT(pack_a, SUF)(mc, kc, job->a + ib * job->mc_step * job->lda + pc * job->acs, job->lda, job->acs,
                          job->ap + ib * job->mc_step * job->k + pc * mcp);
         return;
     }
@@ -94,7 +100,8 @@ static void CAT(pack_task, SUF)(void *arg, size_t t) {
     size_t j_end = (g + 1) * CAT(B_GROUP, SUF) * NR;
     if (j_end > job->n) j_end = job->n;
     for (size_t j0 = g * CAT(B_GROUP, SUF) * NR; j0 < j_end; j0 += NR)
-        CAT(pack_b, SUF)(kc, job->n, j0, job->b + pc * job->ldb, job->ldb, job->bp + pc * job->n_pad + j0 * kc);
+        CAT(pack_b, SUF)(kc, job->n, j0, job->b + pc * job->ldb, job->ldb, job->bcs,
+                         job->bp + pc * job->n_pad + j0 * kc);
 }
 
 static void CAT(multiply_task, SUF)(void *arg, size_t t) {
@@ -128,9 +135,12 @@ static void CAT(multiply_task, SUF)(void *arg, size_t t) {
     }
 }
 
-/* C (m x n, stride ldc) = A (m x k) @ B (k x n). Returns NN_ERR_ALLOC if the workspace fails. */
-static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t lda, const T *b,
-                                size_t ldb, T *c, size_t ldc, CAT(kernel_fn, SUF) kernel) {
+/* C (m x n, stride ldc) = A (m x k) @ B (k x n), A[i, p] at a[i*lda + p*acs] and B[p, j] at
+ * b[p*ldb + j*bcs]: a transposed operand costs nothing more than packing it (the packed copies
+ * are the same). Returns NN_ERR_ALLOC if the workspace fails. */
+static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t lda, size_t acs,
+                                const T *b, size_t ldb, size_t bcs, T *c, size_t ldc,
+                                CAT(kernel_fn, SUF) kernel) {
     if (m == 0 || n == 0) return NN_OK;
     if (k == 0) {
         for (size_t i = 0; i < m; ++i)
@@ -138,7 +148,7 @@ static nn_status CAT(gemm, SUF)(size_t m, size_t n, size_t k, const T *a, size_t
         return NN_OK;
     }
     size_t threads = (size_t)nn_threads();
-    CAT(gemm_job, SUF) job = {.m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+    CAT(gemm_job, SUF) job = {.m = m, .n = n, .k = k, .lda = lda, .acs = acs, .ldb = ldb, .bcs = bcs, .ldc = ldc,
                               .a = a, .b = b, .c = c, .kernel = kernel};
     /* Rows per block: at most MC, in equal blocks of whole micro-tiles. */
     job.row_blocks = (m + MC - 1) / MC;

@@ -2,6 +2,7 @@
  * softmax, sums along an axis), for Phase 5's CPU trainer. Plain loops over contiguous rows:
  * at -O3 the compiler vectorises them, and they are memory-bound anyway. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "matrix.h"
 
@@ -58,7 +59,12 @@ nn_status nn_relu_backward_f32(const nn_matrix_f32 *grad, const nn_matrix_f32 *x
     for (size_t i = 0; i < x->rows; ++i) {
         const float *gi = ROW(grad, i), *xi = ROW(x, i);
         float *oi = ROW(out, i);
-        for (size_t j = 0; j < x->cols; ++j) oi[j] = xi[j] > 0.0f ? gi[j] : 0.0f;
+        /* both values loaded on every j, then one chosen: a select the compiler vectorises (a
+         * load under the condition was a branch, mispredicted for half the elements: 15x slower) */
+        for (size_t j = 0; j < x->cols; ++j) {
+            const float g = gi[j];
+            oi[j] = xi[j] > 0.0f ? g : 0.0f;
+        }
     }
     return NN_OK;
 }
@@ -86,11 +92,17 @@ nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out) {
     if ((s = check(x)) || (s = check(out))) return s;
     if (axis == 0) {
         if (out->rows != 1 || out->cols != x->cols) return NN_ERR_SHAPE;
-        for (size_t j = 0; j < x->cols; ++j) {
-            double acc = 0.0; /* column by column: strided, but exact to double rounding */
-            for (size_t i = 0; i < x->rows; ++i) acc += ROW(x, i)[j];
-            out->data[j] = (float)acc;
+        if (x->cols == 0) return NN_OK;
+        /* row by row into one double per column: contiguous (it vectorises), and the same sums
+         * in the same order as column by column, which walked memory with a stride of a row */
+        double *acc = calloc(x->cols, sizeof *acc);
+        if (acc == NULL) return NN_ERR_ALLOC;
+        for (size_t i = 0; i < x->rows; ++i) {
+            const float *xi = ROW(x, i);
+            for (size_t j = 0; j < x->cols; ++j) acc[j] += xi[j];
         }
+        for (size_t j = 0; j < x->cols; ++j) out->data[j] = (float)acc[j];
+        free(acc);
     } else if (axis == 1) {
         if (out->rows != x->rows || out->cols != 1) return NN_ERR_SHAPE;
         for (size_t i = 0; i < x->rows; ++i) {

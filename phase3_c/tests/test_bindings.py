@@ -48,6 +48,25 @@ def test_products_match_numpy(binding, kernel, m, k, n, rng):
     assert binding.matmul(a32, b32).dtype == np.float32  # float32 in, the float32 product
 
 
+@pytest.mark.parametrize("m,k,n", ODD_MATMUL_SHAPES + BLOCKING_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transposed_operands_match_numpy(binding, kernel, m, k, n, dtype, rng):
+    """x.T of a row-major x: the C-API binding reads it in place (the trainer's backward pass
+    multiplies by transposes); the other bindings copy it. Either way, the same product."""
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    # the same values with contiguous columns
+    a_t, b_t = np.ascontiguousarray(a.T).T, np.ascontiguousarray(b.T).T
+    wide = np.zeros((k + 3, m), dtype)  # a transpose whose rows (the stored columns) have a gap
+    wide[:k] = a.T
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    for x, y in ((a_t, b), (a, b_t), (a_t, b_t), (wide[:k].T, b)):
+        got = binding.matmul(x, y)
+        assert got.dtype == dtype and got.shape == (m, n) and got.flags.c_contiguous
+        assert np.linalg.norm(got - ref) <= tol * max(np.linalg.norm(ref), 1e-30)
+
+
 @pytest.mark.parametrize("shape", ODD_SHAPES)
 def test_elementwise_and_transpose_match_numpy(binding, shape, rng):
     a, b = rng.standard_normal(shape), rng.standard_normal(shape)

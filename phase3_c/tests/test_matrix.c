@@ -84,6 +84,31 @@ static void test_products(size_t m, size_t k, size_t n) {
     nn_matrix_free(&out);
 }
 
+/* op(a) @ op(b) with each operand stored transposed (and with a gap after each stored row),
+ * against the naive product of the untransposed copies. */
+static void test_transposed(size_t m, size_t k, size_t n) {
+    size_t lda = m + 3, ldb = k + 2; /* stored a^T: (k, m) rows of lda; stored b^T: (n, k) rows of ldb */
+    float *at = calloc(k * lda, sizeof(float)), *bt = calloc(n * ldb, sizeof(float));
+    double *a = malloc(m * k * sizeof(double)), *b = malloc(k * n * sizeof(double));
+    double *ref = malloc(m * n * sizeof(double));
+    float *out = malloc(m * n * sizeof(float));
+    for (size_t i = 0; i < m; ++i)
+        for (size_t p = 0; p < k; ++p) at[p * lda + i] = (float)(a[i * k + p] = (double)(float)uniform());
+    for (size_t p = 0; p < k; ++p)
+        for (size_t j = 0; j < n; ++j) bt[j * ldb + p] = (float)(b[p * n + j] = (double)(float)uniform());
+    nn_matrix ma = {m, k, k, a}, mb = {k, n, n, b}, mr = {m, n, n, ref};
+    nn_matmul_naive(&ma, &mb, &mr);
+    nn_matrix_f32 sa = {k, m, lda, at}, sb = {n, k, ldb, bt}, so = {m, n, n, out};
+    int ok = nn_matmul_f32_t(&sa, 1, &sb, 1, &so) == NN_OK;
+    for (size_t i = 0; i < m * n; ++i) ok &= fabs(out[i] - ref[i]) <= 1e-4 * (1 + fabs(ref[i]));
+    char name[96];
+    snprintf(name, sizeof name, "matmul_f32_t %zux%zux%zu, both transposed", m, k, n);
+    CHECK(ok, name);
+    if (m != k) /* a stored (k, m) taken as it lies does not fit op(b)'s k rows */
+        CHECK(nn_matmul_f32_t(&sa, 0, &sb, 1, &so) == NN_ERR_SHAPE, "matmul_f32_t: shapes checked as transposed");
+    free(at), free(bt), free(a), free(b), free(ref), free(out);
+}
+
 static void test_strided_views(void) {
     /* a 7x5 view inside a 9x11 matrix: stride 11 */
     nn_matrix big, bigb, out, ref, a, b;
@@ -243,6 +268,9 @@ int main(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
         test_products(shapes[s][0], shapes[s][1], shapes[s][2]);
     test_products(4, 0, 3); /* k = 0: the product is all zeros */
+    test_transposed(1, 1, 1);
+    test_transposed(13, 17, 11);
+    test_transposed(150, 300, 37);
     test_strided_views();
     test_elementwise_and_transpose(1, 1);
     test_elementwise_and_transpose(37, 53);
