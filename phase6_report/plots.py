@@ -116,7 +116,7 @@ def training_roadmap(rows: Sequence[Mapping], out: str | Path) -> Path:
 def _route_color(name: str) -> str:
     lower = name.lower()
     for key, color in (
-        ("python", "#8c564b"), ("numpy", "#1f77b4"), ("c (", "#2ca02c"), ("c-api", "#2ca02c"),
+        ("python", "#8c564b"), ("numpy", "#1f77b4"), ("c (", "#2ca02c"), ("c library", "#2ca02c"), ("c-api", "#2ca02c"),
         ("ctypes", "#2ca02c"), ("pybind", "#2ca02c"), ("cublas", "#7f7f7f"), ("cuda", "#d62728"),
     ):  # fmt: skip
         if key in lower:
