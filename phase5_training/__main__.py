@@ -36,6 +36,7 @@ class _Help(argparse.HelpFormatter):
             "%(default)" in text
             or default in (None, False, argparse.SUPPRESS)
             or not action.option_strings
+            or isinstance(action, argparse._StoreFalseAction)  # a switch: its name says it
         ):
             return text
         shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else "%(default)s"
