@@ -6,8 +6,10 @@ registers, spills and shared memory of every compiled kernel.
 Every version is first validated against a float64 NumPy product (`matmul.validate`: poisoned
 outputs, odd shapes, then each timed size); only then is anything timed. GPU times are per
 product with the data already on the device, measured over back-to-back launches after a warm-up
-(JIT compilation excluded), median of repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with TF32 off) in the same run; the column is
-left out, with a note, when neither is installed. `--autotune` times every candidate tile shape
+(JIT compilation excluded), median of repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with
+TF32 off) in the same run, and cuBLAS with TF32 tensor cores through PyTorch, the peer of the tf32
+rung; each version's percentage is of the peer in its own precision. A peer that is not
+installed is left out, with a note. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
 the machine was busy or the repeats were unsteady (shared/bench.py).
 """
@@ -76,6 +78,32 @@ def cublas_peer():
         return None
 
 
+def cublas_tf32_peer():
+    """(name, matmul function on device arrays, sync) for cuBLAS with TF32 tensor cores (through
+    PyTorch, which turns them on per call here), or None: the peer of the tf32 rungs."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+
+    def run(a, b, c):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.matmul(
+            torch.as_tensor(a, device="cuda"),
+            torch.as_tensor(b, device="cuda"),
+            out=torch.as_tensor(c, device="cuda"),
+        )
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+    return "cuBLAS TF32 (PyTorch)", run, torch.cuda.synchronize
+
+
+#: the peer column each precision is compared with
+PEER_COLUMN = {"fp32": "cublas_tflops", "tf32": "cublas_tf32_tflops"}
+
+
 def time_gpu(fn, sync, seconds: float = 0.2, repeat: int = 7):
     """Seconds per call of `fn` (asynchronous GPU work), launched back to back, median of repeats."""
     fn()
@@ -122,9 +150,9 @@ def warm_up(seconds: float = 1.5) -> None:
         cuda.synchronize()
 
 
-def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing]) -> None:
-    """Validate, then time, every version at each size; each Timing also goes into `timings`, by
-    name, for the spread check."""
+def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing], tf32_peer=None) -> None:
+    """Validate, then time, every version at each size, and each precision's cuBLAS peer; each
+    Timing also goes into `timings`, by name, for the spread check."""
     warm_up()
     for n in sizes:
         mm.validate(shapes=[(n, n, n)])
@@ -139,12 +167,13 @@ def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing]) -> No
                 f"n={n} {version}: {t.median * 1e3:.3f} ms, {row[f'{version}_tflops']:.2f} TFLOP/s",
                 file=sys.stderr,
             )
-        if peer:
-            name, run, sync = peer
-            t = time_gpu(partial(run, da, db, dc), sync)
-            timings[f"n={n} {name}"] = t
-            row["cublas_tflops"] = flop_rate(flops, t.median, "T")
-            print(f"n={n} {name}: {row['cublas_tflops']:.2f} TFLOP/s", file=sys.stderr)
+        for column, this_peer in (("cublas_tflops", peer), ("cublas_tf32_tflops", tf32_peer)):
+            if this_peer:
+                name, run, sync = this_peer
+                t = time_gpu(partial(run, da, db, dc), sync)
+                timings[f"n={n} {name}"] = t
+                row[column] = flop_rate(flops, t.median, "T")
+                print(f"n={n} {name}: {row[column]:.2f} TFLOP/s", file=sys.stderr)
         results.add(**row)
 
 
@@ -190,20 +219,19 @@ def report(results: BenchResults) -> str:
     out = []
     ladder_rows = [r for r in results.rows if r["kind"] == "ladder"]
     if ladder_rows:
-        has_peer = "cublas_tflops" in ladder_rows[0]
-        headers = ["version"] + [
-            f"n={r['n']} TFLOP/s" + (" (% cuBLAS)" if has_peer else "") for r in ladder_rows
+        headers = ["version", "precision"] + [
+            f"n={r['n']} TFLOP/s (% cuBLAS, same precision)" for r in ladder_rows
         ]
         table = []
-        for version in [*mm.VERSIONS, "cublas"]:
-            if version == "cublas" and not has_peer:
-                continue
-            cells = [version]
+        rows = [(v, mm.precision_of(v)) for v in mm.VERSIONS]
+        rows += [(p.removesuffix("_tflops"), precision) for precision, p in PEER_COLUMN.items()]
+        for version, precision in rows:
+            if f"{version}_tflops" not in ladder_rows[0]:
+                continue  # a peer that is not installed
+            cells = [version, precision]
             for r in ladder_rows:
-                tf = r[f"{version}_tflops"]
-                cells.append(
-                    f"{tf:.2f}" + (f" ({100 * tf / r['cublas_tflops']:.0f}%)" if has_peer else "")
-                )
+                tf, peer_tf = r[f"{version}_tflops"], r.get(PEER_COLUMN[precision])
+                cells.append(f"{tf:.2f}" + (f" ({100 * tf / peer_tf:.0f}%)" if peer_tf else ""))
             table.append(cells)
         out.append(markdown_table(headers, table))
     res = [r for r in results.rows if r["kind"] == "resources"]
@@ -266,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         results.notes.append("neither CuPy nor PyTorch is installed: no cuBLAS column")
     else:
         results.machine["peer"] = peer[0]
-    ladder(results, args.sizes, peer, timings)
+    tf32_peer = cublas_tf32_peer()
+    if tf32_peer is None:
+        results.notes.append("PyTorch is not installed: no cuBLAS TF32 column")
+    ladder(results, args.sizes, peer, timings, tf32_peer)
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)

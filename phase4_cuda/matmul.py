@@ -25,6 +25,10 @@ guarded, missing elements read as 0). Each step says what it changes and why it 
                it reads its operands from shared memory with 128-bit loads (`wide_loads.load4`,
                an LLVM intrinsic: numba has no float4 arrays): 4 loads instead of 16 per step of
                k. Its epilogue can add a bias and apply an activation: the fused dense layer.
+  8 tensor_tf32
+               the tensor cores: each warp computes 16x8 tiles of C with one mma.sync
+               instruction in TF32 (tensor_cores.py), fed from shared memory; a precision of
+               its own (inputs with 10 mantissa bits), chosen by matmul(..., precision="tf32").
 
 References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance"
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows; the numba documentation's
@@ -43,6 +47,7 @@ from numba import cuda, float32, int32, uint32
 
 from phase4_cuda.device import as_device, configure, is_device_array, require_gpu, simulated
 from phase4_cuda.kernel_cache import cached
+from phase4_cuda.tensor_cores import mma_tf32, tf32
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 from shared.testing import relative_error
 
@@ -50,16 +55,20 @@ __all__ = [
     "ACTIVATIONS",
     "CHECK_SHAPES",
     "DEFAULT_VERSION",
+    "FUSED",
+    "PRECISIONS",
     "TOLERANCE",
     "TUNED",
     "VERSIONS",
     "GemmVariant",
     "Launch",
     "Tiles",
+    "check_precision",
     "compiled_kernels",
     "gemm_kernel",
     "matmul",
     "plan",
+    "precision_of",
     "reference",
     "relative_error",
     "tiles_for",
@@ -256,6 +265,80 @@ def matmul_unsigned(a, b, c, m, n, k_dim):
             j = col0 + tx + uint32(q * TCOLS4)
             if i < m and j < n:
                 c[i * n + j] = acc[r, q]
+
+
+# ------------------------------------------------------------------------------------------------
+# 8. tensor_tf32: the tensor cores. A warp multiplies 16x8 by 8x8 tiles in one instruction,
+# mma.sync m16n8k8 in TF32 (tensor_cores.py): float32 inputs rounded to 10 mantissa bits,
+# products summed in float32. A block of 4 warps computes a 64x64 tile of C, each warp 32x32 of
+# it: 2 x 4 mma tiles, 32 accumulators a thread. Per step of 16 along K the block stages A's
+# 64x16 and B's 16x64 in shared memory, rounded to TF32 once as they arrive; each warp then reads
+# its fragments (the layout in tensor_cores.py) and issues 8 mma per 8 of K. The rows of the two
+# shared tiles are padded (to 20 and 72 floats) so that the 32 lanes reading a fragment hit 32
+# different banks.
+TC_BM, TC_BN, TC_BK = 64, 64, 16
+TC_THREADS = 128  # 4 warps, 2 x 2 over the block tile
+TC_SA = TC_BK + 4  # a shared row of A: 16 values and 4 of padding
+TC_SB = TC_BN + 8  # a shared row of B: 64 values and 8 of padding
+U_TC_BM, U_TC_BN, U_TC_BK = uint32(TC_BM), uint32(TC_BN), uint32(TC_BK)
+TC_SA_SIZE, TC_SB_SIZE = TC_BM * TC_SA, TC_BK * TC_SB  # shared array sizes: compile-time constants
+TC_LOADS = TC_BM * TC_BK // TC_THREADS  # values of each tile a thread stages (A's and B's alike)
+
+
+@cached
+@cuda.jit(fastmath=True)
+def matmul_tensor_tf32(a, b, c, m, n, k_dim):
+    # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+    sa = cuda.shared.array(TC_SA_SIZE, float32)  # sa[row * TC_SA + k]
+    sb = cuda.shared.array(TC_SB_SIZE, float32)  # sb[k * TC_SB + col]
+    tid = uint32(cuda.threadIdx.x)
+    warp, lane = tid // uint32(32), tid % uint32(32)
+    g, t = lane // uint32(4), lane % uint32(4)  # the lane's group and place: its fragments
+    wm, wn = (warp // uint32(2)) * uint32(32), (warp % uint32(2)) * uint32(32)
+    row0 = uint32(cuda.blockIdx.y) * U_TC_BM
+    col0 = uint32(cuda.blockIdx.x) * U_TC_BN
+    acc = cuda.local.array(32, float32)  # acc[(mi * 4 + ni) * 4 + r]: mma tile (mi, ni), value r
+    for i in range(32):
+        acc[i] = 0.0
+    for k0 in range(uint32(0), k_dim, U_TC_BK):
+        for l in range(TC_LOADS):  # A's tile: 8 values a thread
+            e = tid + uint32(l * TC_THREADS)
+            r, q = e // U_TC_BK, e % U_TC_BK
+            gi, gk = row0 + r, k0 + q
+            v = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+            sa[r * uint32(TC_SA) + q] = tf32(v)
+        for l in range(TC_LOADS):  # B's tile: 8 values a thread
+            e = tid + uint32(l * TC_THREADS)
+            r, q = e // U_TC_BN, e % U_TC_BN
+            gk, gj = k0 + r, col0 + q
+            v = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+            sb[r * uint32(TC_SB) + q] = tf32(v)
+        cuda.syncthreads()
+        for kk in range(0, TC_BK, 8):
+            for mi in range(2):
+                ra = (wm + uint32(mi * 16) + g) * uint32(TC_SA) + uint32(kk) + t
+                a0, a1 = sa[ra], sa[ra + uint32(8 * TC_SA)]
+                a2, a3 = sa[ra + uint32(4)], sa[ra + uint32(8 * TC_SA + 4)]
+                for ni in range(4):
+                    cb = (uint32(kk) + t) * uint32(TC_SB) + wn + uint32(ni * 8) + g
+                    b0, b1 = sb[cb], sb[cb + uint32(4 * TC_SB)]
+                    o = (mi * 4 + ni) * 4
+                    d0, d1, d2, d3 = mma_tf32(
+                        a0, a1, a2, a3, b0, b1, acc[o], acc[o + 1], acc[o + 2], acc[o + 3]
+                    )
+                    acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+        cuda.syncthreads()
+    for mi in range(2):
+        for ni in range(4):
+            o = (mi * 4 + ni) * 4
+            j = col0 + wn + uint32(ni * 8) + uint32(2) * t
+            for half in range(2):  # rows g and g + 8 of the mma tile
+                i = row0 + wm + uint32(mi * 16 + half * 8) + g
+                if i < m:
+                    if j < n:
+                        c[i * n + j] = acc[o + 2 * half]
+                    if j + uint32(1) < n:
+                        c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -726,10 +809,39 @@ _PLAIN = {
     "blocked2d": (matmul_blocked2d, THREADS4, (BM4, BN4), False),
     "unsigned": (matmul_unsigned, THREADS4, (BM4, BN4), True),
 }
+#: The versions with a fused epilogue, transposed operands and split-K (6, 7).
+FUSED: tuple[str, ...] = ("double_buffered", "wide")
+#: The tensor-core rungs (8): (kernel, threads, output tile per block, precision).
+_TENSOR = {"tensor_tf32": (matmul_tensor_tf32, TC_THREADS, (TC_BM, TC_BN), "tf32")}
 #: Every version, by name, in ladder order.
-VERSIONS: tuple[str, ...] = (*_PLAIN, "double_buffered", "wide")
+VERSIONS: tuple[str, ...] = (*_PLAIN, *FUSED, *_TENSOR)
 #: The version `matmul()` runs: the fastest at every size measured (README.md).
 DEFAULT_VERSION = "wide"
+
+#: The precisions a product can be asked for, each with the fastest verified version for it and
+#: the largest relative error (||C - ref|| / ||ref|| against float64) it may have. fp32: float32
+#: throughout. tf32: inputs rounded to TF32 (unit roundoff 2^-11 = 4.9e-4), products summed in
+#: float32. Each rounded input carries a relative error of at most u, a product of two at most
+#: about 2u, and those errors, random in sign, do not grow with K: the norm-wise error measures
+#: 5-7e-4 on random inputs. The tolerance is 4u = 2.0e-3, room for 3x that and no more: a wrong
+#: fragment or a missing K step gives errors of order 1.
+PRECISIONS = {
+    "fp32": (DEFAULT_VERSION, 1e-5),
+    "tf32": ("tensor_tf32", 4 * 2.0**-11),
+}
+
+
+def precision_of(version: str) -> str:
+    """The precision a version computes in: 'fp32' for versions 1-7, its own for the tensor rungs."""
+    return _TENSOR[version][3] if version in _TENSOR else "fp32"
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"unknown precision {precision!r}; this project's kernels compute in "
+            f"{', '.join(PRECISIONS)}"
+        )
 
 
 def plan(
@@ -759,7 +871,7 @@ def plan(
     here, so plan once per launch site). `tiles` default to TUNED's for this output size.
     """
     m, n = c.shape
-    if version in _PLAIN:
+    if version in _PLAIN or version in _TENSOR:
         extras = {
             "tiles": tiles, "bias": bias, "activation": activation, "trans_a": trans_a,
             "trans_b": trans_b, "mask": mask, "col_sums": col_sums, "split": split != 1 or None,
@@ -768,9 +880,13 @@ def plan(
         if given:
             raise ValueError(
                 f"version {version!r} computes the plain product; {', '.join(given)} needs "
-                "'double_buffered' or 'wide'"
+                f"one of {', '.join(map(repr, FUSED))}"
             )
-        kernel, block, (rows, cols), flat = _PLAIN[version]
+        if version in _TENSOR:  # flat arrays and uint32 sizes, as version 5
+            kernel, block, (rows, cols), _ = _TENSOR[version]
+            flat = True
+        else:
+            kernel, block, (rows, cols), flat = _PLAIN[version]
         grid = (math.ceil(n / cols), math.ceil(m / rows))
         if flat:  # version 5: 1-D views and the sizes as uint32
             k_dim = a.shape[1]
@@ -814,21 +930,31 @@ def compiled_kernels() -> dict[str, object]:
     """Every kernel of the ladder by a readable name: versions 1-5, then each variant of versions
     6 and 7 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
     friends tell their resources)."""
-    kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
+    kernels = {version: kernel for version, (kernel, *_) in (_PLAIN | _TENSOR).items()}
     kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
     return kernels
 
 
-def matmul(a, b, out=None, version: str = DEFAULT_VERSION):
-    """C = A @ B in float32 on the GPU.
+def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
+    """C = A @ B on the GPU, float32 in and out.
 
     a: (M, K), b: (K, N); out: optional (M, N) float32 device array to write into. NumPy inputs
     give a NumPy result; device arrays give a device array and stay on the GPU (see
-    `phase4_cuda.device` for what is accepted). `version` picks a rung of the ladder.
+    `phase4_cuda.device` for what is accepted: float64 is converted to float32 first, for every
+    precision). `precision` is 'fp32' (the default) or 'tf32' (the tensor cores: inputs rounded
+    to 10 mantissa bits, about 3 decimal digits; see PRECISIONS); `version` picks a rung of the
+    ladder instead of the fastest one for that precision.
     """
     require_gpu()
+    check_precision(precision)
+    if version is None:
+        version = PRECISIONS[precision][0]
     if version not in VERSIONS:
         raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
+    if precision_of(version) != precision:
+        raise ValueError(
+            f"version {version!r} computes in {precision_of(version)}, not {precision}"
+        )
     on_device = is_device_array(a) or is_device_array(b)
     da, db = as_device(a, "a", 2), as_device(b, "b", 2)
     (m, k), (k2, n) = da.shape, db.shape
@@ -850,7 +976,7 @@ def matmul(a, b, out=None, version: str = DEFAULT_VERSION):
 # ------------------------------------------------------------------------------------------------
 # Validation: every version against float64 NumPy, before anything is timed or trusted
 #: the largest relative error (norm-wise, ||C - ref|| / ||ref||) a float32 product may have
-TOLERANCE = 1e-5
+TOLERANCE = PRECISIONS["fp32"][1]
 #: shapes small enough for the simulator: 1, primes, more than one block of every version
 CHECK_SHAPES = ((1, 1, 1), (17, 33, 65), (130, 67, 129))
 
@@ -879,7 +1005,7 @@ def validate(
     shapes=CHECK_SHAPES,
     *,
     seed: int = 0,
-    tol: float = TOLERANCE,
+    tol: float | None = None,
     bias: bool = False,
     activation: str | None = None,
     trans_a: bool = False,
@@ -892,7 +1018,8 @@ def validate(
     with every output poisoned (NaN) before its launch. The flags ask for an epilogue (a random
     bias, a mask with exact zeros) or transposed operands, as `plan` takes them; other options
     (tiles, split) go to `plan` as they are. Returns {(version, (M, K, N)): relative error} and
-    raises AssertionError on the first over `tol` (NaN included: an element no thread wrote)."""
+    raises AssertionError on the first over `tol` (NaN included: an element no thread wrote);
+    `tol` defaults to the tolerance of each version's precision (PRECISIONS)."""
     require_gpu()
     rng = np.random.default_rng(seed)
     errors = {}
@@ -921,7 +1048,7 @@ def validate(
             if sums is not None:
                 err = max(err, relative_error(sums.copy_to_host(), b.astype(np.float64).sum(0)))
             errors[(version, (m, k, n))] = err
-            if not err <= tol:
+            if not err <= (tol if tol is not None else PRECISIONS[precision_of(version)][1]):
                 raise AssertionError(
                     f"{version} at (M, K, N) = {(m, k, n)} {launch_options or ''}: "
                     f"relative error {err:.2e}"

@@ -136,7 +136,9 @@ def matmul_ladder(
     if ladder_rows:
         sizes = [r["n"] for r in ladder_rows]
         versions = [k[: -len("_tflops")] for k in ladder_rows[0] if k.endswith("_tflops")]
-        versions = [v for v in versions if v != "cublas"]
+        # the float32 rungs against cuBLAS SGEMM; the tensor-core rungs compute in a precision of
+        # their own, compared with their own cuBLAS peer in Phase 4's table, not here
+        versions = [v for v in versions if not v.startswith(("cublas", "tensor"))]
         width = 0.8 / len(sizes)
         x = np.arange(len(versions))
         for i, row in enumerate(ladder_rows):

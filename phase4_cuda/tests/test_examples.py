@@ -5,6 +5,7 @@ import pytest
 
 from phase4_cuda import __main__ as check
 from phase4_cuda import hello, vector_add
+from phase4_cuda import matmul as mm
 from phase4_cuda.device import simulated
 
 
@@ -48,7 +49,8 @@ def test_vector_add_refuses_bad_sizes(capsys):
 def test_kernel_check(capsys):
     assert check.main() == 0
     out = capsys.readouterr().out
-    assert "matmul checks (7 versions), worst relative error" in out
+    assert f"matmul checks ({len(mm.VERSIONS)} versions), worst relative error" in out
+    assert "in fp32 (tolerance 1e-05), " in out and "in tf32 (tolerance 2e-03)" in out
     assert "fused epilogues" in out and "24 checks" in out
 
 

@@ -1,0 +1,87 @@
+"""The tensor-core instructions (tensor_cores.py) and the TF32 rung: the fragment layout of one
+mma against NumPy (in the simulator this checks the stand-in; on a GPU, the hardware itself),
+TF32 rounding, and matmul's precision setting."""
+
+import math
+
+import numpy as np
+import pytest
+from numba import cuda
+
+from phase4_cuda import matmul as mm
+from phase4_cuda.tensor_cores import FRAGMENT, mma_tf32, tf32, tf32_bits
+
+
+def rounded(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(tf32_bits, otypes=[np.float64])(np.asarray(x, np.float32))
+
+
+def test_tf32_rounds_to_nearest_with_ties_away_from_zero():
+    ulp = 2.0**-10  # TF32 keeps 10 mantissa bits
+    assert tf32_bits(1.0 + ulp / 2) == 1.0 + ulp  # a tie goes away from zero
+    assert tf32_bits(-(1.0 + ulp / 2)) == -(1.0 + ulp)
+    assert tf32_bits(1.0 + ulp / 4) == 1.0
+    assert tf32_bits(1.0 + 3 * ulp / 4) == 1.0 + ulp
+    assert tf32_bits(3.0) == 3.0 and tf32_bits(0.0) == 0.0
+    assert math.isnan(tf32_bits(math.nan)) and tf32_bits(-math.inf) == -math.inf
+    x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    assert np.max(np.abs(rounded(x) - x) / np.abs(x)) <= 2.0**-11  # half an ulp
+
+
+def test_the_fragments_cover_each_tile_once():
+    for part, shape, per_lane in (("A", (16, 8), 4), ("B", (8, 8), 2), ("C", (16, 8), 4)):
+        seen = [FRAGMENT[part](*divmod(lane, 4)) for lane in range(32)]
+        assert all(len(s) == per_lane for s in seen)
+        cells = sorted(cell for s in seen for cell in s)
+        assert cells == sorted(np.ndindex(*shape)), part
+
+
+@cuda.jit
+def _one_mma(a, b, c, d):
+    # a (16, 8), b (8, 8), c and d (16, 8): each lane loads its fragments as tensor_cores.py says
+    lane = cuda.threadIdx.x
+    g, t = lane // 4, lane % 4
+    d0, d1, d2, d3 = mma_tf32(
+        tf32(a[g, t]), tf32(a[g + 8, t]), tf32(a[g, t + 4]), tf32(a[g + 8, t + 4]),
+        tf32(b[t, g]), tf32(b[t + 4, g]),
+        c[g, 2 * t], c[g, 2 * t + 1], c[g + 8, 2 * t], c[g + 8, 2 * t + 1],
+    )  # fmt: skip
+    d[g, 2 * t], d[g, 2 * t + 1], d[g + 8, 2 * t], d[g + 8, 2 * t + 1] = d0, d1, d2, d3
+
+
+def test_one_mma_is_a_16x8x8_product_of_tf32_inputs():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((16, 8), dtype=np.float32)
+    b = rng.standard_normal((8, 8), dtype=np.float32)
+    c = rng.standard_normal((16, 8), dtype=np.float32)
+    d = cuda.to_device(np.full((16, 8), np.nan, np.float32))
+    _one_mma[1, 32](a, b, c, d)
+    got = d.copy_to_host()
+    expected = (
+        rounded(a) @ rounded(b) + c
+    )  # what the tensor core computes, before its sum's rounding
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # and it is not the float32 product: the inputs were rounded
+    assert not np.allclose(got, a.astype(np.float64) @ b + c, rtol=1e-7, atol=1e-7)
+
+
+def test_tf32_products_through_matmul():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((37, 29))  # float64 in: converted to float32, then rounded to TF32
+    b = rng.standard_normal((29, 70))
+    got = mm.matmul(a, b, precision="tf32")
+    assert got.dtype == np.float32
+    err = mm.relative_error(got, a @ b)
+    assert 1e-5 < err < mm.PRECISIONS["tf32"][1]  # TF32's error: larger than float32's
+
+
+def test_precision_is_checked_in_one_line():
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(
+        ValueError, match="unknown precision 'bf16'; this project's kernels compute in fp32, tf32"
+    ):
+        mm.matmul(a, a, precision="bf16")
+    with pytest.raises(ValueError, match="version 'wide' computes in fp32, not tf32"):
+        mm.matmul(a, a, version="wide", precision="tf32")
+    with pytest.raises(ValueError, match="version 'tensor_tf32' computes the plain product"):
+        mm.plan("tensor_tf32", *(cuda.to_device(a) for _ in range(3)), activation="relu")
