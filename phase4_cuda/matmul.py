@@ -62,6 +62,7 @@ __all__ = [
     "VERSIONS",
     "GemmVariant",
     "Launch",
+    "TensorTiles",
     "Tiles",
     "check_precision",
     "compiled_kernels",
@@ -71,6 +72,8 @@ __all__ = [
     "precision_of",
     "reference",
     "relative_error",
+    "tensor_kernel",
+    "tensor_tiles_for",
     "tiles_for",
     "validate",
 ]
@@ -270,75 +273,164 @@ def matmul_unsigned(a, b, c, m, n, k_dim):
 # ------------------------------------------------------------------------------------------------
 # 8. tensor_tf32: the tensor cores. A warp multiplies 16x8 by 8x8 tiles in one instruction,
 # mma.sync m16n8k8 in TF32 (tensor_cores.py): float32 inputs rounded to 10 mantissa bits,
-# products summed in float32. A block of 4 warps computes a 64x64 tile of C, each warp 32x32 of
-# it: 2 x 4 mma tiles, 32 accumulators a thread. Per step of 16 along K the block stages A's
-# 64x16 and B's 16x64 in shared memory, rounded to TF32 once as they arrive; each warp then reads
-# its fragments (the layout in tensor_cores.py) and issues 8 mma per 8 of K. The rows of the two
-# shared tiles are padded (to 20 and 72 floats) so that the 32 lanes reading a fragment hit 32
-# different banks.
-TC_BM, TC_BN, TC_BK = 64, 64, 16
-TC_THREADS = 128  # 4 warps, 2 x 2 over the block tile
-TC_SA = TC_BK + 4  # a shared row of A: 16 values and 4 of padding
-TC_SB = TC_BN + 8  # a shared row of B: 64 values and 8 of padding
-U_TC_BM, U_TC_BN, U_TC_BK = uint32(TC_BM), uint32(TC_BN), uint32(TC_BK)
-TC_SA_SIZE, TC_SB_SIZE = TC_BM * TC_SA, TC_BK * TC_SB  # shared array sizes: compile-time constants
-TC_LOADS = TC_BM * TC_BK // TC_THREADS  # values of each tile a thread stages (A's and B's alike)
+# products summed in float32. A block computes a BM x BN tile of C; its warps split it into
+# WM x WN tiles, each (WM/16) x (WN/8) mma tiles of 4 accumulators a thread. Per step of BK
+# along K the block stages A's BM x BK and B's BK x BN in shared memory, rounded to TF32 once as
+# they arrive; each warp reads its fragments (the layout in tensor_cores.py) and issues
+# (WM/16)(WN/8) mma per 8 of K: the larger the warp tile, the more mma per fragment read. While
+# the warps multiply, each thread already holds the next step's global values in registers
+# (loaded before the mma, stored after the barrier), so global latency hides behind the
+# arithmetic. Shared rows are padded (BK + 4 and BN + 8 floats) so that the 32 lanes reading a
+# fragment hit 32 different banks.
+@dataclass(frozen=True)
+class TensorTiles:
+    """Block tile BM x BN, BK deep; warp tile WM x WN."""
+
+    BM: int = 128
+    BN: int = 128
+    BK: int = 32
+    WM: int = 64
+    WN: int = 32
+
+    @property
+    def warps(self) -> int:
+        return (self.BM // self.WM) * (self.BN // self.WN)
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps
+
+    def check(self) -> None:
+        if self.BM % self.WM or self.BN % self.WN or self.WM % 16 or self.WN % 8 or self.BK % 8:
+            raise ValueError(f"{self}: warp tiles must divide the block tile, in 16 x 8 mma tiles")
+        if (self.BM * self.BK) % self.threads or (self.BK * self.BN) % self.threads:
+            raise ValueError(f"{self}: the threads must share the tiles' loads evenly")
+
+    def __str__(self) -> str:
+        return f"{self.BM}x{self.BN}x{self.BK}/warp {self.WM}x{self.WN}"
 
 
-@cached
-@cuda.jit(fastmath=True)
-def matmul_tensor_tf32(a, b, c, m, n, k_dim):
-    # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
-    sa = cuda.shared.array(TC_SA_SIZE, float32)  # sa[row * TC_SA + k]
-    sb = cuda.shared.array(TC_SB_SIZE, float32)  # sb[k * TC_SB + col]
-    tid = uint32(cuda.threadIdx.x)
-    warp, lane = tid // uint32(32), tid % uint32(32)
-    g, t = lane // uint32(4), lane % uint32(4)  # the lane's group and place: its fragments
-    wm, wn = (warp // uint32(2)) * uint32(32), (warp % uint32(2)) * uint32(32)
-    row0 = uint32(cuda.blockIdx.y) * U_TC_BM
-    col0 = uint32(cuda.blockIdx.x) * U_TC_BN
-    acc = cuda.local.array(32, float32)  # acc[(mi * 4 + ni) * 4 + r]: mma tile (mi, ni), value r
-    for i in range(32):
-        acc[i] = 0.0
-    for k0 in range(uint32(0), k_dim, U_TC_BK):
-        for l in range(TC_LOADS):  # A's tile: 8 values a thread
-            e = tid + uint32(l * TC_THREADS)
-            r, q = e // U_TC_BK, e % U_TC_BK
-            gi, gk = row0 + r, k0 + q
-            v = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
-            sa[r * uint32(TC_SA) + q] = tf32(v)
-        for l in range(TC_LOADS):  # B's tile: 8 values a thread
-            e = tid + uint32(l * TC_THREADS)
-            r, q = e // U_TC_BN, e % U_TC_BN
-            gk, gj = k0 + r, col0 + q
-            v = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
-            sb[r * uint32(TC_SB) + q] = tf32(v)
-        cuda.syncthreads()
-        for kk in range(0, TC_BK, 8):
-            for mi in range(2):
-                ra = (wm + uint32(mi * 16) + g) * uint32(TC_SA) + uint32(kk) + t
-                a0, a1 = sa[ra], sa[ra + uint32(8 * TC_SA)]
-                a2, a3 = sa[ra + uint32(4)], sa[ra + uint32(8 * TC_SA + 4)]
-                for ni in range(4):
-                    cb = (uint32(kk) + t) * uint32(TC_SB) + wn + uint32(ni * 8) + g
-                    b0, b1 = sb[cb], sb[cb + uint32(4 * TC_SB)]
-                    o = (mi * 4 + ni) * 4
-                    d0, d1, d2, d3 = mma_tf32(
-                        a0, a1, a2, a3, b0, b1, acc[o], acc[o + 1], acc[o + 2], acc[o + 3]
-                    )
-                    acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
-        cuda.syncthreads()
-    for mi in range(2):
-        for ni in range(4):
-            o = (mi * 4 + ni) * 4
-            j = col0 + wn + uint32(ni * 8) + uint32(2) * t
-            for half in range(2):  # rows g and g + 8 of the mma tile
-                i = row0 + wm + uint32(mi * 16 + half * 8) + g
-                if i < m:
-                    if j < n:
-                        c[i * n + j] = acc[o + 2 * half]
-                    if j + uint32(1) < n:
-                        c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+#: The block and warp tiles tensor_tf32 runs with, the fastest of seven measured on the H100
+#: (results/h100-tf32-tiles.json): 128x128 blocks of four 64x64 warp tiles (32 mma per 8 of K for
+#: 16 + 16 fragment reads) where the output has enough of them to fill the GPU, else 64x64 blocks
+#: of four 32x32 warp tiles. In the simulator, where each CUDA thread is a Python thread and every
+#: mma a barrier of 32 of them, small tiles that still have several mma tiles per warp and two
+#: steps of 8 per BK: the same index arithmetic on odd shapes in seconds instead of minutes.
+TC_LARGE = TensorTiles(128, 128, 16, 64, 64)
+TC_SMALL = TensorTiles(64, 64, 16, 32, 32)
+TC_SIMULATED = TensorTiles(64, 32, 16, 32, 16)
+#: multiprocessors of the H100: fewer large blocks than this leave some of them idle
+TC_FILL = 132
+
+
+def tensor_tiles_for(m: int, n: int) -> TensorTiles:
+    """The tiles tensor_tf32 uses for an (m, n) output (see TC_LARGE)."""
+    if simulated():
+        return TC_SIMULATED
+    blocks = math.ceil(m / TC_LARGE.BM) * math.ceil(n / TC_LARGE.BN)
+    return TC_LARGE if blocks >= TC_FILL else TC_SMALL
+
+
+_TENSOR_COMPILED: dict[TensorTiles, object] = {}
+
+
+def tensor_kernel(tiles: TensorTiles):
+    """The TF32 tensor-core kernel for `tiles`, compiled once per shape."""
+    if tiles not in _TENSOR_COMPILED:
+        tiles.check()
+        _TENSOR_COMPILED[tiles] = _build_tensor(tiles)
+    return _TENSOR_COMPILED[tiles]
+
+
+def _build_tensor(tiles: TensorTiles):
+    BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
+    THREADS, WARPS_N = tiles.threads, BN // WN
+    MI, NI = WM // 16, WN // 8  # mma tiles per warp
+    LDA, LDB = BK + 4, BN + 8  # padded shared rows
+    SA_SIZE, SB_SIZE = BM * LDA, BK * LDB
+    LOADS_A, LOADS_B = BM * BK // THREADS, BK * BN // THREADS
+    ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2  # local array sizes: constants
+    U_BM, U_BN, U_BK, U_LDA, U_LDB = uint32(BM), uint32(BN), uint32(BK), uint32(LDA), uint32(LDB)
+
+    @cuda.jit(fastmath=True)
+    def matmul_tensor_tf32(a, b, c, m, n, k_dim):
+        # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+        sa = cuda.shared.array(SA_SIZE, float32)  # sa[row * LDA + k]
+        sb = cuda.shared.array(SB_SIZE, float32)  # sb[k * LDB + col]
+        next_a = cuda.local.array(LOADS_A, float32)  # the next step's values, in flight
+        next_b = cuda.local.array(LOADS_B, float32)
+        frag_a = cuda.local.array(FRAG_A, float32)
+        frag_b = cuda.local.array(FRAG_B, float32)
+        acc = cuda.local.array(ACC, float32)  # acc[(mi * NI + ni) * 4 + r]
+        tid = uint32(cuda.threadIdx.x)
+        warp, lane = tid // uint32(32), tid % uint32(32)
+        g, t = lane // uint32(4), lane % uint32(4)  # the lane's group and place: its fragments
+        wm = (warp // uint32(WARPS_N)) * uint32(WM)
+        wn = (warp % uint32(WARPS_N)) * uint32(WN)
+        row0 = uint32(cuda.blockIdx.y) * U_BM
+        col0 = uint32(cuda.blockIdx.x) * U_BN
+        for i in range(ACC):
+            acc[i] = 0.0
+        for l in range(LOADS_A):  # the first step's values
+            e = tid + uint32(l * THREADS)
+            gi, gk = row0 + e // U_BK, e % U_BK
+            next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+        for l in range(LOADS_B):
+            e = tid + uint32(l * THREADS)
+            gk, gj = e // U_BN, col0 + e % U_BN
+            next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+        for k0 in range(uint32(0), k_dim, U_BK):
+            for l in range(LOADS_A):
+                e = tid + uint32(l * THREADS)
+                sa[(e // U_BK) * U_LDA + e % U_BK] = tf32(next_a[l])
+            for l in range(LOADS_B):
+                e = tid + uint32(l * THREADS)
+                sb[(e // U_BN) * U_LDB + e % U_BN] = tf32(next_b[l])
+            cuda.syncthreads()
+            k1 = k0 + U_BK
+            if k1 < k_dim:  # start the next step's loads: they arrive while the mma run
+                for l in range(LOADS_A):
+                    e = tid + uint32(l * THREADS)
+                    gi, gk = row0 + e // U_BK, k1 + e % U_BK
+                    next_a[l] = a[gi * k_dim + gk] if gi < m and gk < k_dim else float32(0.0)
+                for l in range(LOADS_B):
+                    e = tid + uint32(l * THREADS)
+                    gk, gj = k1 + e // U_BN, col0 + e % U_BN
+                    next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
+            for kk in range(0, BK, 8):
+                for mi in range(MI):
+                    ra = (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + t
+                    frag_a[mi * 4] = sa[ra]
+                    frag_a[mi * 4 + 1] = sa[ra + uint32(8 * LDA)]
+                    frag_a[mi * 4 + 2] = sa[ra + uint32(4)]
+                    frag_a[mi * 4 + 3] = sa[ra + uint32(8 * LDA + 4)]
+                for ni in range(NI):
+                    cb = (uint32(kk) + t) * U_LDB + wn + uint32(ni * 8) + g
+                    frag_b[ni * 2] = sb[cb]
+                    frag_b[ni * 2 + 1] = sb[cb + uint32(4 * LDB)]
+                for mi in range(MI):
+                    for ni in range(NI):
+                        o = (mi * NI + ni) * 4
+                        d0, d1, d2, d3 = mma_tf32(
+                            frag_a[mi * 4], frag_a[mi * 4 + 1], frag_a[mi * 4 + 2],
+                            frag_a[mi * 4 + 3], frag_b[ni * 2], frag_b[ni * 2 + 1],
+                            acc[o], acc[o + 1], acc[o + 2], acc[o + 3],
+                        )  # fmt: skip
+                        acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+            cuda.syncthreads()
+        for mi in range(MI):
+            for ni in range(NI):
+                o = (mi * NI + ni) * 4
+                j = col0 + wn + uint32(ni * 8) + uint32(2) * t
+                for half in range(2):  # rows g and g + 8 of the mma tile
+                    i = row0 + wm + uint32(mi * 16 + half * 8) + g
+                    if i < m:
+                        if j < n:
+                            c[i * n + j] = acc[o + 2 * half]
+                        if j + uint32(1) < n:
+                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+
+    return matmul_tensor_tf32
 
 
 # ------------------------------------------------------------------------------------------------
@@ -811,8 +903,8 @@ _PLAIN = {
 }
 #: The versions with a fused epilogue, transposed operands and split-K (6, 7).
 FUSED: tuple[str, ...] = ("double_buffered", "wide")
-#: The tensor-core rungs (8): (kernel, threads, output tile per block, precision).
-_TENSOR = {"tensor_tf32": (matmul_tensor_tf32, TC_THREADS, (TC_BM, TC_BN), "tf32")}
+#: The tensor-core rungs (8): the precision each computes in.
+_TENSOR = {"tensor_tf32": "tf32"}
 #: Every version, by name, in ladder order.
 VERSIONS: tuple[str, ...] = (*_PLAIN, *FUSED, *_TENSOR)
 #: The version `matmul()` runs: the fastest at every size measured (README.md).
@@ -833,7 +925,7 @@ PRECISIONS = {
 
 def precision_of(version: str) -> str:
     """The precision a version computes in: 'fp32' for versions 1-7, its own for the tensor rungs."""
-    return _TENSOR[version][3] if version in _TENSOR else "fp32"
+    return _TENSOR.get(version, "fp32")
 
 
 def check_precision(precision: str) -> None:
@@ -863,7 +955,8 @@ def plan(
     """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
     float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
 
-    Versions 1-5 compute the plain product A (M, K) @ B (K, N). Versions 6 and 7 (double_buffered,
+    Versions 1-5 and 8 compute the plain product A (M, K) @ B (K, N); version 8 takes `tiles`
+    as a TensorTiles (default: tensor_tiles_for the output). Versions 6 and 7 (double_buffered,
     wide) compute op(a) @ op(b), where a is (M, K), or (K, M) with `trans_a`, and b is (K, N), or
     (N, K) with `trans_b`, with an epilogue: + `bias` (N,), `activation` (one of ACTIVATIONS),
     then zero where `mask` (M, N) is not positive; `col_sums` (N,) receives the column sums of
@@ -872,9 +965,10 @@ def plan(
     """
     m, n = c.shape
     if version in _PLAIN or version in _TENSOR:
+        tensor_tiles = tiles if version in _TENSOR and isinstance(tiles, TensorTiles) else None
         extras = {
-            "tiles": tiles, "bias": bias, "activation": activation, "trans_a": trans_a,
-            "trans_b": trans_b, "mask": mask, "col_sums": col_sums, "split": split != 1 or None,
+            "tiles": None if tensor_tiles else tiles, "bias": bias, "activation": activation,
+            "trans_a": trans_a, "trans_b": trans_b, "mask": mask, "col_sums": col_sums, "split": split != 1 or None,
         }  # fmt: skip
         given = [name for name, value in extras.items() if value is not None and value is not False]
         if given:
@@ -883,7 +977,8 @@ def plan(
                 f"one of {', '.join(map(repr, FUSED))}"
             )
         if version in _TENSOR:  # flat arrays and uint32 sizes, as version 5
-            kernel, block, (rows, cols), _ = _TENSOR[version]
+            tc = tensor_tiles or tensor_tiles_for(m, n)
+            kernel, block, rows, cols = tensor_kernel(tc), tc.threads, tc.BM, tc.BN
             flat = True
         else:
             kernel, block, (rows, cols), flat = _PLAIN[version]
@@ -930,7 +1025,8 @@ def compiled_kernels() -> dict[str, object]:
     """Every kernel of the ladder by a readable name: versions 1-5, then each variant of versions
     6 and 7 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
     friends tell their resources)."""
-    kernels = {version: kernel for version, (kernel, *_) in (_PLAIN | _TENSOR).items()}
+    kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
+    kernels |= {f"tensor_tf32 {tiles}": kernel for tiles, kernel in _TENSOR_COMPILED.items()}
     kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
     return kernels
 

@@ -14,10 +14,11 @@ g = l // 4 (its group) and t = l % 4 (its place in the group), and holds
 so a warp's 32 lanes hold each of A's 128, B's 64 and C's 128 values exactly once.
 
 Under the simulator each CUDA thread is a Python thread: `mma_tf32` there is the same
-instruction written out, a warp-wide exchange. Every lane posts its fragments, waits for the
-other 31 (a barrier per warp), rebuilds A and B, computes its own four values of D from
-TF32-rounded inputs in float64 and rounds them to float32, and waits again before the exchange
-can be reused. It needs what the hardware needs: all 32 lanes of the warp call it together.
+instruction written out, a warp-wide exchange. Every lane posts its fragments (rounded to TF32)
+and waits for the other 31 at a barrier; the last to arrive rebuilds A, B and C from the
+fragment layout and computes D (in float64, rounded to float32); each lane takes its four values
+and waits again before the exchange can be reused. It needs what the hardware needs: all 32
+lanes of the warp call it together.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import struct
 import threading
 
-from numba import cuda
+from numba import cuda, float32
 
 from phase4_cuda.device import simulated
 
@@ -50,8 +51,34 @@ def tf32_bits(x: float) -> float:
 
 
 if simulated():
+    import numpy as np
+
     _lock = threading.Lock()
-    _warps: dict = {}  # (block, warp) -> [barrier, the 32 lanes' fragments]
+    _warps: dict = {}  # (block, warp) -> _Warp
+    # where each lane's values go, as index arrays: A[_A_ROWS, _A_COLS] = values of lanes 0..31
+    _A_ROWS, _A_COLS = np.array([FRAGMENT["A"](*divmod(lane, 4)) for lane in range(32)]).T
+    _B_ROWS, _B_COLS = np.array([FRAGMENT["B"](*divmod(lane, 4)) for lane in range(32)]).T
+    _C_ROWS, _C_COLS = np.array([FRAGMENT["C"](*divmod(lane, 4)) for lane in range(32)]).T
+
+    class _Warp:
+        """The exchange of one warp: lanes post their fragments; the last to arrive computes the
+        warp's D (the barrier's action, once); each lane takes its four values."""
+
+        def __init__(self):
+            self.a = np.zeros((32, 4))
+            self.b = np.zeros((32, 2))
+            self.c = np.zeros((32, 4))
+            self.d = None
+            self.arrive = threading.Barrier(32, action=self._multiply)
+            self.leave = threading.Barrier(32)
+
+        def _multiply(self):
+            A, B, C = np.zeros((16, 8)), np.zeros((8, 8)), np.zeros((16, 8))
+            A[_A_ROWS, _A_COLS] = self.a.T  # lane l's value r lands at FRAGMENT["A"](g, t)[r]
+            B[_B_ROWS, _B_COLS] = self.b.T
+            C[_C_ROWS, _C_COLS] = self.c.T
+            # inputs already TF32 (rounded as posted), products and sums in float64, D in float32
+            self.d = (A @ B + C).astype(np.float32)[_C_ROWS, _C_COLS].T
 
     @cuda.jit(device=True)
     def tf32(x):
@@ -63,25 +90,16 @@ if simulated():
         linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
         lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32)
         with _lock:
-            barrier, posted = _warps.setdefault(key, (threading.Barrier(32), [None] * 32))
-        posted[lane] = ([tf32_bits(float(v)) for v in (a0, a1, a2, a3)],
-                        [tf32_bits(float(v)) for v in (b0, b1)])  # fmt: skip
-        barrier.wait()
-        A = [[0.0] * 8 for _ in range(16)]
-        B = [[0.0] * 8 for _ in range(8)]
-        for other, (a_vals, b_vals) in enumerate(posted):
-            g, t = divmod(other, 4)
-            for (i, k), v in zip(FRAGMENT["A"](g, t), a_vals, strict=True):
-                A[i][k] = v
-            for (k, j), v in zip(FRAGMENT["B"](g, t), b_vals, strict=True):
-                B[k][j] = v
-        barrier.wait()  # every lane has read the fragments: they may be posted again
-        g, t = divmod(lane, 4)
-        out = []
-        for (i, j), c in zip(FRAGMENT["C"](g, t), (c0, c1, c2, c3), strict=True):
-            total = float(c) + sum(A[i][k] * B[k][j] for k in range(8))
-            out.append(struct.unpack("<f", struct.pack("<f", total))[0])  # to float32
-        return out[0], out[1], out[2], out[3]
+            warp = _warps.get(key)
+            if warp is None:
+                warp = _warps[key] = _Warp()
+        warp.a[lane] = [tf32_bits(float(v)) for v in (a0, a1, a2, a3)]
+        warp.b[lane] = [tf32_bits(float(v)) for v in (b0, b1)]
+        warp.c[lane] = [c0, c1, c2, c3]
+        warp.arrive.wait()  # all 32 lanes posted; the last one computed warp.d
+        d = warp.d[lane]
+        warp.leave.wait()  # every lane has its values: the exchange may be reused
+        return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
 
 else:
     from llvmlite import ir

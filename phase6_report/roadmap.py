@@ -5,7 +5,8 @@ run on this machine, from Phase 1's pure Python to cuBLAS.
 
 Routes: Phase 1 (pure Python, float64), NumPy / OpenBLAS (float64 and float32), Phase 3's C
 library (float32, its C-API binding), and where a GPU is usable, Phase 4's naive kernel, its
-default (fastest) version and cuBLAS SGEMM (through CuPy or PyTorch, when one is installed).
+default (fastest) version, its TF32 tensor-core version (inputs rounded to 10 mantissa bits:
+checked at TF32's tolerance) and cuBLAS SGEMM (through CuPy or PyTorch, when one is installed).
 Every route's result is checked against a float64 NumPy product before it is timed. It lives on
 the top floor because it runs every phase: a lower phase never imports a higher one.
 """
@@ -42,13 +43,15 @@ def _gpu_routes(a32, b32, ref, results: BenchResults) -> list[tuple[str, Timing]
     from phase4_cuda.benchmark import cublas_peer, time_gpu
 
     n = a32.shape[0]
-    mm.validate(["naive", mm.DEFAULT_VERSION], [(n, n, n)])
+    tensor = mm.PRECISIONS["tf32"][0]
+    mm.validate(["naive", mm.DEFAULT_VERSION, tensor], [(n, n, n)])
     da, db = cuda.to_device(a32), cuda.to_device(b32)
     dc = cuda.device_array((n, n), np.float32)
     rows = []
     for route, version in (
         ("CUDA naive (version 1)", "naive"),
         (f"CUDA best ({mm.DEFAULT_VERSION})", mm.DEFAULT_VERSION),
+        (f"CUDA tensor cores ({tensor}, TF32)", tensor),
     ):
         rows.append((route, time_gpu(mm.plan(version, da, db, dc), cuda.synchronize)))
     peer = cublas_peer()

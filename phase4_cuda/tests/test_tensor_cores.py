@@ -85,3 +85,21 @@ def test_precision_is_checked_in_one_line():
         mm.matmul(a, a, version="wide", precision="tf32")
     with pytest.raises(ValueError, match="version 'tensor_tf32' computes the plain product"):
         mm.plan("tensor_tf32", *(cuda.to_device(a) for _ in range(3)), activation="relu")
+
+
+@pytest.mark.parametrize(
+    "tiles",
+    [mm.TensorTiles(32, 64, 8, 16, 32), mm.TensorTiles(64, 64, 16, 32, 32)],
+    ids=str,
+)
+def test_other_block_and_warp_tiles_on_edges(tiles):
+    # 70 x 41 with K = 19: edge blocks in both directions and a last partial step of K
+    errors = mm.validate(["tensor_tf32"], [(70, 19, 41)], tiles=tiles)
+    assert max(errors.values()) <= mm.PRECISIONS["tf32"][1]
+
+
+def test_tiles_that_do_not_divide_are_refused():
+    with pytest.raises(ValueError, match="warp tiles must divide the block tile"):
+        mm.tensor_kernel(mm.TensorTiles(64, 64, 16, 24, 32))
+    with pytest.raises(ValueError, match="share the tiles' loads evenly"):
+        mm.tensor_kernel(mm.TensorTiles(48, 8, 8, 16, 8))  # 96 threads, 64 values of B
