@@ -100,8 +100,33 @@ def cublas_tf32_peer():
     return "cuBLAS TF32 (PyTorch)", run, torch.cuda.synchronize
 
 
+def cublas_bf16_peer():
+    """(name, matmul function on device arrays, sync) for cuBLAS in BF16 through PyTorch, or
+    None. Its operands are converted to bfloat16 once, outside the timing (what a BF16 model
+    holds), and it writes bfloat16: half the bytes the tensor_bf16 rung moves, which reads
+    float32 and writes float32."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    converted = {}
+
+    def run(a, b, c):
+        key = (id(a), id(b), id(c))
+        if key not in converted:
+            a16, b16 = (torch.as_tensor(x, device="cuda").bfloat16() for x in (a, b))
+            converted.clear()
+            converted[key] = (a16, b16, torch.empty(c.shape, dtype=torch.bfloat16, device="cuda"))
+        a16, b16, c16 = converted[key]
+        torch.matmul(a16, b16, out=c16)
+
+    return "cuBLAS BF16 (PyTorch)", run, torch.cuda.synchronize
+
+
 #: the peer column each precision is compared with
-PEER_COLUMN = {"fp32": "cublas_tflops", "tf32": "cublas_tf32_tflops"}
+PEER_COLUMN = {"fp32": "cublas_tflops", "tf32": "cublas_tf32_tflops", "bf16": "cublas_bf16_tflops"}
 
 
 def time_gpu(fn, sync, seconds: float = 0.2, repeat: int = 7):
@@ -150,7 +175,9 @@ def warm_up(seconds: float = 1.5) -> None:
         cuda.synchronize()
 
 
-def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing], tf32_peer=None) -> None:
+def ladder(
+    results: BenchResults, sizes, peer, timings: dict[str, Timing], tf32_peer=None, bf16_peer=None
+) -> None:
     """Validate, then time, every version at each size, and each precision's cuBLAS peer; each
     Timing also goes into `timings`, by name, for the spread check."""
     warm_up()
@@ -167,7 +194,9 @@ def ladder(results: BenchResults, sizes, peer, timings: dict[str, Timing], tf32_
                 f"n={n} {version}: {t.median * 1e3:.3f} ms, {row[f'{version}_tflops']:.2f} TFLOP/s",
                 file=sys.stderr,
             )
-        for column, this_peer in (("cublas_tflops", peer), ("cublas_tf32_tflops", tf32_peer)):
+        peers = (("cublas_tflops", peer), ("cublas_tf32_tflops", tf32_peer),
+                 ("cublas_bf16_tflops", bf16_peer))  # fmt: skip
+        for column, this_peer in peers:
             if this_peer:
                 name, run, sync = this_peer
                 t = time_gpu(partial(run, da, db, dc), sync)
@@ -294,10 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         results.notes.append("neither CuPy nor PyTorch is installed: no cuBLAS column")
     else:
         results.machine["peer"] = peer[0]
-    tf32_peer = cublas_tf32_peer()
+    tf32_peer, bf16_peer = cublas_tf32_peer(), cublas_bf16_peer()
     if tf32_peer is None:
-        results.notes.append("PyTorch is not installed: no cuBLAS TF32 column")
-    ladder(results, args.sizes, peer, timings, tf32_peer)
+        results.notes.append("PyTorch is not installed: no cuBLAS TF32 and BF16 columns")
+    ladder(results, args.sizes, peer, timings, tf32_peer, bf16_peer)
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)

@@ -29,6 +29,9 @@ guarded, missing elements read as 0). Each step says what it changes and why it 
                the tensor cores: each warp computes 16x8 tiles of C with one mma.sync
                instruction in TF32 (tensor_cores.py), fed from shared memory; a precision of
                its own (inputs with 10 mantissa bits), chosen by matmul(..., precision="tf32").
+  9 tensor_bf16
+               the same in bfloat16 (mma.sync m16n8k16: 8 mantissa bits, 16 of K per
+               instruction), the operands packed in pairs as they are staged; precision="bf16".
 
 References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance"
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows; the numba documentation's
@@ -47,7 +50,7 @@ from numba import cuda, float32, int32, uint32
 
 from phase4_cuda.device import as_device, configure, is_device_array, require_gpu, simulated
 from phase4_cuda.kernel_cache import cached
-from phase4_cuda.tensor_cores import mma_tf32, tf32
+from phase4_cuda.tensor_cores import bf16x2, mma_bf16, mma_tf32, tf32
 from phase4_cuda.wide_loads import SHARED_ALIGN, load4
 from shared.testing import relative_error
 
@@ -310,36 +313,43 @@ class TensorTiles:
         return f"{self.BM}x{self.BN}x{self.BK}/warp {self.WM}x{self.WN}"
 
 
-#: The block and warp tiles tensor_tf32 runs with, the fastest of seven measured on the H100
-#: (results/h100-tf32-tiles.json): 128x128 blocks of four 64x64 warp tiles (32 mma per 8 of K for
-#: 16 + 16 fragment reads) where the output has enough of them to fill the GPU, else 64x64 blocks
-#: of four 32x32 warp tiles. In the simulator, where each CUDA thread is a Python thread and every
-#: mma a barrier of 32 of them, small tiles that still have several mma tiles per warp and two
-#: steps of 8 per BK: the same index arithmetic on odd shapes in seconds instead of minutes.
-TC_LARGE = TensorTiles(128, 128, 16, 64, 64)
-TC_SMALL = TensorTiles(64, 64, 16, 32, 32)
+#: The block and warp tiles the tensor-core rungs run with, per precision, the fastest of seven
+#: measured for each on the H100 (results/h100-tensor-tiles.json): 128x128 blocks of four 64x64
+#: warp tiles (32 mma per step of the instruction's K, for 16 + 16 fragment reads) where the
+#: output has enough of them to fill the GPU, else 64x64 blocks of four 32x32 warp tiles; BK 16
+#: for TF32 (32 spilled registers past it), 32 for BF16 (two of its 16-deep steps per barrier).
+#: In the simulator, where each CUDA thread is a Python thread and every mma a barrier of 32 of
+#: them, small tiles that still have several mma tiles per warp: the same index arithmetic on
+#: odd shapes in seconds instead of minutes.
+TC_LARGE = {"tf32": TensorTiles(128, 128, 16, 64, 64), "bf16": TensorTiles(128, 128, 32, 64, 64)}
+TC_SMALL = {"tf32": TensorTiles(64, 64, 16, 32, 32), "bf16": TensorTiles(64, 64, 32, 32, 32)}
 TC_SIMULATED = TensorTiles(64, 32, 16, 32, 16)
 #: multiprocessors of the H100: fewer large blocks than this leave some of them idle
 TC_FILL = 132
 
 
-def tensor_tiles_for(m: int, n: int) -> TensorTiles:
-    """The tiles tensor_tf32 uses for an (m, n) output (see TC_LARGE)."""
+def tensor_tiles_for(m: int, n: int, precision: str = "tf32") -> TensorTiles:
+    """The tiles a tensor-core rung uses for an (m, n) output (see TC_LARGE)."""
     if simulated():
         return TC_SIMULATED
-    blocks = math.ceil(m / TC_LARGE.BM) * math.ceil(n / TC_LARGE.BN)
-    return TC_LARGE if blocks >= TC_FILL else TC_SMALL
+    large = TC_LARGE[precision]
+    blocks = math.ceil(m / large.BM) * math.ceil(n / large.BN)
+    return large if blocks >= TC_FILL else TC_SMALL[precision]
 
 
-_TENSOR_COMPILED: dict[TensorTiles, object] = {}
+_TENSOR_COMPILED: dict[tuple[TensorTiles, str], object] = {}
 
 
-def tensor_kernel(tiles: TensorTiles):
-    """The TF32 tensor-core kernel for `tiles`, compiled once per shape."""
-    if tiles not in _TENSOR_COMPILED:
+def tensor_kernel(tiles: TensorTiles, precision: str = "tf32"):
+    """The tensor-core kernel for `tiles` in `precision` ('tf32' or 'bf16'), compiled once each."""
+    key = (tiles, precision)
+    if key not in _TENSOR_COMPILED:
         tiles.check()
-        _TENSOR_COMPILED[tiles] = _build_tensor(tiles)
-    return _TENSOR_COMPILED[tiles]
+        if precision == "bf16" and tiles.BK % 16:
+            raise ValueError(f"{tiles}: the bf16 instruction takes 16 of K at a time: BK % 16")
+        build = {"tf32": _build_tensor, "bf16": _build_tensor_bf16}[precision]
+        _TENSOR_COMPILED[key] = build(tiles)
+    return _TENSOR_COMPILED[key]
 
 
 def _build_tensor(tiles: TensorTiles):
@@ -431,6 +441,113 @@ def _build_tensor(tiles: TensorTiles):
                             c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
 
     return matmul_tensor_tf32
+
+
+# 9. tensor_bf16: the same block and warp tiles with mma.sync m16n8k16 in bfloat16: inputs
+# rounded to 8 mantissa bits (float32's exponent, so nothing overflows that float32 holds),
+# products summed in float32, 16 of K per instruction: half the instructions of TF32 for the
+# same work. Each 32-bit register holds a pair of bfloat16 values adjacent along K, so both tiles
+# are staged as packed pairs: A as [row][k/2] (a row's neighbours along K), B as [k/2][column]
+# (two rows of B packed into one), converted once by cvt.rn.bf16x2 as they arrive.
+def _build_tensor_bf16(tiles: TensorTiles):
+    BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
+    THREADS, WARPS_N = tiles.threads, BN // WN
+    MI, NI = WM // 16, WN // 8
+    HALF_K = BK // 2  # pairs along K per step
+    LDA, LDB = HALF_K + 4, BN + 8  # padded shared rows, in pairs
+    SA_SIZE, SB_SIZE = BM * LDA, HALF_K * LDB
+    PAIRS_A, PAIRS_B = BM * HALF_K // THREADS, HALF_K * BN // THREADS
+    NEXT_A, NEXT_B = 2 * PAIRS_A, 2 * PAIRS_B
+    ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2
+    U_BM, U_BN, U_HK, U_LDA, U_LDB = (
+        uint32(BM),
+        uint32(BN),
+        uint32(HALF_K),
+        uint32(LDA),
+        uint32(LDB),
+    )
+    U_BK = uint32(BK)
+
+    @cuda.jit(fastmath=True)
+    def matmul_tensor_bf16(a, b, c, m, n, k_dim):
+        # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+        sa = cuda.shared.array(SA_SIZE, uint32)  # sa[row * LDA + k/2]: A[row, k], A[row, k+1]
+        sb = cuda.shared.array(SB_SIZE, uint32)  # sb[k/2 * LDB + col]: B[k, col], B[k+1, col]
+        next_a = cuda.local.array(NEXT_A, float32)  # the next step's values, in flight
+        next_b = cuda.local.array(NEXT_B, float32)
+        frag_a = cuda.local.array(FRAG_A, uint32)
+        frag_b = cuda.local.array(FRAG_B, uint32)
+        acc = cuda.local.array(ACC, float32)
+        tid = uint32(cuda.threadIdx.x)
+        warp, lane = tid // uint32(32), tid % uint32(32)
+        g, t = lane // uint32(4), lane % uint32(4)
+        wm = (warp // uint32(WARPS_N)) * uint32(WM)
+        wn = (warp % uint32(WARPS_N)) * uint32(WN)
+        row0 = uint32(cuda.blockIdx.y) * U_BM
+        col0 = uint32(cuda.blockIdx.x) * U_BN
+        for i in range(ACC):
+            acc[i] = 0.0
+        for k0 in range(uint32(0), k_dim + U_BK, U_BK):
+            if k0 > uint32(0):  # stage what was loaded for this step, packed in pairs
+                for l in range(PAIRS_A):
+                    e = tid + uint32(l * THREADS)
+                    sa[(e // U_HK) * U_LDA + e % U_HK] = bf16x2(next_a[2 * l + 1], next_a[2 * l])
+                for l in range(PAIRS_B):
+                    e = tid + uint32(l * THREADS)
+                    sb[(e // U_BN) * U_LDB + e % U_BN] = bf16x2(next_b[2 * l + 1], next_b[2 * l])
+                cuda.syncthreads()
+            if k0 < k_dim:  # load the values of step k0 (they arrive while step k0 - BK runs)
+                for l in range(PAIRS_A):
+                    e = tid + uint32(l * THREADS)
+                    gi, gk = row0 + e // U_HK, k0 + uint32(2) * (e % U_HK)
+                    inside = gi < m
+                    next_a[2 * l] = a[gi * k_dim + gk] if inside and gk < k_dim else float32(0.0)
+                    gk1 = gk + uint32(1)
+                    next_a[2 * l + 1] = (
+                        a[gi * k_dim + gk1] if inside and gk1 < k_dim else float32(0.0)
+                    )
+                for l in range(PAIRS_B):
+                    e = tid + uint32(l * THREADS)
+                    gk, gj = k0 + uint32(2) * (e // U_BN), col0 + e % U_BN
+                    inside = gj < n
+                    next_b[2 * l] = b[gk * n + gj] if inside and gk < k_dim else float32(0.0)
+                    gk1 = gk + uint32(1)
+                    next_b[2 * l + 1] = b[gk1 * n + gj] if inside and gk1 < k_dim else float32(0.0)
+            if k0 > uint32(0):
+                for kp in range(0, HALF_K, 8):  # 16 of K, 8 pairs, per instruction
+                    for mi in range(MI):
+                        ra = (wm + uint32(mi * 16) + g) * U_LDA + uint32(kp) + t
+                        frag_a[mi * 4] = sa[ra]
+                        frag_a[mi * 4 + 1] = sa[ra + uint32(8 * LDA)]
+                        frag_a[mi * 4 + 2] = sa[ra + uint32(4)]
+                        frag_a[mi * 4 + 3] = sa[ra + uint32(8 * LDA + 4)]
+                    for ni in range(NI):
+                        cb = (uint32(kp) + t) * U_LDB + wn + uint32(ni * 8) + g
+                        frag_b[ni * 2] = sb[cb]
+                        frag_b[ni * 2 + 1] = sb[cb + uint32(4 * LDB)]
+                    for mi in range(MI):
+                        for ni in range(NI):
+                            o = (mi * NI + ni) * 4
+                            d0, d1, d2, d3 = mma_bf16(
+                                frag_a[mi * 4], frag_a[mi * 4 + 1], frag_a[mi * 4 + 2],
+                                frag_a[mi * 4 + 3], frag_b[ni * 2], frag_b[ni * 2 + 1],
+                                acc[o], acc[o + 1], acc[o + 2], acc[o + 3],
+                            )  # fmt: skip
+                            acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+                cuda.syncthreads()
+        for mi in range(MI):
+            for ni in range(NI):
+                o = (mi * NI + ni) * 4
+                j = col0 + wn + uint32(ni * 8) + uint32(2) * t
+                for half in range(2):
+                    i = row0 + wm + uint32(mi * 16 + half * 8) + g
+                    if i < m:
+                        if j < n:
+                            c[i * n + j] = acc[o + 2 * half]
+                        if j + uint32(1) < n:
+                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+
+    return matmul_tensor_bf16
 
 
 # ------------------------------------------------------------------------------------------------
@@ -904,7 +1021,7 @@ _PLAIN = {
 #: The versions with a fused epilogue, transposed operands and split-K (6, 7).
 FUSED: tuple[str, ...] = ("double_buffered", "wide")
 #: The tensor-core rungs (8): the precision each computes in.
-_TENSOR = {"tensor_tf32": "tf32"}
+_TENSOR = {"tensor_tf32": "tf32", "tensor_bf16": "bf16"}
 #: Every version, by name, in ladder order.
 VERSIONS: tuple[str, ...] = (*_PLAIN, *FUSED, *_TENSOR)
 #: The version `matmul()` runs: the fastest at every size measured (README.md).
@@ -920,6 +1037,7 @@ DEFAULT_VERSION = "wide"
 PRECISIONS = {
     "fp32": (DEFAULT_VERSION, 1e-5),
     "tf32": ("tensor_tf32", 4 * 2.0**-11),
+    "bf16": ("tensor_bf16", 4 * 2.0**-8),
 }
 
 
@@ -977,8 +1095,9 @@ def plan(
                 f"one of {', '.join(map(repr, FUSED))}"
             )
         if version in _TENSOR:  # flat arrays and uint32 sizes, as version 5
-            tc = tensor_tiles or tensor_tiles_for(m, n)
-            kernel, block, rows, cols = tensor_kernel(tc), tc.threads, tc.BM, tc.BN
+            tc = tensor_tiles or tensor_tiles_for(m, n, _TENSOR[version])
+            kernel = tensor_kernel(tc, _TENSOR[version])
+            block, rows, cols = tc.threads, tc.BM, tc.BN
             flat = True
         else:
             kernel, block, (rows, cols), flat = _PLAIN[version]
@@ -1026,7 +1145,10 @@ def compiled_kernels() -> dict[str, object]:
     6 and 7 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
     friends tell their resources)."""
     kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
-    kernels |= {f"tensor_tf32 {tiles}": kernel for tiles, kernel in _TENSOR_COMPILED.items()}
+    kernels |= {
+        f"tensor_{precision} {tiles}": kernel
+        for (tiles, precision), kernel in _TENSOR_COMPILED.items()
+    }
     kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
     return kernels
 
@@ -1037,12 +1159,19 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     a: (M, K), b: (K, N); out: optional (M, N) float32 device array to write into. NumPy inputs
     give a NumPy result; device arrays give a device array and stay on the GPU (see
     `phase4_cuda.device` for what is accepted: float64 is converted to float32 first, for every
-    precision). `precision` is 'fp32' (the default) or 'tf32' (the tensor cores: inputs rounded
-    to 10 mantissa bits, about 3 decimal digits; see PRECISIONS); `version` picks a rung of the
-    ladder instead of the fastest one for that precision.
+    precision). `precision` is 'fp32' (the default), 'tf32' or 'bf16' (the tensor cores: inputs
+    rounded to 10 or 8 mantissa bits, about 3 or 2 decimal digits, sums in float32; see
+    PRECISIONS); `version` picks a rung of the ladder instead of the fastest one for it.
     """
     require_gpu()
     check_precision(precision)
+    if precision != "fp32" and not simulated():
+        major, minor = cuda.get_current_device().compute_capability
+        if (major, minor) < (8, 0):
+            raise ValueError(
+                f"{precision} needs the mma.sync tensor cores of compute capability 8.0 or newer; "
+                f"this GPU is {major}.{minor}: use precision='fp32'"
+            )
     if version is None:
         version = PRECISIONS[precision][0]
     if version not in VERSIONS:

@@ -13,6 +13,15 @@ g = l // 4 (its group) and t = l % 4 (its place in the group), and holds
     C, D: c0 = C[g, 2t]   c1 = C[g, 2t+1]   c2 = C[g+8, 2t]   c3 = C[g+8, 2t+1]
 so a warp's 32 lanes hold each of A's 128, B's 64 and C's 128 values exactly once.
 
+    bf16x2(hi, lo)  cvt.rn.bf16x2.f32: two floats rounded to bfloat16 (8 mantissa bits, to
+                  nearest even) and packed into one 32-bit register, `lo` in the low half
+    mma_bf16(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3) -> (d0, d1, d2, d3)
+                  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: D = A (16x16) @ B (16x8)
+                  + C, twice the K of the TF32 instruction; each A and B register holds a pair
+    A: a0 = A[g, 2t:2t+2]   a1 = A[g+8, 2t:2t+2]   a2 = A[g, 2t+8:2t+10]   a3 = A[g+8, 2t+8:2t+10]
+    B: b0 = B[2t:2t+2, g]   b1 = B[2t+8:2t+10, g]      (each a pair: the lower index in the low half)
+    C, D: as for TF32.
+
 Under the simulator each CUDA thread is a Python thread: `mma_tf32` there is the same
 instruction written out, a warp-wide exchange. Every lane posts its fragments (rounded to TF32)
 and waits for the other 31 at a barrier; the last to arrive rebuilds A, B and C from the
@@ -26,11 +35,11 @@ from __future__ import annotations
 import struct
 import threading
 
-from numba import cuda, float32
+from numba import cuda, float32, uint32
 
 from phase4_cuda.device import simulated
 
-__all__ = ["FRAGMENT", "mma_tf32", "tf32"]
+__all__ = ["FRAGMENT", "FRAGMENT_BF16", "bf16x2", "mma_bf16", "mma_tf32", "tf32"]
 
 #: where lane l's fragment values sit in A (16x8), B (8x8) and C (16x8), as described above
 FRAGMENT = {
@@ -38,6 +47,32 @@ FRAGMENT = {
     "B": lambda g, t: ((t, g), (t + 4, g)),
     "C": lambda g, t: ((g, 2 * t), (g, 2 * t + 1), (g + 8, 2 * t), (g + 8, 2 * t + 1)),
 }
+
+
+#: the same for the bf16 instruction: each register is a pair of elements (low half first)
+FRAGMENT_BF16 = {
+    "A": lambda g, t: tuple(
+        ((r, c), (r, c + 1))
+        for r, c in ((g, 2 * t), (g + 8, 2 * t), (g, 2 * t + 8), (g + 8, 2 * t + 8))
+    ),
+    "B": lambda g, t: (((2 * t, g), (2 * t + 1, g)), ((2 * t + 8, g), (2 * t + 9, g))),
+    "C": FRAGMENT["C"],
+}
+
+
+def bf16_bits(x: float) -> int:
+    """The 16 bits of x rounded to bfloat16 as cvt.rn does: to nearest, ties to even (the upper
+    half of float32's bits, rounded); NaN stays NaN."""
+    bits = struct.unpack("<I", struct.pack("<f", x))[0]
+    if bits & 0x7F800000 == 0x7F800000 and bits & 0x7FFFFF:
+        return (bits >> 16) | 0x40  # a quiet NaN
+    bits += 0x7FFF + ((bits >> 16) & 1)
+    return (bits >> 16) & 0xFFFF
+
+
+def bf16_value(half: int) -> float:
+    """The float a bfloat16 bit pattern stands for."""
+    return struct.unpack("<f", struct.pack("<I", (half & 0xFFFF) << 16))[0]
 
 
 def tf32_bits(x: float) -> float:
@@ -80,9 +115,56 @@ if simulated():
             # inputs already TF32 (rounded as posted), products and sums in float64, D in float32
             self.d = (A @ B + C).astype(np.float32)[_C_ROWS, _C_COLS].T
 
+    _A16_ROWS, _A16_COLS = np.array(
+        [pair for lane in range(32) for reg in FRAGMENT_BF16["A"](*divmod(lane, 4)) for pair in reg]
+    ).T  # lane-major, then register, then low/high: the order the lanes' pairs are posted in
+    _B16_ROWS, _B16_COLS = np.array(
+        [pair for lane in range(32) for reg in FRAGMENT_BF16["B"](*divmod(lane, 4)) for pair in reg]
+    ).T
+
+    class _WarpBF16(_Warp):
+        """The exchange for mma_bf16: registers posted as pairs of bfloat16 values."""
+
+        def __init__(self):
+            super().__init__()
+            self.a = np.zeros((32, 8))
+            self.b = np.zeros((32, 4))
+
+        def _multiply(self):
+            A, B, C = np.zeros((16, 16)), np.zeros((16, 8)), np.zeros((16, 8))
+            A[_A16_ROWS, _A16_COLS] = self.a.ravel()
+            B[_B16_ROWS, _B16_COLS] = self.b.ravel()
+            C[_C_ROWS, _C_COLS] = self.c.T
+            self.d = (A @ B + C).astype(np.float32)[_C_ROWS, _C_COLS].T
+
+    def _pair(reg) -> list[float]:
+        reg = int(reg)
+        return [bf16_value(reg & 0xFFFF), bf16_value(reg >> 16)]
+
     @cuda.jit(device=True)
     def tf32(x):
         return tf32_bits(float(x))
+
+    @cuda.jit(device=True)
+    def bf16x2(hi, lo):
+        return uint32((bf16_bits(float(hi)) << 16) | bf16_bits(float(lo)))
+
+    @cuda.jit(device=True)
+    def mma_bf16(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
+        t_idx, b_idx, b_dim = cuda.threadIdx, cuda.blockIdx, cuda.blockDim
+        linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
+        lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32, "bf16")
+        with _lock:
+            warp = _warps.get(key)
+            if warp is None:
+                warp = _warps[key] = _WarpBF16()
+        warp.a[lane] = [v for reg in (a0, a1, a2, a3) for v in _pair(reg)]
+        warp.b[lane] = [v for reg in (b0, b1) for v in _pair(reg)]
+        warp.c[lane] = [c0, c1, c2, c3]
+        warp.arrive.wait()
+        d = warp.d[lane]
+        warp.leave.wait()
+        return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
 
     @cuda.jit(device=True)
     def mma_tf32(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
@@ -143,6 +225,41 @@ else:
 
         return result(*operands), codegen
 
+    @intrinsic
+    def bf16x2(typingctx, hi, lo):
+        if hi != types.float32 or lo != types.float32:
+            return None
+
+        def codegen(context, builder, sig, args):
+            fnty = ir.FunctionType(_I32, [_F32, _F32])
+            asm = ir.InlineAsm(fnty, "cvt.rn.bf16x2.f32 $0, $1, $2;", "=r,f,f")
+            return builder.call(asm, list(args))
+
+        return types.uint32(hi, lo), codegen
+
+    @intrinsic
+    def mma_bf16(typingctx, a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
+        packed, accumulators = (a0, a1, a2, a3, b0, b1), (c0, c1, c2, c3)
+        if any(v != types.uint32 for v in packed) or any(v != types.float32 for v in accumulators):
+            return None
+        result = types.UniTuple(types.float32, 4)
+
+        def codegen(context, builder, sig, args):
+            fnty = ir.FunctionType(ir.LiteralStructType([_F32] * 4), [_I32] * 6 + [_F32] * 4)
+            asm = ir.InlineAsm(
+                fnty,
+                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                "{$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$10, $11, $12, $13};",
+                "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f",
+            )
+            d = builder.call(asm, list(args))
+            items = [builder.extract_value(d, k) for k in range(4)]
+            return context.make_tuple(builder, result, items)
+
+        return result(*packed, *accumulators), codegen
+
     # A stable identity for numba's on-disk cache (see wide_loads.load4).
     tf32._set_uuid(f"{__name__}.tf32")
     mma_tf32._set_uuid(f"{__name__}.mma_tf32")
+    bf16x2._set_uuid(f"{__name__}.bf16x2")
+    mma_bf16._set_uuid(f"{__name__}.mma_bf16")

@@ -9,7 +9,17 @@ import pytest
 from numba import cuda
 
 from phase4_cuda import matmul as mm
-from phase4_cuda.tensor_cores import FRAGMENT, mma_tf32, tf32, tf32_bits
+from phase4_cuda.tensor_cores import (
+    FRAGMENT,
+    FRAGMENT_BF16,
+    bf16_bits,
+    bf16_value,
+    bf16x2,
+    mma_bf16,
+    mma_tf32,
+    tf32,
+    tf32_bits,
+)
 
 
 def rounded(x: np.ndarray) -> np.ndarray:
@@ -78,9 +88,10 @@ def test_tf32_products_through_matmul():
 def test_precision_is_checked_in_one_line():
     a = np.ones((2, 2), np.float32)
     with pytest.raises(
-        ValueError, match="unknown precision 'bf16'; this project's kernels compute in fp32, tf32"
+        ValueError,
+        match="unknown precision 'fp16'; this project's kernels compute in fp32, tf32, bf16",
     ):
-        mm.matmul(a, a, precision="bf16")
+        mm.matmul(a, a, precision="fp16")
     with pytest.raises(ValueError, match="version 'wide' computes in fp32, not tf32"):
         mm.matmul(a, a, version="wide", precision="tf32")
     with pytest.raises(ValueError, match="version 'tensor_tf32' computes the plain product"):
@@ -103,3 +114,79 @@ def test_tiles_that_do_not_divide_are_refused():
         mm.tensor_kernel(mm.TensorTiles(64, 64, 16, 24, 32))
     with pytest.raises(ValueError, match="share the tiles' loads evenly"):
         mm.tensor_kernel(mm.TensorTiles(48, 8, 8, 16, 8))  # 96 threads, 64 values of B
+
+
+def bf16_rounded(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda v: bf16_value(bf16_bits(v)), otypes=[np.float64])(
+        np.asarray(x, np.float32)
+    )
+
+
+def test_bf16_rounds_to_nearest_even():
+    ulp = 2.0**-7  # bfloat16 keeps 7 stored mantissa bits
+    assert bf16_value(bf16_bits(1.0 + ulp / 2)) == 1.0  # a tie goes to the even neighbour
+    assert bf16_value(bf16_bits(1.0 + 3 * ulp / 2)) == 1.0 + 2 * ulp
+    assert bf16_value(bf16_bits(-(1.0 + 3 * ulp / 4))) == -(1.0 + ulp)
+    assert bf16_value(bf16_bits(3.0e38)) < math.inf  # float32's exponent: no overflow here
+    assert math.isnan(bf16_value(bf16_bits(math.nan)))
+    x = np.random.default_rng(3).standard_normal(1000).astype(np.float32)
+    assert np.max(np.abs(bf16_rounded(x) - x) / np.abs(x)) <= 2.0**-8
+
+
+def test_the_bf16_fragments_cover_each_tile_once():
+    for part, shape in (("A", (16, 16)), ("B", (16, 8))):
+        cells = sorted(
+            cell
+            for lane in range(32)
+            for reg in FRAGMENT_BF16[part](*divmod(lane, 4))
+            for cell in reg
+        )
+        assert cells == sorted(np.ndindex(*shape)), part
+
+
+@cuda.jit
+def _one_mma_bf16(a, b, c, d):
+    # a (16, 16), b (16, 8), c and d (16, 8): pairs packed along K, as tensor_cores.py says
+    lane = cuda.threadIdx.x
+    g, t = lane // 4, lane % 4
+    k = 2 * t
+    d0, d1, d2, d3 = mma_bf16(
+        bf16x2(a[g, k + 1], a[g, k]), bf16x2(a[g + 8, k + 1], a[g + 8, k]),
+        bf16x2(a[g, k + 9], a[g, k + 8]), bf16x2(a[g + 8, k + 9], a[g + 8, k + 8]),
+        bf16x2(b[k + 1, g], b[k, g]), bf16x2(b[k + 9, g], b[k + 8, g]),
+        c[g, 2 * t], c[g, 2 * t + 1], c[g + 8, 2 * t], c[g + 8, 2 * t + 1],
+    )  # fmt: skip
+    d[g, 2 * t], d[g, 2 * t + 1], d[g + 8, 2 * t], d[g + 8, 2 * t + 1] = d0, d1, d2, d3
+
+
+def test_one_bf16_mma_is_a_16x8x16_product_of_bf16_inputs():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((16, 16), dtype=np.float32)
+    b = rng.standard_normal((16, 8), dtype=np.float32)
+    c = rng.standard_normal((16, 8), dtype=np.float32)
+    d = cuda.to_device(np.full((16, 8), np.nan, np.float32))
+    _one_mma_bf16[1, 32](a, b, c, d)
+    got = d.copy_to_host()
+    assert np.allclose(got, bf16_rounded(a) @ bf16_rounded(b) + c, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got, a.astype(np.float64) @ b + c, rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_products_through_matmul():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((37, 45), dtype=np.float32)
+    b = rng.standard_normal((45, 70), dtype=np.float32)
+    err = mm.relative_error(mm.matmul(a, b, precision="bf16"), a.astype(np.float64) @ b)
+    assert mm.PRECISIONS["tf32"][1] / 10 < err < mm.PRECISIONS["bf16"][1]
+
+
+@pytest.mark.parametrize(
+    "tiles", [mm.TensorTiles(32, 64, 16, 16, 32), mm.TensorTiles(64, 32, 32, 32, 16)], ids=str
+)
+def test_bf16_on_other_tiles_and_edges(tiles):
+    errors = mm.validate(["tensor_bf16"], [(70, 19, 41), (5, 33, 3)], tiles=tiles)
+    assert max(errors.values()) <= mm.PRECISIONS["bf16"][1]
+
+
+def test_bf16_needs_whole_steps_of_16():
+    with pytest.raises(ValueError, match="takes 16 of K at a time"):
+        mm.tensor_kernel(mm.TensorTiles(64, 64, 8, 32, 32), "bf16")
