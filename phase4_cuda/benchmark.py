@@ -8,7 +8,8 @@ outputs, odd shapes, then each timed size); only then is anything timed. GPU tim
 product with the data already on the device, measured over back-to-back launches after a warm-up
 (JIT compilation excluded), median of repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with
 TF32 off) in the same run, and cuBLAS with TF32 tensor cores through PyTorch, the peer of the tf32
-rung; each version's percentage is of the peer in its own precision. A peer that is not
+rung; each version's percentage is of the peer in its own precision. A Triton matmul in the
+style of Triton's tutorial runs beside them in FP32, TF32 and BF16. A peer that is not
 installed is left out, with a note. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
 the machine was busy or the repeats were unsteady (shared/bench.py).
@@ -125,6 +126,85 @@ def cublas_bf16_peer():
     return "cuBLAS BF16 (PyTorch)", run, torch.cuda.synchronize
 
 
+def triton_peers() -> dict:
+    """{precision: (name, matmul on device arrays, sync)} for a Triton matmul written the way
+    Triton's tutorial writes it (grouped block order, a few autotuned tile configurations), in
+    FP32 (input_precision="ieee"), TF32 and BF16 (operands converted once, outside the timing);
+    {} without Triton and PyTorch. What a Python programmer would write instead of numba."""
+    try:
+        import torch
+        import triton
+        import triton.language as tl
+    except ImportError:
+        return {}
+    if not torch.cuda.is_available():
+        return {}
+    configs = [
+        triton.Config({"BM": 128, "BN": 256, "BK": 64, "GROUP": 8}, num_stages=3, num_warps=8),
+        triton.Config({"BM": 128, "BN": 128, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
+        triton.Config({"BM": 128, "BN": 64, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
+        triton.Config({"BM": 64, "BN": 128, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
+    ]
+
+    @triton.autotune(configs=configs, key=["M", "N", "K", "PRECISION"])
+    @triton.jit
+    def kernel(a, b, c, M, N, K, PRECISION: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+               BK: tl.constexpr, GROUP: tl.constexpr):  # fmt: skip
+        pid = tl.program_id(0)
+        blocks_m, blocks_n = tl.cdiv(M, BM), tl.cdiv(N, BN)
+        in_group = GROUP * blocks_n
+        first_m = (pid // in_group) * GROUP
+        group_m = min(blocks_m - first_m, GROUP)
+        pid_m = first_m + (pid % in_group) % group_m
+        pid_n = (pid % in_group) // group_m
+        rows = pid_m * BM + tl.arange(0, BM)
+        cols = pid_n * BN + tl.arange(0, BN)
+        ks = tl.arange(0, BK)
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k0 in range(0, K, BK):
+            x = tl.load(a + rows[:, None] * K + (k0 + ks)[None, :],
+                        mask=(rows[:, None] < M) & ((k0 + ks)[None, :] < K), other=0.0)  # fmt: skip
+            y = tl.load(b + (k0 + ks)[:, None] * N + cols[None, :],
+                        mask=((k0 + ks)[:, None] < K) & (cols[None, :] < N), other=0.0)  # fmt: skip
+            if PRECISION == "bf16":
+                acc = tl.dot(x, y, acc)
+            else:
+                acc = tl.dot(x, y, acc, input_precision=PRECISION)
+        tl.store(c + rows[:, None] * N + cols[None, :], acc.to(c.dtype.element_ty),
+                 mask=(rows[:, None] < M) & (cols[None, :] < N))  # fmt: skip
+
+    def runner(precision):
+        converted = {}
+
+        def run(a, b, c):
+            key = (id(a), id(b), id(c))
+            if key not in converted:
+                ta, tb, tc = (torch.as_tensor(x, device="cuda") for x in (a, b, c))
+                if precision == "bf16":
+                    ta, tb = ta.bfloat16(), tb.bfloat16()
+                    tc = torch.empty(tc.shape, dtype=torch.bfloat16, device="cuda")
+                converted.clear()
+                converted[key] = (ta, tb, tc)
+            ta, tb, tc = converted[key]
+            m, k = ta.shape
+            n = tb.shape[1]
+
+            def grid(meta):
+                return (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, meta["BN"]),)
+
+            kernel[grid](
+                ta, tb, tc, m, n, k, PRECISION="ieee" if precision == "fp32" else precision
+            )
+
+        return run
+
+    name = f"Triton {triton.__version__}"
+    return {
+        p: (f"{name} {p.upper()}", runner(p), torch.cuda.synchronize)
+        for p in ("fp32", "tf32", "bf16")
+    }
+
+
 #: the peer column each precision is compared with
 PEER_COLUMN = {"fp32": "cublas_tflops", "tf32": "cublas_tf32_tflops", "bf16": "cublas_bf16_tflops"}
 
@@ -176,7 +256,13 @@ def warm_up(seconds: float = 1.5) -> None:
 
 
 def ladder(
-    results: BenchResults, sizes, peer, timings: dict[str, Timing], tf32_peer=None, bf16_peer=None
+    results: BenchResults,
+    sizes,
+    peer,
+    timings: dict[str, Timing],
+    tf32_peer=None,
+    bf16_peer=None,
+    tritons=None,
 ) -> None:
     """Validate, then time, every version at each size, and each precision's cuBLAS peer; each
     Timing also goes into `timings`, by name, for the spread check."""
@@ -196,6 +282,7 @@ def ladder(
             )
         peers = (("cublas_tflops", peer), ("cublas_tf32_tflops", tf32_peer),
                  ("cublas_bf16_tflops", bf16_peer))  # fmt: skip
+        peers += tuple((f"triton_{p}_tflops", t) for p, t in (tritons or {}).items())
         for column, this_peer in peers:
             if this_peer:
                 name, run, sync = this_peer
@@ -254,6 +341,7 @@ def report(results: BenchResults) -> str:
         table = []
         rows = [(v, mm.precision_of(v)) for v in mm.VERSIONS]
         rows += [(p.removesuffix("_tflops"), precision) for precision, p in PEER_COLUMN.items()]
+        rows += [(f"triton_{precision}", precision) for precision in PEER_COLUMN]
         for version, precision in rows:
             if f"{version}_tflops" not in ladder_rows[0]:
                 continue  # a peer that is not installed
@@ -326,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     tf32_peer, bf16_peer = cublas_tf32_peer(), cublas_bf16_peer()
     if tf32_peer is None:
         results.notes.append("PyTorch is not installed: no cuBLAS TF32 and BF16 columns")
-    ladder(results, args.sizes, peer, timings, tf32_peer, bf16_peer)
+    tritons = triton_peers()
+    if not tritons:
+        results.notes.append("Triton is not installed: no Triton rows")
+    ladder(results, args.sizes, peer, timings, tf32_peer, bf16_peer, tritons)
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)

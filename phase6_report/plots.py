@@ -138,7 +138,7 @@ def matmul_ladder(
         versions = [k[: -len("_tflops")] for k in ladder_rows[0] if k.endswith("_tflops")]
         # the float32 rungs against cuBLAS SGEMM; the tensor-core rungs compute in a precision of
         # their own, compared with their own cuBLAS peer in Phase 4's table, not here
-        versions = [v for v in versions if not v.startswith(("cublas", "tensor"))]
+        versions = [v for v in versions if not v.startswith(("cublas", "tensor", "triton"))]
         width = 0.8 / len(sizes)
         x = np.arange(len(versions))
         for i, row in enumerate(ladder_rows):
