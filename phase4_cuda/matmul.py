@@ -352,10 +352,33 @@ def tensor_kernel(tiles: TensorTiles, precision: str = "tf32"):
     return _TENSOR_COMPILED[key]
 
 
+def _warp_tile_store(MI: int, NI: int):
+    """The epilogue of both tensor-core rungs: a warp's MI x NI mma tiles of accumulators
+    (acc[(mi * NI + ni) * 4 + r]) into C, each lane its four values of the C fragment, rows g and
+    g + 8, columns 2t and 2t + 1 of each tile; (i0, j0) is the warp tile's corner; edges guarded."""
+
+    @cuda.jit(device=True, inline="always")
+    def store(c, acc, m, n, i0, j0, g, t):
+        for mi in range(MI):
+            for ni in range(NI):
+                o = (mi * NI + ni) * 4
+                j = j0 + uint32(ni * 8) + uint32(2) * t
+                for half in range(2):  # rows g and g + 8 of the mma tile
+                    i = i0 + uint32(mi * 16 + half * 8) + g
+                    if i < m:
+                        if j < n:
+                            c[i * n + j] = acc[o + 2 * half]
+                        if j + uint32(1) < n:
+                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+
+    return store
+
+
 def _build_tensor(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
     THREADS, WARPS_N = tiles.threads, BN // WN
     MI, NI = WM // 16, WN // 8  # mma tiles per warp
+    store = _warp_tile_store(MI, NI)
     LDA, LDB = BK + 4, BN + 8  # padded shared rows
     SA_SIZE, SB_SIZE = BM * LDA, BK * LDB
     LOADS_A, LOADS_B = BM * BK // THREADS, BK * BN // THREADS
@@ -428,17 +451,7 @@ def _build_tensor(tiles: TensorTiles):
                         )  # fmt: skip
                         acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
             cuda.syncthreads()
-        for mi in range(MI):
-            for ni in range(NI):
-                o = (mi * NI + ni) * 4
-                j = col0 + wn + uint32(ni * 8) + uint32(2) * t
-                for half in range(2):  # rows g and g + 8 of the mma tile
-                    i = row0 + wm + uint32(mi * 16 + half * 8) + g
-                    if i < m:
-                        if j < n:
-                            c[i * n + j] = acc[o + 2 * half]
-                        if j + uint32(1) < n:
-                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
 
     return matmul_tensor_tf32
 
@@ -453,6 +466,7 @@ def _build_tensor_bf16(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
     THREADS, WARPS_N = tiles.threads, BN // WN
     MI, NI = WM // 16, WN // 8
+    store = _warp_tile_store(MI, NI)
     HALF_K = BK // 2  # pairs along K per step
     LDA, LDB = HALF_K + 4, BN + 8  # padded shared rows, in pairs
     SA_SIZE, SB_SIZE = BM * LDA, HALF_K * LDB
@@ -535,17 +549,7 @@ def _build_tensor_bf16(tiles: TensorTiles):
                             )  # fmt: skip
                             acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
                 cuda.syncthreads()
-        for mi in range(MI):
-            for ni in range(NI):
-                o = (mi * NI + ni) * 4
-                j = col0 + wn + uint32(ni * 8) + uint32(2) * t
-                for half in range(2):
-                    i = row0 + wm + uint32(mi * 16 + half * 8) + g
-                    if i < m:
-                        if j < n:
-                            c[i * n + j] = acc[o + 2 * half]
-                        if j + uint32(1) < n:
-                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
 
     return matmul_tensor_bf16
 

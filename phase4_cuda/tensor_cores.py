@@ -89,53 +89,59 @@ if simulated():
     import numpy as np
 
     _lock = threading.Lock()
-    _warps: dict = {}  # (block, warp) -> _Warp
-    # where each lane's values go, as index arrays: A[_A_ROWS, _A_COLS] = values of lanes 0..31
-    _A_ROWS, _A_COLS = np.array([FRAGMENT["A"](*divmod(lane, 4)) for lane in range(32)]).T
-    _B_ROWS, _B_COLS = np.array([FRAGMENT["B"](*divmod(lane, 4)) for lane in range(32)]).T
-    _C_ROWS, _C_COLS = np.array([FRAGMENT["C"](*divmod(lane, 4)) for lane in range(32)]).T
+    _warps: dict = {}  # (block, warp, instruction) -> _Warp
+
+    def _positions(fragment: dict, part: str) -> tuple:
+        """(rows, cols) of every value the 32 lanes hold of `part`, lane by lane, register by
+        register (a register of pairs: low half first): the order in which they are posted."""
+        cells = []
+        for lane in range(32):
+            for reg in fragment[part](*divmod(lane, 4)):
+                cells += reg if isinstance(reg[0], tuple) else [reg]
+        return tuple(np.array(cells).T)
+
+    _C_AT = _positions(FRAGMENT, "C")
+    #: per instruction: the shapes of A and B, and where the posted values of each land
+    _SHAPES = {
+        "tf32": ((16, 8), (8, 8), _positions(FRAGMENT, "A"), _positions(FRAGMENT, "B")),
+        "bf16": ((16, 16), (16, 8), _positions(FRAGMENT_BF16, "A"), _positions(FRAGMENT_BF16, "B")),
+    }
 
     class _Warp:
-        """The exchange of one warp: lanes post their fragments; the last to arrive computes the
-        warp's D (the barrier's action, once); each lane takes its four values."""
+        """The exchange of one warp for one instruction: lanes post their fragments; the last to
+        arrive computes the warp's D (the barrier's action, once); each lane takes its four."""
 
-        def __init__(self):
-            self.a = np.zeros((32, 4))
-            self.b = np.zeros((32, 2))
+        def __init__(self, shape_a, shape_b, a_at, b_at):
+            self.shape_a, self.shape_b, self.a_at, self.b_at = shape_a, shape_b, a_at, b_at
+            self.a = np.zeros((32, len(a_at[0]) // 32))
+            self.b = np.zeros((32, len(b_at[0]) // 32))
             self.c = np.zeros((32, 4))
             self.d = None
             self.arrive = threading.Barrier(32, action=self._multiply)
             self.leave = threading.Barrier(32)
 
         def _multiply(self):
-            A, B, C = np.zeros((16, 8)), np.zeros((8, 8)), np.zeros((16, 8))
-            A[_A_ROWS, _A_COLS] = self.a.T  # lane l's value r lands at FRAGMENT["A"](g, t)[r]
-            B[_B_ROWS, _B_COLS] = self.b.T
-            C[_C_ROWS, _C_COLS] = self.c.T
-            # inputs already TF32 (rounded as posted), products and sums in float64, D in float32
-            self.d = (A @ B + C).astype(np.float32)[_C_ROWS, _C_COLS].T
+            A, B, C = np.zeros(self.shape_a), np.zeros(self.shape_b), np.zeros((16, 8))
+            A[self.a_at] = self.a.ravel()  # lane l's value r lands where the fragment puts it
+            B[self.b_at] = self.b.ravel()
+            C[_C_AT] = self.c.ravel()
+            # inputs already rounded (as posted), products and sums in float64, D in float32
+            self.d = (A @ B + C).astype(np.float32)[_C_AT].reshape(32, 4)
 
-    _A16_ROWS, _A16_COLS = np.array(
-        [pair for lane in range(32) for reg in FRAGMENT_BF16["A"](*divmod(lane, 4)) for pair in reg]
-    ).T  # lane-major, then register, then low/high: the order the lanes' pairs are posted in
-    _B16_ROWS, _B16_COLS = np.array(
-        [pair for lane in range(32) for reg in FRAGMENT_BF16["B"](*divmod(lane, 4)) for pair in reg]
-    ).T
-
-    class _WarpBF16(_Warp):
-        """The exchange for mma_bf16: registers posted as pairs of bfloat16 values."""
-
-        def __init__(self):
-            super().__init__()
-            self.a = np.zeros((32, 8))
-            self.b = np.zeros((32, 4))
-
-        def _multiply(self):
-            A, B, C = np.zeros((16, 16)), np.zeros((16, 8)), np.zeros((16, 8))
-            A[_A16_ROWS, _A16_COLS] = self.a.ravel()
-            B[_B16_ROWS, _B16_COLS] = self.b.ravel()
-            C[_C_ROWS, _C_COLS] = self.c.T
-            self.d = (A @ B + C).astype(np.float32)[_C_ROWS, _C_COLS].T
+    @cuda.jit(device=True)
+    def _exchange(instruction, a_vals, b_vals, c_vals):
+        t_idx, b_idx, b_dim = cuda.threadIdx, cuda.blockIdx, cuda.blockDim
+        linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
+        lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32, instruction)
+        with _lock:
+            warp = _warps.get(key)
+            if warp is None:
+                warp = _warps[key] = _Warp(*_SHAPES[instruction])
+        warp.a[lane], warp.b[lane], warp.c[lane] = a_vals, b_vals, c_vals
+        warp.arrive.wait()  # all 32 lanes posted; the last one computed warp.d
+        d = warp.d[lane]
+        warp.leave.wait()  # every lane has its values: the exchange may be reused
+        return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
 
     def _pair(reg) -> list[float]:
         reg = int(reg)
@@ -150,38 +156,14 @@ if simulated():
         return uint32((bf16_bits(float(hi)) << 16) | bf16_bits(float(lo)))
 
     @cuda.jit(device=True)
-    def mma_bf16(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
-        t_idx, b_idx, b_dim = cuda.threadIdx, cuda.blockIdx, cuda.blockDim
-        linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
-        lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32, "bf16")
-        with _lock:
-            warp = _warps.get(key)
-            if warp is None:
-                warp = _warps[key] = _WarpBF16()
-        warp.a[lane] = [v for reg in (a0, a1, a2, a3) for v in _pair(reg)]
-        warp.b[lane] = [v for reg in (b0, b1) for v in _pair(reg)]
-        warp.c[lane] = [c0, c1, c2, c3]
-        warp.arrive.wait()
-        d = warp.d[lane]
-        warp.leave.wait()
-        return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
+    def mma_tf32(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
+        a = [tf32_bits(float(v)) for v in (a0, a1, a2, a3)]
+        return _exchange("tf32", a, [tf32_bits(float(v)) for v in (b0, b1)], [c0, c1, c2, c3])
 
     @cuda.jit(device=True)
-    def mma_tf32(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
-        t_idx, b_idx, b_dim = cuda.threadIdx, cuda.blockIdx, cuda.blockDim
-        linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
-        lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32)
-        with _lock:
-            warp = _warps.get(key)
-            if warp is None:
-                warp = _warps[key] = _Warp()
-        warp.a[lane] = [tf32_bits(float(v)) for v in (a0, a1, a2, a3)]
-        warp.b[lane] = [tf32_bits(float(v)) for v in (b0, b1)]
-        warp.c[lane] = [c0, c1, c2, c3]
-        warp.arrive.wait()  # all 32 lanes posted; the last one computed warp.d
-        d = warp.d[lane]
-        warp.leave.wait()  # every lane has its values: the exchange may be reused
-        return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
+    def mma_bf16(a0, a1, a2, a3, b0, b1, c0, c1, c2, c3):
+        a = [v for reg in (a0, a1, a2, a3) for v in _pair(reg)]
+        return _exchange("bf16", a, [v for reg in (b0, b1) for v in _pair(reg)], [c0, c1, c2, c3])
 
 else:
     from llvmlite import ir
@@ -189,6 +171,26 @@ else:
     from numba.cuda.extending import intrinsic
 
     _F32, _I32 = ir.FloatType(), ir.IntType(32)
+
+    def _mma_codegen(instruction: str, result):
+        """The code of one mma.sync: A's four and B's two 32-bit registers go in as .b32 ("r":
+        a float32 operand, already rounded by the caller, as its bits; packed pairs as they
+        are), C and D as .f32 ("f"); D comes back as a struct of four floats."""
+
+        def codegen(context, builder, sig, args):
+            fnty = ir.FunctionType(ir.LiteralStructType([_F32] * 4), [_I32] * 6 + [_F32] * 4)
+            asm = ir.InlineAsm(
+                fnty,
+                f"{instruction} {{$0, $1, $2, $3}}, {{$4, $5, $6, $7}}, {{$8, $9}}, "
+                "{$10, $11, $12, $13};",
+                "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f",
+            )
+            ins = [builder.bitcast(v, _I32) for v in args[:6]] + list(args[6:])
+            d = builder.call(asm, ins)
+            items = [builder.extract_value(d, k) for k in range(4)]
+            return context.make_tuple(builder, result, items)
+
+        return codegen
 
     @intrinsic
     def tf32(typingctx, x):
@@ -208,21 +210,7 @@ else:
             return None
         result = types.UniTuple(types.float32, 4)
 
-        def codegen(context, builder, sig, args):
-            # A and B go in as .b32 registers ("r": their float32 bits, already TF32-rounded by
-            # the caller), C and D as .f32 ("f"); D comes back as a struct of four floats
-            fnty = ir.FunctionType(ir.LiteralStructType([_F32] * 4), [_I32] * 6 + [_F32] * 4)
-            asm = ir.InlineAsm(
-                fnty,
-                "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-                "{$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$10, $11, $12, $13};",
-                "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f",
-            )
-            ins = [builder.bitcast(v, _I32) for v in args[:6]] + list(args[6:])
-            d = builder.call(asm, ins)
-            items = [builder.extract_value(d, k) for k in range(4)]
-            return context.make_tuple(builder, result, items)
-
+        codegen = _mma_codegen("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", result)
         return result(*operands), codegen
 
     @intrinsic
@@ -244,18 +232,7 @@ else:
             return None
         result = types.UniTuple(types.float32, 4)
 
-        def codegen(context, builder, sig, args):
-            fnty = ir.FunctionType(ir.LiteralStructType([_F32] * 4), [_I32] * 6 + [_F32] * 4)
-            asm = ir.InlineAsm(
-                fnty,
-                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                "{$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$10, $11, $12, $13};",
-                "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f",
-            )
-            d = builder.call(asm, list(args))
-            items = [builder.extract_value(d, k) for k in range(4)]
-            return context.make_tuple(builder, result, items)
-
+        codegen = _mma_codegen("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", result)
         return result(*packed, *accumulators), codegen
 
     # A stable identity for numba's on-disk cache (see wide_loads.load4).
