@@ -42,7 +42,7 @@ FORBIDDEN = [
     r"\bthe issue\b",
     r"(?<!nox )(?<!nox's )\b(this|previous|last|work|earlier|next) session\b",
     r"\blent\b",
-    r"\bthe goal was\b",
+    r"\bthe goal\s+was\b",
     r"\bgoals? set\b",
     r"\.\./shared\b",
 ]
