@@ -120,6 +120,12 @@ def xor_predictor(seed: int = 0, epochs: int = 2000):
     return predict
 
 
+def _machine(data: dict) -> str:
+    """The machine a benchmark run names, for a caption: its GPU, else its CPU."""
+    machine = data.get("machine", {})
+    return html.escape(str(machine.get("gpu") or machine.get("cpu") or ""))
+
+
 def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
     """The roadmap and the ladder, each from the first (latest) run that has its rows."""
     figures = []
@@ -127,12 +133,11 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
     if not roadmap:  # runs of Phase 4's benchmark before the roadmap had its own command
         path, data, roadmap = first_with(found, "phase4_matmul", "roadmap")
     if roadmap:
-        machine = data.get("machine", {})
         figures.append(Figure(
             plots.performance_roadmap(roadmap, out / "roadmap.png"),
             "The performance roadmap",
             "One product by every route, timed in one run on one machine "
-            f"({html.escape(str(machine.get('gpu') or machine.get('cpu') or ''))}); labels: "
+            f"({_machine(data)}); labels: "
             "speed-up over pure Python. C is Phase 3's C-API binding.",
             str(path),
         ))  # fmt: skip
@@ -142,13 +147,12 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
         )
     path, data, training = first_with(found, "training_roadmap", "training")
     if training:
-        machine = data.get("machine", {})
         figures.append(Figure(
             plots.training_roadmap(training, out / "training_roadmap.png"),
             "The training roadmap",
             "One training step of the same network by every route, each checked against "
             "Phase 2's float64 step first, timed in one run on one machine "
-            f"({html.escape(str(machine.get('gpu') or machine.get('cpu') or ''))}); labels: "
+            f"({_machine(data)}); labels: "
             "speed-up over pure Python.",
             str(path),
         ))  # fmt: skip

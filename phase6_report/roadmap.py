@@ -23,7 +23,7 @@ from shared.bench import BenchResults, LoadMonitor, Timing, markdown_table, time
 from shared.machine import gpu_status
 from shared.testing import relative_error
 
-__all__ = ["main", "roadmap"]
+__all__ = ["add_routes", "main", "roadmap"]
 
 #: the largest relative error a route may have (float32 routes: summation order and rounding)
 TOLERANCE = 1e-5
@@ -104,13 +104,21 @@ def roadmap(results: BenchResults, timings: dict[str, Timing], n: int = 1000) ->
         results.machine["gpu"] = gpu.summary
     else:
         results.notes.append(f"no GPU routes: {gpu.summary}")
+    add_routes(results, timings, rows, kind="roadmap", n=n)
+
+
+def add_routes(
+    results: BenchResults, timings: dict[str, Timing], rows, kind: str, **fields
+) -> None:
+    """One results row per (route, Timing), the first route (pure Python) the yardstick of every
+    speed-up; each Timing also goes into `timings` for the spread check. Both roadmaps use it."""
     python_s = rows[0][1].median
     for route, t in rows:
         timings[route] = t
         results.add(
-            kind="roadmap",
-            n=n,
+            kind=kind,
             route=route,
+            **fields,
             seconds=t.median,
             speedup_over_python=python_s / t.median,
         )

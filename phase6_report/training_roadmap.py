@@ -22,6 +22,7 @@ import numpy as np
 
 from phase2_numpy.network import Params, he_init
 from phase2_numpy.train import TrainConfig, reference_step, train_step
+from phase6_report.roadmap import add_routes
 from shared.bench import BenchResults, LoadMonitor, Timing, markdown_table, time_call
 from shared.machine import gpu_status
 from shared.testing import relative_error
@@ -128,18 +129,9 @@ def training_roadmap(
         results.machine["gpu"] = gpu.summary
     else:
         results.notes.append(f"no GPU route: {gpu.summary}")
-    python_s = rows[0][1].median
-    for route, t in rows:
-        timings[route] = t
-        results.add(
-            kind="training",
-            route=route,
-            batch=batch,
-            widths=list(WIDTHS),
-            seconds=t.median,
-            samples_per_second=batch / t.median,
-            speedup_over_python=python_s / t.median,
-        )
+    add_routes(results, timings, rows, kind="training", batch=batch, widths=list(WIDTHS))
+    for row in results.rows:
+        row["samples_per_second"] = batch / row["seconds"]
 
 
 def report(results: BenchResults) -> str:
