@@ -32,6 +32,11 @@ guarded, missing elements read as 0). Each step says what it changes and why it 
   9 tensor_bf16
                the same in bfloat16 (mma.sync m16n8k16: 8 mantissa bits, 16 of K per
                instruction), the operands packed in pairs as they are staged; precision="bf16".
+ 10 tensor_tf32_async
+ 11 tensor_bf16_async
+               rungs 8 and 9 fed by cp.async (async_copy.py): tiles copied from global to shared
+               memory without passing through registers, several in flight at once (a pipeline
+               of shared buffers), rounded as the fragments are read.
 
 References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance"
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows; the numba documentation's
@@ -48,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import cuda, float32, int32, uint32
 
+from phase4_cuda.async_copy import commit, copy4, copy16, wait
 from phase4_cuda.device import as_device, configure, is_device_array, require_gpu, simulated
 from phase4_cuda.kernel_cache import cached
 from phase4_cuda.tensor_cores import bf16x2, mma_bf16, mma_tf32, tf32
@@ -287,13 +293,15 @@ def matmul_unsigned(a, b, c, m, n, k_dim):
 # fragment hit 32 different banks.
 @dataclass(frozen=True)
 class TensorTiles:
-    """Block tile BM x BN, BK deep; warp tile WM x WN."""
+    """Block tile BM x BN, BK deep; warp tile WM x WN; `stages` shared buffers for the
+    cp.async rungs (10, 11) to cycle through (rungs 8 and 9 stage through registers: one)."""
 
     BM: int = 128
     BN: int = 128
     BK: int = 32
     WM: int = 64
     WN: int = 32
+    stages: int = 1
 
     @property
     def warps(self) -> int:
@@ -306,11 +314,28 @@ class TensorTiles:
     def check(self) -> None:
         if self.BM % self.WM or self.BN % self.WN or self.WM % 16 or self.WN % 8 or self.BK % 8:
             raise ValueError(f"{self}: warp tiles must divide the block tile, in 16 x 8 mma tiles")
-        if (self.BM * self.BK) % self.threads or (self.BK * self.BN) % self.threads:
+        share = self.threads * (4 if self.stages > 1 else 1)  # cp.async: 16-byte copies
+        if (self.BM * self.BK) % share or (self.BK * self.BN) % share:
             raise ValueError(f"{self}: the threads must share the tiles' loads evenly")
+        if self.stages > 1 and self.shared_bytes > SHARED_LIMIT:
+            raise ValueError(
+                f"{self}: {self.stages} stages need {self.shared_bytes} bytes of shared memory; "
+                f"a kernel's static shared memory is limited to {SHARED_LIMIT}"
+            )
+
+    @property
+    def shared_bytes(self) -> int:
+        """Shared memory of the cp.async rungs: `stages` float32 tiles of A and B, padded."""
+        return 4 * self.stages * (self.BM * (self.BK + 4) + self.BK * (self.BN + 8))
 
     def __str__(self) -> str:
-        return f"{self.BM}x{self.BN}x{self.BK}/warp {self.WM}x{self.WN}"
+        text = f"{self.BM}x{self.BN}x{self.BK}/warp {self.WM}x{self.WN}"
+        return text + (f" x{self.stages} stages" if self.stages > 1 else "")
+
+
+#: the most static shared memory one kernel may declare (more needs dynamic shared memory and an
+#: opt-in that numba does not offer)
+SHARED_LIMIT = 48 * 1024
 
 
 #: The block and warp tiles the tensor-core rungs run with, per precision, the fastest of seven
@@ -321,34 +346,61 @@ class TensorTiles:
 #: In the simulator, where each CUDA thread is a Python thread and every mma a barrier of 32 of
 #: them, small tiles that still have several mma tiles per warp: the same index arithmetic on
 #: odd shapes in seconds instead of minutes.
-TC_LARGE = {"tf32": TensorTiles(128, 128, 16, 64, 64), "bf16": TensorTiles(128, 128, 32, 64, 64)}
-TC_SMALL = {"tf32": TensorTiles(64, 64, 16, 32, 32), "bf16": TensorTiles(64, 64, 32, 32, 32)}
+#: The cp.async rungs (10, 11), the fastest of nine measured for each precision on the H100
+#: (results/h100-async-tiles.json): the same 128x128 blocks of 64x64 warp tiles, BK 16, with two
+#: float32 buffers in shared memory (38 KB of the 48 a kernel may declare); three or four stages
+#: fit only with BK 8 or smaller blocks, and both measured slower. Their small tiles, four stages
+#: of 64x64, run only for outputs of fewer than 64 blocks (TC_FILL).
+TC_LARGE = {
+    "tensor_tf32": TensorTiles(128, 128, 16, 64, 64),
+    "tensor_bf16": TensorTiles(128, 128, 32, 64, 64),
+    "tensor_tf32_async": TensorTiles(128, 128, 16, 64, 64, stages=2),
+    "tensor_bf16_async": TensorTiles(128, 128, 16, 64, 64, stages=2),
+}
+TC_SMALL = {
+    "tensor_tf32": TensorTiles(64, 64, 16, 32, 32),
+    "tensor_bf16": TensorTiles(64, 64, 32, 32, 32),
+    "tensor_tf32_async": TensorTiles(64, 64, 16, 32, 32, stages=4),
+    "tensor_bf16_async": TensorTiles(64, 64, 16, 32, 32, stages=4),
+}
 TC_SIMULATED = TensorTiles(64, 32, 16, 32, 16)
-#: multiprocessors of the H100: fewer large blocks than this leave some of them idle
-TC_FILL = 132
+TC_SIMULATED_ASYNC = TensorTiles(64, 32, 16, 32, 16, stages=3)
+#: Below how many large blocks a rung takes its small tiles. Rungs 8 and 9: the H100's 132
+#: multiprocessors (fewer blocks leave some idle). Rungs 10 and 11: 64, measured: at n = 1024 the
+#: 64 large blocks (half the GPU idle) beat 256 small ones by 20-25%, a 64x64 warp tile doing
+#: twice the mma per fragment read of a 32x32 one.
+TC_FILL = {"tensor_tf32": 132, "tensor_bf16": 132, "tensor_tf32_async": 64, "tensor_bf16_async": 64}
 
 
-def tensor_tiles_for(m: int, n: int, precision: str = "tf32") -> TensorTiles:
+def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTiles:
     """The tiles a tensor-core rung uses for an (m, n) output (see TC_LARGE)."""
     if simulated():
-        return TC_SIMULATED
-    large = TC_LARGE[precision]
+        return TC_SIMULATED_ASYNC if version in _ASYNC else TC_SIMULATED
+    large = TC_LARGE[version]
     blocks = math.ceil(m / large.BM) * math.ceil(n / large.BN)
-    return large if blocks >= TC_FILL else TC_SMALL[precision]
+    return large if blocks >= TC_FILL[version] else TC_SMALL[version]
 
 
-_TENSOR_COMPILED: dict[tuple[TensorTiles, str], object] = {}
+_TENSOR_COMPILED: dict[tuple[TensorTiles, str, int], object] = {}
 
 
-def tensor_kernel(tiles: TensorTiles, precision: str = "tf32"):
-    """The tensor-core kernel for `tiles` in `precision` ('tf32' or 'bf16'), compiled once each."""
-    key = (tiles, precision)
+def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4):
+    """The tensor-core kernel for `tiles` in `precision` ('tf32' or 'bf16'), compiled once each:
+    staged through registers (rungs 8, 9) for tiles of one stage, else through a cp.async
+    pipeline (rungs 10, 11) copying `vec` floats (4 or 1) at a time."""
+    vec = vec if tiles.stages > 1 else 1
+    key = (tiles, precision, vec)
     if key not in _TENSOR_COMPILED:
         tiles.check()
         if precision == "bf16" and tiles.BK % 16:
             raise ValueError(f"{tiles}: the bf16 instruction takes 16 of K at a time: BK % 16")
-        build = {"tf32": _build_tensor, "bf16": _build_tensor_bf16}[precision]
-        _TENSOR_COMPILED[key] = build(tiles)
+        if tiles.stages > 1:
+            if vec not in (1, 4):
+                raise ValueError(f"copies of 1 or 4 floats, not {vec}")
+            _TENSOR_COMPILED[key] = _build_tensor_async(tiles, precision, vec)
+        else:
+            build = {"tf32": _build_tensor, "bf16": _build_tensor_bf16}[precision]
+            _TENSOR_COMPILED[key] = build(tiles)
     return _TENSOR_COMPILED[key]
 
 
@@ -374,16 +426,56 @@ def _warp_tile_store(MI: int, NI: int):
     return store
 
 
+def _warp_mma(MI: int, NI: int, mma):
+    """A warp's MI x NI mma tiles for one instruction's K: each pairs the fragments of A's
+    mi-th 16 rows with B's ni-th 8 columns and adds into its four accumulators a lane."""
+
+    @cuda.jit(device=True, inline="always")
+    def multiply(frag_a, frag_b, acc):
+        for mi in range(MI):
+            for ni in range(NI):
+                o = (mi * NI + ni) * 4
+                d0, d1, d2, d3 = mma(
+                    frag_a[mi * 4], frag_a[mi * 4 + 1], frag_a[mi * 4 + 2],
+                    frag_a[mi * 4 + 3], frag_b[ni * 2], frag_b[ni * 2 + 1],
+                    acc[o], acc[o + 1], acc[o + 2], acc[o + 3],
+                )  # fmt: skip
+                acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+
+    return multiply
+
+
+def _warp_place(tiles: TensorTiles):
+    """Where a thread works in every tensor-core rung: (tid, g, t, wm, wn, row0, col0): its index
+    in the block, its group and place in the warp (which fragment values it holds), its warp's
+    tile (wm, wn) in the block's, and the block's tile (row0, col0) in C."""
+    WARPS_N, WM, WN = tiles.BN // tiles.WN, uint32(tiles.WM), uint32(tiles.WN)
+    U_BM, U_BN = uint32(tiles.BM), uint32(tiles.BN)
+
+    @cuda.jit(device=True, inline="always")
+    def place():
+        tid = uint32(cuda.threadIdx.x)
+        warp, lane = tid // uint32(32), tid % uint32(32)
+        wm = (warp // uint32(WARPS_N)) * WM
+        wn = (warp % uint32(WARPS_N)) * WN
+        row0 = uint32(cuda.blockIdx.y) * U_BM
+        col0 = uint32(cuda.blockIdx.x) * U_BN
+        return tid, lane // uint32(4), lane % uint32(4), wm, wn, row0, col0
+
+    return place
+
+
 def _build_tensor(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
-    THREADS, WARPS_N = tiles.threads, BN // WN
+    THREADS = tiles.threads
     MI, NI = WM // 16, WN // 8  # mma tiles per warp
-    store = _warp_tile_store(MI, NI)
+    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
+    step, _ = _tf32_fragments_mma(tiles, round_on_read=False)  # rounded as they are staged
     LDA, LDB = BK + 4, BN + 8  # padded shared rows
     SA_SIZE, SB_SIZE = BM * LDA, BK * LDB
     LOADS_A, LOADS_B = BM * BK // THREADS, BK * BN // THREADS
     ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2  # local array sizes: constants
-    U_BM, U_BN, U_BK, U_LDA, U_LDB = uint32(BM), uint32(BN), uint32(BK), uint32(LDA), uint32(LDB)
+    U_BN, U_BK, U_LDA, U_LDB = uint32(BN), uint32(BK), uint32(LDA), uint32(LDB)
 
     @cuda.jit(fastmath=True)
     def matmul_tensor_tf32(a, b, c, m, n, k_dim):
@@ -395,13 +487,7 @@ def _build_tensor(tiles: TensorTiles):
         frag_a = cuda.local.array(FRAG_A, float32)
         frag_b = cuda.local.array(FRAG_B, float32)
         acc = cuda.local.array(ACC, float32)  # acc[(mi * NI + ni) * 4 + r]
-        tid = uint32(cuda.threadIdx.x)
-        warp, lane = tid // uint32(32), tid % uint32(32)
-        g, t = lane // uint32(4), lane % uint32(4)  # the lane's group and place: its fragments
-        wm = (warp // uint32(WARPS_N)) * uint32(WM)
-        wn = (warp % uint32(WARPS_N)) * uint32(WN)
-        row0 = uint32(cuda.blockIdx.y) * U_BM
-        col0 = uint32(cuda.blockIdx.x) * U_BN
+        tid, g, t, wm, wn, row0, col0 = place()
         for i in range(ACC):
             acc[i] = 0.0
         for l in range(LOADS_A):  # the first step's values
@@ -430,26 +516,7 @@ def _build_tensor(tiles: TensorTiles):
                     e = tid + uint32(l * THREADS)
                     gk, gj = k1 + e // U_BN, col0 + e % U_BN
                     next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
-            for kk in range(0, BK, 8):
-                for mi in range(MI):
-                    ra = (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + t
-                    frag_a[mi * 4] = sa[ra]
-                    frag_a[mi * 4 + 1] = sa[ra + uint32(8 * LDA)]
-                    frag_a[mi * 4 + 2] = sa[ra + uint32(4)]
-                    frag_a[mi * 4 + 3] = sa[ra + uint32(8 * LDA + 4)]
-                for ni in range(NI):
-                    cb = (uint32(kk) + t) * U_LDB + wn + uint32(ni * 8) + g
-                    frag_b[ni * 2] = sb[cb]
-                    frag_b[ni * 2 + 1] = sb[cb + uint32(4 * LDB)]
-                for mi in range(MI):
-                    for ni in range(NI):
-                        o = (mi * NI + ni) * 4
-                        d0, d1, d2, d3 = mma_tf32(
-                            frag_a[mi * 4], frag_a[mi * 4 + 1], frag_a[mi * 4 + 2],
-                            frag_a[mi * 4 + 3], frag_b[ni * 2], frag_b[ni * 2 + 1],
-                            acc[o], acc[o + 1], acc[o + 2], acc[o + 3],
-                        )  # fmt: skip
-                        acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+            step(sa, sb, uint32(0), uint32(0), wm, wn, g, t, frag_a, frag_b, acc)
             cuda.syncthreads()
         store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
 
@@ -464,17 +531,17 @@ def _build_tensor(tiles: TensorTiles):
 # (two rows of B packed into one), converted once by cvt.rn.bf16x2 as they arrive.
 def _build_tensor_bf16(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
-    THREADS, WARPS_N = tiles.threads, BN // WN
+    THREADS = tiles.threads
     MI, NI = WM // 16, WN // 8
-    store = _warp_tile_store(MI, NI)
+    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
+    multiply = _warp_mma(MI, NI, mma_bf16)
     HALF_K = BK // 2  # pairs along K per step
     LDA, LDB = HALF_K + 4, BN + 8  # padded shared rows, in pairs
     SA_SIZE, SB_SIZE = BM * LDA, HALF_K * LDB
     PAIRS_A, PAIRS_B = BM * HALF_K // THREADS, HALF_K * BN // THREADS
     NEXT_A, NEXT_B = 2 * PAIRS_A, 2 * PAIRS_B
     ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2
-    U_BM, U_BN, U_HK, U_LDA, U_LDB = (
-        uint32(BM),
+    U_BN, U_HK, U_LDA, U_LDB = (
         uint32(BN),
         uint32(HALF_K),
         uint32(LDA),
@@ -492,13 +559,7 @@ def _build_tensor_bf16(tiles: TensorTiles):
         frag_a = cuda.local.array(FRAG_A, uint32)
         frag_b = cuda.local.array(FRAG_B, uint32)
         acc = cuda.local.array(ACC, float32)
-        tid = uint32(cuda.threadIdx.x)
-        warp, lane = tid // uint32(32), tid % uint32(32)
-        g, t = lane // uint32(4), lane % uint32(4)
-        wm = (warp // uint32(WARPS_N)) * uint32(WM)
-        wn = (warp % uint32(WARPS_N)) * uint32(WN)
-        row0 = uint32(cuda.blockIdx.y) * U_BM
-        col0 = uint32(cuda.blockIdx.x) * U_BN
+        tid, g, t, wm, wn, row0, col0 = place()
         for i in range(ACC):
             acc[i] = 0.0
         for k0 in range(uint32(0), k_dim + U_BK, U_BK):
@@ -539,19 +600,150 @@ def _build_tensor_bf16(tiles: TensorTiles):
                         cb = (uint32(kp) + t) * U_LDB + wn + uint32(ni * 8) + g
                         frag_b[ni * 2] = sb[cb]
                         frag_b[ni * 2 + 1] = sb[cb + uint32(4 * LDB)]
-                    for mi in range(MI):
-                        for ni in range(NI):
-                            o = (mi * NI + ni) * 4
-                            d0, d1, d2, d3 = mma_bf16(
-                                frag_a[mi * 4], frag_a[mi * 4 + 1], frag_a[mi * 4 + 2],
-                                frag_a[mi * 4 + 3], frag_b[ni * 2], frag_b[ni * 2 + 1],
-                                acc[o], acc[o + 1], acc[o + 2], acc[o + 3],
-                            )  # fmt: skip
-                            acc[o], acc[o + 1], acc[o + 2], acc[o + 3] = d0, d1, d2, d3
+                    multiply(frag_a, frag_b, acc)
                 cuda.syncthreads()
         store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
 
     return matmul_tensor_bf16
+
+
+# 10. tensor_tf32_async and 11. tensor_bf16_async: rungs 8 and 9 fed by a pipeline of cp.async
+# copies (async_copy.py). Rungs 8 and 9 move the next tile global -> registers -> shared: each
+# thread holds its share of the tile in flight in registers, and it waits for them before it can
+# store them. Here the copies go straight to shared memory, with no registers held and nothing to
+# wait for until the data is needed, so a block keeps STAGES - 1 tiles in flight while it
+# multiplies the current one: shared memory holds STAGES buffers, used in turn. Per step: wait
+# until this thread's copies of the current tile have landed, a barrier (everyone's have, and
+# everyone is done with the buffer multiplied last step), issue the copies of the tile STAGES - 1
+# steps ahead into that free buffer, multiply. The tiles stay float32 in shared memory (the copy
+# cannot convert): the rounding to TF32, or to bfloat16 pairs, moves to the fragment reads. Rows
+# whose length is a multiple of 4 floats copy 16 bytes at a time (copy16), others 4 (copy4); a
+# copy off the matrix's edge reads nothing and fills zeros.
+@cuda.jit(device=True, inline="always")
+def _as_staged(x):
+    return x
+
+
+def _tf32_fragments_mma(tiles: TensorTiles, round_on_read: bool = True):
+    """One buffer's BK of K for one warp in TF32: fragments from the float32 tiles (rounded as
+    they are read, unless they were rounded as they were staged), then (WM/16)(WN/8) mma per 8
+    of K. Rows padded to BK + 4 (A) and BN + 8 (B) floats; the buffer starts at base_a, base_b."""
+    BK, LDA, LDB = tiles.BK, tiles.BK + 4, tiles.BN + 8
+    MI, NI = tiles.WM // 16, tiles.WN // 8
+    U_LDA, U_LDB = uint32(LDA), uint32(LDB)
+    tf32_of = tf32 if round_on_read else _as_staged
+    multiply = _warp_mma(MI, NI, mma_tf32)
+
+    @cuda.jit(device=True, inline="always")
+    def step(sa, sb, base_a, base_b, wm, wn, g, t, frag_a, frag_b, acc):
+        for kk in range(0, BK, 8):
+            for mi in range(MI):
+                ra = base_a + (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + t
+                frag_a[mi * 4] = tf32_of(sa[ra])
+                frag_a[mi * 4 + 1] = tf32_of(sa[ra + uint32(8 * LDA)])
+                frag_a[mi * 4 + 2] = tf32_of(sa[ra + uint32(4)])
+                frag_a[mi * 4 + 3] = tf32_of(sa[ra + uint32(8 * LDA + 4)])
+            for ni in range(NI):
+                cb = base_b + (uint32(kk) + t) * U_LDB + wn + uint32(ni * 8) + g
+                frag_b[ni * 2] = tf32_of(sb[cb])
+                frag_b[ni * 2 + 1] = tf32_of(sb[cb + uint32(4 * LDB)])
+            multiply(frag_a, frag_b, acc)
+
+    return step, float32
+
+
+def _bf16_fragments_mma(tiles: TensorTiles):
+    """The same in bfloat16: each register a pair of neighbours along K, rounded and packed
+    (cvt.rn.bf16x2) as it is read, 16 of K per mma."""
+    BK, LDA, LDB = tiles.BK, tiles.BK + 4, tiles.BN + 8
+    MI, NI = tiles.WM // 16, tiles.WN // 8
+    U_LDA, U_LDB = uint32(LDA), uint32(LDB)
+    multiply = _warp_mma(MI, NI, mma_bf16)
+
+    @cuda.jit(device=True, inline="always")
+    def step(sa, sb, base_a, base_b, wm, wn, g, t, frag_a, frag_b, acc):
+        for kk in range(0, BK, 16):
+            for mi in range(MI):
+                ra = base_a + (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + uint32(2) * t
+                frag_a[mi * 4] = bf16x2(sa[ra + uint32(1)], sa[ra])
+                frag_a[mi * 4 + 1] = bf16x2(sa[ra + uint32(8 * LDA + 1)], sa[ra + uint32(8 * LDA)])
+                frag_a[mi * 4 + 2] = bf16x2(sa[ra + uint32(9)], sa[ra + uint32(8)])
+                frag_a[mi * 4 + 3] = bf16x2(
+                    sa[ra + uint32(8 * LDA + 9)], sa[ra + uint32(8 * LDA + 8)]
+                )
+            for ni in range(NI):
+                cb = base_b + (uint32(kk) + uint32(2) * t) * U_LDB + wn + uint32(ni * 8) + g
+                frag_b[ni * 2] = bf16x2(sb[cb + U_LDB], sb[cb])
+                frag_b[ni * 2 + 1] = bf16x2(sb[cb + uint32(9 * LDB)], sb[cb + uint32(8 * LDB)])
+            multiply(frag_a, frag_b, acc)
+
+    return step, uint32
+
+
+def _build_tensor_async(tiles: TensorTiles, precision: str, vec: int):
+    BM, BN, BK, WM, WN, STAGES = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN, tiles.stages
+    THREADS = tiles.threads
+    MI, NI = WM // 16, WN // 8
+    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
+    step, frag_type = {"tf32": _tf32_fragments_mma, "bf16": _bf16_fragments_mma}[precision](tiles)
+    copy = copy16 if vec == 4 else copy4
+    LDA, LDB = BK + 4, BN + 8  # padded rows, still multiples of 16 bytes
+    STAGE_A, STAGE_B = BM * LDA, BK * LDB
+    SA_SIZE, SB_SIZE = STAGES * STAGE_A, STAGES * STAGE_B  # (array sizes: constants)
+    COPIES_A, COPIES_B = BM * BK // (vec * THREADS), BK * BN // (vec * THREADS)
+    ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2
+    U_BK, U_LDA, U_LDB = uint32(BK), uint32(LDA), uint32(LDB)
+    U_ROW_A, U_ROW_B, U_VEC = uint32(BK // vec), uint32(BN // vec), uint32(vec)
+    PENDING = STAGES - 2  # copy groups still in flight when a step's tile must have landed
+
+    @cuda.jit(device=True, inline="always")
+    def issue(sa, sb, a, b, s, tid, row0, col0, m, n, k_dim):
+        """Start the copies of step s's tiles into buffer s % STAGES."""
+        k0, slot = s * U_BK, s % uint32(STAGES)
+        for l in range(COPIES_A):
+            e = tid + uint32(l * THREADS)
+            r, kc = e // U_ROW_A, (e % U_ROW_A) * U_VEC
+            gi, gk = row0 + r, k0 + kc
+            inside = gi < m and gk < k_dim
+            src = gi * k_dim + gk if inside else uint32(0)
+            copy(sa, slot * uint32(STAGE_A) + r * U_LDA + kc, a, src, inside)
+        for l in range(COPIES_B):
+            e = tid + uint32(l * THREADS)
+            kr, jc = e // U_ROW_B, (e % U_ROW_B) * U_VEC
+            gk, gj = k0 + kr, col0 + jc
+            inside = gk < k_dim and gj < n
+            src = gk * n + gj if inside else uint32(0)
+            copy(sb, slot * uint32(STAGE_B) + kr * U_LDB + jc, b, src, inside)
+
+    @cuda.jit(fastmath=True)
+    def matmul_tensor_async(a, b, c, m, n, k_dim):
+        # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+        sa = cuda.shared.array(SA_SIZE, float32, alignment=SHARED_ALIGN)
+        sb = cuda.shared.array(SB_SIZE, float32, alignment=SHARED_ALIGN)
+        frag_a = cuda.local.array(FRAG_A, frag_type)
+        frag_b = cuda.local.array(FRAG_B, frag_type)
+        acc = cuda.local.array(ACC, float32)
+        tid, g, t, wm, wn, row0, col0 = place()
+        for i in range(ACC):
+            acc[i] = 0.0
+        steps = (k_dim + U_BK - uint32(1)) // U_BK
+        for s in range(STAGES - 1):  # fill the pipeline: one group of copies per stage
+            if uint32(s) < steps:
+                issue(sa, sb, a, b, uint32(s), tid, row0, col0, m, n, k_dim)
+            commit()
+        for s in range(uint32(0), steps):
+            wait(PENDING)  # this thread's copies of step s have landed
+            cuda.syncthreads()  # everyone's have; everyone is done with the buffer of step s-1
+            ahead = s + uint32(STAGES - 1)
+            if ahead < steps:
+                issue(sa, sb, a, b, ahead, tid, row0, col0, m, n, k_dim)
+            commit()  # (an empty group at the end keeps the count)
+            slot = s % uint32(STAGES)
+            step(sa, sb, slot * uint32(STAGE_A), slot * uint32(STAGE_B), wm, wn, g, t,
+                 frag_a, frag_b, acc)  # fmt: skip
+        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
+
+    return matmul_tensor_async
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1024,8 +1216,15 @@ _PLAIN = {
 }
 #: The versions with a fused epilogue, transposed operands and split-K (6, 7).
 FUSED: tuple[str, ...] = ("double_buffered", "wide")
-#: The tensor-core rungs (8): the precision each computes in.
-_TENSOR = {"tensor_tf32": "tf32", "tensor_bf16": "bf16"}
+#: The tensor-core rungs (8-11): the precision each computes in.
+_TENSOR = {
+    "tensor_tf32": "tf32",
+    "tensor_bf16": "bf16",
+    "tensor_tf32_async": "tf32",
+    "tensor_bf16_async": "bf16",
+}
+#: The rungs fed by cp.async (10, 11).
+_ASYNC = ("tensor_tf32_async", "tensor_bf16_async")
 #: Every version, by name, in ladder order.
 VERSIONS: tuple[str, ...] = (*_PLAIN, *FUSED, *_TENSOR)
 #: The version `matmul()` runs: the fastest at every size measured (README.md).
@@ -1040,8 +1239,8 @@ DEFAULT_VERSION = "wide"
 #: fragment or a missing K step gives errors of order 1.
 PRECISIONS = {
     "fp32": (DEFAULT_VERSION, 1e-5),
-    "tf32": ("tensor_tf32", 4 * 2.0**-11),
-    "bf16": ("tensor_bf16", 4 * 2.0**-8),
+    "tf32": ("tensor_tf32_async", 4 * 2.0**-11),
+    "bf16": ("tensor_bf16_async", 4 * 2.0**-8),
 }
 
 
@@ -1099,8 +1298,15 @@ def plan(
                 f"one of {', '.join(map(repr, FUSED))}"
             )
         if version in _TENSOR:  # flat arrays and uint32 sizes, as version 5
-            tc = tensor_tiles or tensor_tiles_for(m, n, _TENSOR[version])
-            kernel = tensor_kernel(tc, _TENSOR[version])
+            tc = tensor_tiles or tensor_tiles_for(m, n, version)
+            if (tc.stages > 1) != (version in _ASYNC):
+                raise ValueError(
+                    f"version {version!r} takes tiles of "
+                    f"{'two or more stages' if version in _ASYNC else 'one stage'}, not {tc}"
+                )
+            k_dim = a.shape[1]
+            vec_ok = k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
+            kernel = tensor_kernel(tc, _TENSOR[version], 4 if vec_ok else 1)
             block, rows, cols = tc.threads, tc.BM, tc.BN
             flat = True
         else:
@@ -1150,8 +1356,9 @@ def compiled_kernels() -> dict[str, object]:
     friends tell their resources)."""
     kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
     kernels |= {
-        f"tensor_{precision} {tiles}": kernel
-        for (tiles, precision), kernel in _TENSOR_COMPILED.items()
+        f"tensor_{precision}{'_async' if tiles.stages > 1 else ''} {tiles}"
+        + (" copy4" if vec == 1 and tiles.stages > 1 else ""): kernel
+        for (tiles, precision, vec), kernel in _TENSOR_COMPILED.items()
     }
     kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
     return kernels

@@ -190,3 +190,52 @@ def test_bf16_on_other_tiles_and_edges(tiles):
 def test_bf16_needs_whole_steps_of_16():
     with pytest.raises(ValueError, match="takes 16 of K at a time"):
         mm.tensor_kernel(mm.TensorTiles(64, 64, 8, 32, 32), "bf16")
+
+
+# The cp.async rungs (10, 11): the pipeline's index arithmetic on edges, both copy widths.
+def launch_async(tiles, precision, vec, a, b, c):
+    """One launch of the cp.async kernel with the copy width chosen here, not by `plan`."""
+    (m, k), n = a.shape, b.shape[1]
+    kernel = mm.tensor_kernel(tiles, precision, vec)
+    grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k))
+    mm.Launch(kernel, grid, tiles.threads, (a.ravel(), b.ravel(), c.ravel(), *sizes))()
+
+
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+@pytest.mark.parametrize(
+    ("vec", "shape"),
+    # copy4: K and N odd, a last partial step of K; copy16: rows of multiples of 4 floats,
+    # edge blocks both ways, more steps of K than stages (the pipeline wraps around)
+    [(1, (70, 19, 41)), (4, (68, 52, 36))],
+    ids=["copy4", "copy16"],
+)
+def test_async_rungs_on_edges(precision, vec, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(vec)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    dc = cuda.to_device(np.full((m, n), np.nan, np.float32))
+    tiles = mm.TensorTiles(64, 32, 16, 32, 16, stages=3)
+    launch_async(tiles, precision, vec, cuda.to_device(a), cuda.to_device(b), dc)
+    err = mm.relative_error(dc.copy_to_host(), a.astype(np.float64) @ b)
+    assert err <= mm.PRECISIONS[precision][1]
+
+
+def test_async_rungs_through_matmul():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((33, 40), dtype=np.float32)
+    b = rng.standard_normal((40, 20), dtype=np.float32)
+    for version, precision in (("tensor_tf32_async", "tf32"), ("tensor_bf16_async", "bf16")):
+        got = mm.matmul(a, b, version=version, precision=precision)
+        assert mm.relative_error(got, a.astype(np.float64) @ b) <= mm.PRECISIONS[precision][1]
+
+
+def test_async_tiles_are_checked():
+    with pytest.raises(ValueError, match="3 stages need 56832 bytes of shared memory"):
+        mm.tensor_kernel(mm.TensorTiles(128, 128, 16, 64, 64, stages=3))
+    d = cuda.to_device(np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="takes tiles of two or more stages"):
+        mm.plan("tensor_tf32_async", d, d, d, tiles=mm.TensorTiles(64, 64, 16, 32, 32))
+    with pytest.raises(ValueError, match="takes tiles of one stage"):
+        mm.plan("tensor_tf32", d, d, d, tiles=mm.TC_SIMULATED_ASYNC)
