@@ -72,6 +72,7 @@ __all__ = [
     "GemmVariant",
     "Launch",
     "TensorTiles",
+    "TensorVariant",
     "Tiles",
     "check_precision",
     "compiled_kernels",
@@ -81,6 +82,7 @@ __all__ = [
     "precision_of",
     "reference",
     "relative_error",
+    "require_precision",
     "tensor_kernel",
     "tensor_tiles_for",
     "tiles_for",
@@ -381,36 +383,53 @@ def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTile
     return large if blocks >= TC_FILL[version] else TC_SMALL[version]
 
 
-_TENSOR_COMPILED: dict[tuple[TensorTiles, str, int], object] = {}
+_TENSOR_COMPILED: dict[TensorVariant, object] = {}
 
 
-def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4):
+def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4, **options):
     """The tensor-core kernel for `tiles` in `precision` ('tf32' or 'bf16'), compiled once each:
     staged through registers (rungs 8, 9) for tiles of one stage, else through a cp.async
-    pipeline (rungs 10, 11) copying `vec` floats (4 or 1) at a time."""
-    vec = vec if tiles.stages > 1 else 1
-    key = (tiles, precision, vec)
-    if key not in _TENSOR_COMPILED:
+    pipeline (rungs 10, 11) copying `vec` floats (4 or 1) at a time, which also take the
+    options of versions 6 and 7 (TensorVariant: activation, bias, trans_a, trans_b, mask,
+    col_sums, split_k). Kernels of rungs 10 and 11 take (a, b, bias, mask, sums, work, counters,
+    c, m, n, k_dim, n_split); those of rungs 8 and 9 (a, b, c, m, n, k_dim)."""
+    if tiles.stages == 1:
+        vec = 1
+        if any(options.values()):
+            raise ValueError(f"{tiles}: the register-staged rungs compute the plain product")
+    variant = TensorVariant(tiles, precision, vec, **options)
+    if variant not in _TENSOR_COMPILED:
         tiles.check()
         if precision == "bf16" and tiles.BK % 16:
             raise ValueError(f"{tiles}: the bf16 instruction takes 16 of K at a time: BK % 16")
         if tiles.stages > 1:
             if vec not in (1, 4):
                 raise ValueError(f"copies of 1 or 4 floats, not {vec}")
-            _TENSOR_COMPILED[key] = _build_tensor_async(tiles, precision, vec)
+            _TENSOR_COMPILED[variant] = _build_tensor_async(variant)
         else:
             build = {"tf32": _build_tensor, "bf16": _build_tensor_bf16}[precision]
-            _TENSOR_COMPILED[key] = build(tiles)
-    return _TENSOR_COMPILED[key]
+            _TENSOR_COMPILED[variant] = build(tiles)
+    return _TENSOR_COMPILED[variant]
 
 
-def _warp_tile_store(MI: int, NI: int):
-    """The epilogue of both tensor-core rungs: a warp's MI x NI mma tiles of accumulators
+def _warp_tile_epilogue(MI: int, NI: int, activation=None, bias=False, mask=False):
+    """The epilogue of the tensor-core rungs: a warp's MI x NI mma tiles of accumulators
     (acc[(mi * NI + ni) * 4 + r]) into C, each lane its four values of the C fragment, rows g and
-    g + 8, columns 2t and 2t + 1 of each tile; (i0, j0) is the warp tile's corner; edges guarded."""
+    g + 8, columns 2t and 2t + 1 of each tile; (i0, j0) is the warp tile's corner; edges guarded.
+    On the way: + bias[j], the activation, and zero where mask[i, j] is not positive."""
+    activate = EPILOGUES[activation]
 
     @cuda.jit(device=True, inline="always")
-    def store(c, acc, m, n, i0, j0, g, t):
+    def put(c, v, bias_vec, mask_vec, n, i, j):
+        if bias:
+            v += bias_vec[j]
+        v = activate(v)
+        if mask and not mask_vec[i * n + j] > float32(0.0):
+            v = float32(0.0)
+        c[i * n + j] = v
+
+    @cuda.jit(device=True, inline="always")
+    def store(c, acc, bias_vec, mask_vec, m, n, i0, j0, g, t):
         for mi in range(MI):
             for ni in range(NI):
                 o = (mi * NI + ni) * 4
@@ -419,11 +438,42 @@ def _warp_tile_store(MI: int, NI: int):
                     i = i0 + uint32(mi * 16 + half * 8) + g
                     if i < m:
                         if j < n:
-                            c[i * n + j] = acc[o + 2 * half]
+                            put(c, acc[o + 2 * half], bias_vec, mask_vec, n, i, j)
                         if j + uint32(1) < n:
-                            c[i * n + j + uint32(1)] = acc[o + 2 * half + 1]
+                            put(c, acc[o + 2 * half + 1], bias_vec, mask_vec, n, i, j + uint32(1))
 
     return store
+
+
+def _warp_tile_slices(MI: int, NI: int):
+    """Split-K for the tensor-core rungs: publish(work, acc, z, ...) writes a warp's
+    accumulators to slice z of the workspace; gather(work, acc, n_split, ...) sets them to the
+    sum of every slice, in slice order (the same result whichever block finishes last)."""
+
+    @cuda.jit(device=True, inline="always")
+    def publish(work, acc, z, m, n, i0, j0, g, t):
+        for mi in range(MI):
+            for ni in range(NI):
+                for r in range(4):  # c0..c3: rows g, g, g+8, g+8; columns 2t, 2t+1
+                    i = i0 + uint32(mi * 16 + (r // 2) * 8) + g
+                    j = j0 + uint32(ni * 8 + r % 2) + uint32(2) * t
+                    if i < m and j < n:
+                        work[(z * m + i) * n + j] = acc[(mi * NI + ni) * 4 + r]
+
+    @cuda.jit(device=True, inline="always")
+    def gather(work, acc, n_split, m, n, i0, j0, g, t):
+        for mi in range(MI):
+            for ni in range(NI):
+                for r in range(4):
+                    i = i0 + uint32(mi * 16 + (r // 2) * 8) + g
+                    j = j0 + uint32(ni * 8 + r % 2) + uint32(2) * t
+                    if i < m and j < n:
+                        v = float32(0.0)
+                        for zz in range(uint32(0), n_split):
+                            v += work[(zz * m + i) * n + j]
+                        acc[(mi * NI + ni) * 4 + r] = v
+
+    return publish, gather
 
 
 def _warp_mma(MI: int, NI: int, mma):
@@ -469,7 +519,7 @@ def _build_tensor(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
     THREADS = tiles.threads
     MI, NI = WM // 16, WN // 8  # mma tiles per warp
-    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
+    store, place = _warp_tile_epilogue(MI, NI), _warp_place(tiles)
     step, _ = _tf32_fragments_mma(tiles, round_on_read=False)  # rounded as they are staged
     LDA, LDB = BK + 4, BN + 8  # padded shared rows
     SA_SIZE, SB_SIZE = BM * LDA, BK * LDB
@@ -518,7 +568,7 @@ def _build_tensor(tiles: TensorTiles):
                     next_b[l] = b[gk * n + gj] if gk < k_dim and gj < n else float32(0.0)
             step(sa, sb, uint32(0), uint32(0), wm, wn, g, t, frag_a, frag_b, acc)
             cuda.syncthreads()
-        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
+        store(c, acc, c, c, m, n, row0 + wm, col0 + wn, g, t)
 
     return matmul_tensor_tf32
 
@@ -533,7 +583,7 @@ def _build_tensor_bf16(tiles: TensorTiles):
     BM, BN, BK, WM, WN = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN
     THREADS = tiles.threads
     MI, NI = WM // 16, WN // 8
-    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
+    store, place = _warp_tile_epilogue(MI, NI), _warp_place(tiles)
     multiply = _warp_mma(MI, NI, mma_bf16)
     HALF_K = BK // 2  # pairs along K per step
     LDA, LDB = HALF_K + 4, BN + 8  # padded shared rows, in pairs
@@ -602,7 +652,7 @@ def _build_tensor_bf16(tiles: TensorTiles):
                         frag_b[ni * 2 + 1] = sb[cb + uint32(4 * LDB)]
                     multiply(frag_a, frag_b, acc)
                 cuda.syncthreads()
-        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
+        store(c, acc, c, c, m, n, row0 + wm, col0 + wn, g, t)
 
     return matmul_tensor_bf16
 
@@ -624,100 +674,201 @@ def _as_staged(x):
     return x
 
 
-def _tf32_fragments_mma(tiles: TensorTiles, round_on_read: bool = True):
+def _shared_layout(tiles: TensorTiles, trans_a: bool = False, trans_b: bool = False):
+    """Row lengths (floats) of the float32 tiles in shared memory, padded so that the 32 lanes
+    of a fragment read hit 32 banks and every row starts on 16 bytes: A as [row][k] (BK + 4), or
+    as stored [k][row] when transposed (BM + 8); B as [k][column] (BN + 8), or [column][k]
+    (BK + 4) when transposed. Returns (LDA, LDB, floats of one stage of A, of B)."""
+    lda = tiles.BM + 8 if trans_a else tiles.BK + 4
+    ldb = tiles.BK + 4 if trans_b else tiles.BN + 8
+    stage_a = tiles.BK * lda if trans_a else tiles.BM * lda
+    stage_b = tiles.BN * ldb if trans_b else tiles.BK * ldb
+    return lda, ldb, stage_a, stage_b
+
+
+def _fragment_addresses(tiles: TensorTiles, trans_a: bool = False, trans_b: bool = False):
+    """a_at(base, r, k) and b_at(base, k, j): where A[r, k] and B[k, j] of the block's tiles sit
+    in shared memory, for either layout of each (_shared_layout)."""
+    lda, ldb, _, _ = _shared_layout(tiles, trans_a, trans_b)
+    U_LDA, U_LDB = uint32(lda), uint32(ldb)
+
+    @cuda.jit(device=True, inline="always")
+    def a_at(base, r, k):
+        return base + (k * U_LDA + r if trans_a else r * U_LDA + k)
+
+    @cuda.jit(device=True, inline="always")
+    def b_at(base, k, j):
+        return base + (j * U_LDB + k if trans_b else k * U_LDB + j)
+
+    return a_at, b_at
+
+
+def _tf32_fragments_mma(tiles: TensorTiles, round_on_read=True, trans_a=False, trans_b=False):
     """One buffer's BK of K for one warp in TF32: fragments from the float32 tiles (rounded as
     they are read, unless they were rounded as they were staged), then (WM/16)(WN/8) mma per 8
-    of K. Rows padded to BK + 4 (A) and BN + 8 (B) floats; the buffer starts at base_a, base_b."""
-    BK, LDA, LDB = tiles.BK, tiles.BK + 4, tiles.BN + 8
-    MI, NI = tiles.WM // 16, tiles.WN // 8
-    U_LDA, U_LDB = uint32(LDA), uint32(LDB)
+    of K. The buffer starts at base_a, base_b; layouts as _shared_layout."""
+    BK, MI, NI = tiles.BK, tiles.WM // 16, tiles.WN // 8
+    a_at, b_at = _fragment_addresses(tiles, trans_a, trans_b)
     tf32_of = tf32 if round_on_read else _as_staged
     multiply = _warp_mma(MI, NI, mma_tf32)
+    U4, U8 = uint32(4), uint32(8)
 
     @cuda.jit(device=True, inline="always")
     def step(sa, sb, base_a, base_b, wm, wn, g, t, frag_a, frag_b, acc):
         for kk in range(0, BK, 8):
+            k = uint32(kk) + t
             for mi in range(MI):
-                ra = base_a + (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + t
-                frag_a[mi * 4] = tf32_of(sa[ra])
-                frag_a[mi * 4 + 1] = tf32_of(sa[ra + uint32(8 * LDA)])
-                frag_a[mi * 4 + 2] = tf32_of(sa[ra + uint32(4)])
-                frag_a[mi * 4 + 3] = tf32_of(sa[ra + uint32(8 * LDA + 4)])
+                r = wm + uint32(mi * 16) + g
+                frag_a[mi * 4] = tf32_of(sa[a_at(base_a, r, k)])
+                frag_a[mi * 4 + 1] = tf32_of(sa[a_at(base_a, r + U8, k)])
+                frag_a[mi * 4 + 2] = tf32_of(sa[a_at(base_a, r, k + U4)])
+                frag_a[mi * 4 + 3] = tf32_of(sa[a_at(base_a, r + U8, k + U4)])
             for ni in range(NI):
-                cb = base_b + (uint32(kk) + t) * U_LDB + wn + uint32(ni * 8) + g
-                frag_b[ni * 2] = tf32_of(sb[cb])
-                frag_b[ni * 2 + 1] = tf32_of(sb[cb + uint32(4 * LDB)])
+                j = wn + uint32(ni * 8) + g
+                frag_b[ni * 2] = tf32_of(sb[b_at(base_b, k, j)])
+                frag_b[ni * 2 + 1] = tf32_of(sb[b_at(base_b, k + U4, j)])
             multiply(frag_a, frag_b, acc)
 
     return step, float32
 
 
-def _bf16_fragments_mma(tiles: TensorTiles):
+def _bf16_fragments_mma(tiles: TensorTiles, trans_a=False, trans_b=False):
     """The same in bfloat16: each register a pair of neighbours along K, rounded and packed
-    (cvt.rn.bf16x2) as it is read, 16 of K per mma."""
-    BK, LDA, LDB = tiles.BK, tiles.BK + 4, tiles.BN + 8
-    MI, NI = tiles.WM // 16, tiles.WN // 8
-    U_LDA, U_LDB = uint32(LDA), uint32(LDB)
+    (cvt.rn.bf16x2, the higher k in the high half) as it is read, 16 of K per mma."""
+    BK, MI, NI = tiles.BK, tiles.WM // 16, tiles.WN // 8
+    a_at, b_at = _fragment_addresses(tiles, trans_a, trans_b)
     multiply = _warp_mma(MI, NI, mma_bf16)
+    U1, U8 = uint32(1), uint32(8)
+
+    @cuda.jit(device=True, inline="always")
+    def pair_a(sa, base, r, k):  # A[r, k], A[r, k + 1]
+        return bf16x2(sa[a_at(base, r, k + U1)], sa[a_at(base, r, k)])
+
+    @cuda.jit(device=True, inline="always")
+    def pair_b(sb, base, k, j):  # B[k, j], B[k + 1, j]
+        return bf16x2(sb[b_at(base, k + U1, j)], sb[b_at(base, k, j)])
 
     @cuda.jit(device=True, inline="always")
     def step(sa, sb, base_a, base_b, wm, wn, g, t, frag_a, frag_b, acc):
         for kk in range(0, BK, 16):
+            k = uint32(kk) + uint32(2) * t
             for mi in range(MI):
-                ra = base_a + (wm + uint32(mi * 16) + g) * U_LDA + uint32(kk) + uint32(2) * t
-                frag_a[mi * 4] = bf16x2(sa[ra + uint32(1)], sa[ra])
-                frag_a[mi * 4 + 1] = bf16x2(sa[ra + uint32(8 * LDA + 1)], sa[ra + uint32(8 * LDA)])
-                frag_a[mi * 4 + 2] = bf16x2(sa[ra + uint32(9)], sa[ra + uint32(8)])
-                frag_a[mi * 4 + 3] = bf16x2(
-                    sa[ra + uint32(8 * LDA + 9)], sa[ra + uint32(8 * LDA + 8)]
-                )
+                r = wm + uint32(mi * 16) + g
+                frag_a[mi * 4] = pair_a(sa, base_a, r, k)
+                frag_a[mi * 4 + 1] = pair_a(sa, base_a, r + U8, k)
+                frag_a[mi * 4 + 2] = pair_a(sa, base_a, r, k + U8)
+                frag_a[mi * 4 + 3] = pair_a(sa, base_a, r + U8, k + U8)
             for ni in range(NI):
-                cb = base_b + (uint32(kk) + uint32(2) * t) * U_LDB + wn + uint32(ni * 8) + g
-                frag_b[ni * 2] = bf16x2(sb[cb + U_LDB], sb[cb])
-                frag_b[ni * 2 + 1] = bf16x2(sb[cb + uint32(9 * LDB)], sb[cb + uint32(8 * LDB)])
+                j = wn + uint32(ni * 8) + g
+                frag_b[ni * 2] = pair_b(sb, base_b, k, j)
+                frag_b[ni * 2 + 1] = pair_b(sb, base_b, k + U8, j)
             multiply(frag_a, frag_b, acc)
 
     return step, uint32
 
 
-def _build_tensor_async(tiles: TensorTiles, precision: str, vec: int):
+@dataclass(frozen=True)
+class TensorVariant:
+    """What one compiled kernel of rungs 10 and 11 was built for: its tiles and precision, the
+    copy width, and the same operand layouts and epilogue as versions 6 and 7 (GemmVariant), so
+    that Phase 5's training step can run on the tensor cores."""
+
+    tiles: TensorTiles
+    precision: str = "tf32"
+    vec: int = 4
+    activation: str | None = None
+    bias: bool = False
+    trans_a: bool = False
+    trans_b: bool = False
+    mask: bool = False
+    col_sums: bool = False
+    split_k: bool = False
+
+    def __str__(self) -> str:
+        flags = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
+        extras = (f" +{self.activation}" if self.activation else "") + "".join(
+            f" +{name}" for name in flags if getattr(self, name)
+        )
+        copy = " copy4" if self.vec == 1 else ""
+        return f"tensor_{self.precision}_async {self.tiles}{copy}{extras}"
+
+
+def _build_tensor_async(variant: TensorVariant):
+    tiles, precision, vec = variant.tiles, variant.precision, variant.vec
     BM, BN, BK, WM, WN, STAGES = tiles.BM, tiles.BN, tiles.BK, tiles.WM, tiles.WN, tiles.stages
+    TA, TB = variant.trans_a, variant.trans_b
+    HAS_BIAS, HAS_MASK, COLSUM, SPLIT_K = (
+        variant.bias,
+        variant.mask,
+        variant.col_sums,
+        variant.split_k,
+    )
+    check_activation(variant.activation)
+    if COLSUM and (TB or SPLIT_K or tiles.threads < BN):
+        raise ValueError(
+            f"{variant}: col_sums needs B as stored (not trans_b), no split-K, BN threads or more"
+        )
     THREADS = tiles.threads
     MI, NI = WM // 16, WN // 8
-    store, place = _warp_tile_store(MI, NI), _warp_place(tiles)
-    step, frag_type = {"tf32": _tf32_fragments_mma, "bf16": _bf16_fragments_mma}[precision](tiles)
+    store = _warp_tile_epilogue(MI, NI, variant.activation, HAS_BIAS, HAS_MASK)
+    publish, gather = _warp_tile_slices(MI, NI)
+    place = _warp_place(tiles)
+    if precision == "tf32":
+        step, frag_type = _tf32_fragments_mma(tiles, True, TA, TB)
+    else:
+        step, frag_type = _bf16_fragments_mma(tiles, TA, TB)
     copy = copy16 if vec == 4 else copy4
-    LDA, LDB = BK + 4, BN + 8  # padded rows, still multiples of 16 bytes
-    STAGE_A, STAGE_B = BM * LDA, BK * LDB
+    LDA, LDB, STAGE_A, STAGE_B = _shared_layout(tiles, TA, TB)
     SA_SIZE, SB_SIZE = STAGES * STAGE_A, STAGES * STAGE_B  # (array sizes: constants)
+    if 4 * (SA_SIZE + SB_SIZE) > SHARED_LIMIT:
+        raise ValueError(f"{variant}: {4 * (SA_SIZE + SB_SIZE)} bytes of shared memory")
     COPIES_A, COPIES_B = BM * BK // (vec * THREADS), BK * BN // (vec * THREADS)
     ACC, FRAG_A, FRAG_B = MI * NI * 4, MI * 4, NI * 2
-    U_BK, U_LDA, U_LDB = uint32(BK), uint32(LDA), uint32(LDB)
-    U_ROW_A, U_ROW_B, U_VEC = uint32(BK // vec), uint32(BN // vec), uint32(vec)
+    U_BK, U_BN, U_LDA, U_LDB = uint32(BK), uint32(BN), uint32(LDA), uint32(LDB)
+    # copies per stored row of each tile: along K for A (along M when transposed), along N for
+    # B (along K when transposed)
+    U_ROW_A = uint32((BM if TA else BK) // vec)
+    U_ROW_B = uint32((BK if TB else BN) // vec)
+    U_VEC = uint32(vec)
     PENDING = STAGES - 2  # copy groups still in flight when a step's tile must have landed
 
     @cuda.jit(device=True, inline="always")
-    def issue(sa, sb, a, b, s, tid, row0, col0, m, n, k_dim):
-        """Start the copies of step s's tiles into buffer s % STAGES."""
-        k0, slot = s * U_BK, s % uint32(STAGES)
+    def issue(sa, sb, a, b, s, k0, tid, row0, col0, m, n, k_dim, k_end):
+        """Start the copies of the tiles at k0 into buffer s % STAGES."""
+        slot = s % uint32(STAGES)
         for l in range(COPIES_A):
             e = tid + uint32(l * THREADS)
-            r, kc = e // U_ROW_A, (e % U_ROW_A) * U_VEC
-            gi, gk = row0 + r, k0 + kc
-            inside = gi < m and gk < k_dim
-            src = gi * k_dim + gk if inside else uint32(0)
-            copy(sa, slot * uint32(STAGE_A) + r * U_LDA + kc, a, src, inside)
+            rr, cc = e // U_ROW_A, (e % U_ROW_A) * U_VEC  # stored row and column in the tile
+            if TA:  # A stored (K, M): rows are k
+                gk, gi = k0 + rr, row0 + cc
+                inside = gk < k_end and gi < m
+                src = gk * m + gi if inside else uint32(0)
+            else:
+                gi, gk = row0 + rr, k0 + cc
+                inside = gi < m and gk < k_end
+                src = gi * k_dim + gk if inside else uint32(0)
+            copy(sa, slot * uint32(STAGE_A) + rr * U_LDA + cc, a, src, inside)
         for l in range(COPIES_B):
             e = tid + uint32(l * THREADS)
-            kr, jc = e // U_ROW_B, (e % U_ROW_B) * U_VEC
-            gk, gj = k0 + kr, col0 + jc
-            inside = gk < k_dim and gj < n
-            src = gk * n + gj if inside else uint32(0)
-            copy(sb, slot * uint32(STAGE_B) + kr * U_LDB + jc, b, src, inside)
+            rr, cc = e // U_ROW_B, (e % U_ROW_B) * U_VEC
+            if TB:  # B stored (N, K): rows are columns of op(B)
+                gj, gk = col0 + rr, k0 + cc
+                inside = gj < n and gk < k_end
+                src = gj * k_dim + gk if inside else uint32(0)
+            else:
+                gk, gj = k0 + rr, col0 + cc
+                inside = gk < k_end and gj < n
+                src = gk * n + gj if inside else uint32(0)
+            copy(sb, slot * uint32(STAGE_B) + rr * U_LDB + cc, b, src, inside)
 
+    @cached
     @cuda.jit(fastmath=True)
-    def matmul_tensor_async(a, b, c, m, n, k_dim):
-        # a: (m*k_dim,), b: (k_dim*n,), c: (m*n,) row-major; m, n, k_dim: uint32
+    def matmul_tensor_async(a, b, bias_vec, mask_vec, sums, work, counters, c, m, n, k_dim,
+                            n_split):  # fmt: skip
+        # a: (m*k_dim,) A, row-major (K, M) when TA; b: (k_dim*n,) B, (N, K) when TB;
+        # bias_vec: (n,); mask_vec: (m*n,); sums: (n,) (each unused unless its flag is set);
+        # work: (n_split*m*n,) partial tiles, counters: (tiles,) int32 zeros (split-K only);
+        # c: (m*n,); m, n, k_dim, n_split: uint32
         sa = cuda.shared.array(SA_SIZE, float32, alignment=SHARED_ALIGN)
         sb = cuda.shared.array(SB_SIZE, float32, alignment=SHARED_ALIGN)
         frag_a = cuda.local.array(FRAG_A, frag_type)
@@ -726,22 +877,54 @@ def _build_tensor_async(tiles: TensorTiles, precision: str, vec: int):
         tid, g, t, wm, wn, row0, col0 = place()
         for i in range(ACC):
             acc[i] = 0.0
-        steps = (k_dim + U_BK - uint32(1)) // U_BK
+        # This block's slice of K: all of it, or (split-K) whole tiles of it for slice blockIdx.z
+        k_begin, k_end = uint32(0), k_dim
+        split = SPLIT_K and n_split > uint32(1)
+        if split:
+            per = (k_dim + n_split * U_BK - uint32(1)) // (n_split * U_BK) * U_BK
+            k_begin = min(uint32(cuda.blockIdx.z) * per, k_dim)
+            k_end = min(k_begin + per, k_dim)
+        steps = (k_end - k_begin + U_BK - uint32(1)) // U_BK
+        col_sum = float32(0.0)
+        sums_here = COLSUM and cuda.blockIdx.y == 0 and tid < U_BN
         for s in range(STAGES - 1):  # fill the pipeline: one group of copies per stage
             if uint32(s) < steps:
-                issue(sa, sb, a, b, uint32(s), tid, row0, col0, m, n, k_dim)
+                k0 = k_begin + uint32(s) * U_BK
+                issue(sa, sb, a, b, uint32(s), k0, tid, row0, col0, m, n, k_dim, k_end)
             commit()
         for s in range(uint32(0), steps):
             wait(PENDING)  # this thread's copies of step s have landed
             cuda.syncthreads()  # everyone's have; everyone is done with the buffer of step s-1
             ahead = s + uint32(STAGES - 1)
             if ahead < steps:
-                issue(sa, sb, a, b, ahead, tid, row0, col0, m, n, k_dim)
+                k0 = k_begin + ahead * U_BK
+                issue(sa, sb, a, b, ahead, k0, tid, row0, col0, m, n, k_dim, k_end)
             commit()  # (an empty group at the end keeps the count)
             slot = s % uint32(STAGES)
+            if sums_here:  # column tid of this B tile; rows past K were filled with zeros
+                for kk in range(BK):
+                    col_sum += sb[slot * uint32(STAGE_B) + uint32(kk) * U_LDB + tid]
             step(sa, sb, slot * uint32(STAGE_A), slot * uint32(STAGE_B), wm, wn, g, t,
                  frag_a, frag_b, acc)  # fmt: skip
-        store(c, acc, m, n, row0 + wm, col0 + wn, g, t)
+        i0, j0 = row0 + wm, col0 + wn
+        if split:  # the same protocol as versions 6 and 7 (gemm_kernel)
+            publish(work, acc, uint32(cuda.blockIdx.z), m, n, i0, j0, g, t)
+            cuda.threadfence()
+            last = cuda.shared.array(1, int32)
+            cuda.syncthreads()
+            tile_id = cuda.blockIdx.y * cuda.gridDim.x + cuda.blockIdx.x
+            if tid == 0:
+                last[0] = cuda.atomic.add(counters, tile_id, 1) == n_split - uint32(1)
+            cuda.syncthreads()
+            if last[0] == 0:
+                return
+            cuda.threadfence()
+            gather(work, acc, n_split, m, n, i0, j0, g, t)
+            if tid == 0:
+                counters[tile_id] = 0
+        if sums_here and col0 + tid < n:
+            sums[col0 + tid] = col_sum
+        store(c, acc, bias_vec, mask_vec, m, n, i0, j0, g, t)
 
     return matmul_tensor_async
 
@@ -1257,6 +1440,20 @@ def check_precision(precision: str) -> None:
         )
 
 
+def require_precision(precision: str) -> None:
+    """ValueError, one line, unless `precision` is known and this GPU can compute in it (the
+    tensor-core precisions need mma.sync: compute capability 8.0 or newer; the simulator has
+    the stand-ins)."""
+    check_precision(precision)
+    if precision != "fp32" and not simulated():
+        major, minor = cuda.get_current_device().compute_capability
+        if (major, minor) < (8, 0):
+            raise ValueError(
+                f"{precision} needs the mma.sync tensor cores of compute capability 8.0 or newer; "
+                f"this GPU is {major}.{minor}: use precision='fp32'"
+            )
+
+
 def plan(
     version: str,
     a,
@@ -1276,8 +1473,9 @@ def plan(
     """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
     float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
 
-    Versions 1-5 and 8 compute the plain product A (M, K) @ B (K, N); version 8 takes `tiles`
-    as a TensorTiles (default: tensor_tiles_for the output). Versions 6 and 7 (double_buffered,
+    Versions 1-5, 8 and 9 compute the plain product A (M, K) @ B (K, N); the tensor-core
+    versions take `tiles` as a TensorTiles (default: tensor_tiles_for the output), and 10 and 11
+    also take every option of 6 and 7 below except `col_sums` with `split`. Versions 6 and 7 (double_buffered,
     wide) compute op(a) @ op(b), where a is (M, K), or (K, M) with `trans_a`, and b is (K, N), or
     (N, K) with `trans_b`, with an epilogue: + `bias` (N,), `activation` (one of ACTIVATIONS),
     then zero where `mask` (M, N) is not positive; `col_sums` (N,) receives the column sums of
@@ -1285,6 +1483,9 @@ def plan(
     here, so plan once per launch site). `tiles` default to TUNED's for this output size.
     """
     m, n = c.shape
+    if version in _ASYNC:
+        return _plan_async(version, a, b, c, tiles, bias, activation, trans_a, trans_b, mask,
+                           col_sums, split, stream)  # fmt: skip
     if version in _PLAIN or version in _TENSOR:
         tensor_tiles = tiles if version in _TENSOR and isinstance(tiles, TensorTiles) else None
         extras = {
@@ -1295,18 +1496,13 @@ def plan(
         if given:
             raise ValueError(
                 f"version {version!r} computes the plain product; {', '.join(given)} needs "
-                f"one of {', '.join(map(repr, FUSED))}"
+                f"one of {', '.join(map(repr, (*FUSED, *_ASYNC)))}"
             )
         if version in _TENSOR:  # flat arrays and uint32 sizes, as version 5
             tc = tensor_tiles or tensor_tiles_for(m, n, version)
-            if (tc.stages > 1) != (version in _ASYNC):
-                raise ValueError(
-                    f"version {version!r} takes tiles of "
-                    f"{'two or more stages' if version in _ASYNC else 'one stage'}, not {tc}"
-                )
-            k_dim = a.shape[1]
-            vec_ok = k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
-            kernel = tensor_kernel(tc, _TENSOR[version], 4 if vec_ok else 1)
+            if tc.stages > 1:
+                raise ValueError(f"version {version!r} takes tiles of one stage, not {tc}")
+            kernel = tensor_kernel(tc, _TENSOR[version])
             block, rows, cols = tc.threads, tc.BM, tc.BN
             flat = True
         else:
@@ -1344,6 +1540,37 @@ def plan(
     return Launch(kernel, grid, tiles.threads, (fa, fb, *extras, fc, *sizes), stream)
 
 
+def _plan_async(version, a, b, c, tiles, bias, activation, trans_a, trans_b, mask, col_sums,
+                split, stream) -> Launch:  # fmt: skip
+    """plan() for rungs 10 and 11: the plain product, or op(a) @ op(b) with the epilogue and
+    split-K of versions 6 and 7 (the options as plan takes them)."""
+    m, n = c.shape
+    tc = tiles if isinstance(tiles, TensorTiles) else tensor_tiles_for(m, n, version)
+    if tc.stages < 2:
+        raise ValueError(f"version {version!r} takes tiles of two or more stages, not {tc}")
+    k_dim = a.shape[0] if trans_a else a.shape[1]
+    # 16-byte copies need every stored row a multiple of 4 floats and aligned operands
+    rows_ok = (m if trans_a else k_dim) % 4 == 0 and (k_dim if trans_b else n) % 4 == 0
+    vec = 4 if rows_ok and _aligned16(a) and _aligned16(b) else 1
+    kernel = tensor_kernel(
+        tc, _TENSOR[version], vec, activation=activation, bias=bias is not None,
+        trans_a=trans_a, trans_b=trans_b, mask=mask is not None, col_sums=col_sums is not None,
+        split_k=split > 1,
+    )  # fmt: skip
+    grid = (math.ceil(n / tc.BN), math.ceil(m / tc.BM), split)
+    fc = c.reshape(c.size)
+    unused = fc[:1]
+    extras = [unused if x is None else x.reshape(x.size) for x in (bias, mask, col_sums)]
+    if split > 1:
+        extras.append(cuda.device_array(split * m * n, np.float32))  # the slices' tiles
+        extras.append(cuda.to_device(np.zeros(grid[0] * grid[1], np.int32)))
+    else:
+        extras += [unused, unused]
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(split))
+    return Launch(kernel, grid, tc.threads, (a.reshape(a.size), b.reshape(b.size), *extras, fc,
+                                             *sizes), stream)  # fmt: skip
+
+
 def _aligned16(x) -> bool:
     """Whether a device array starts on a 16-byte boundary (the simulator has no addresses)."""
     interface = getattr(x, "__cuda_array_interface__", None)
@@ -1356,9 +1583,8 @@ def compiled_kernels() -> dict[str, object]:
     friends tell their resources)."""
     kernels = {version: kernel for version, (kernel, *_) in _PLAIN.items()}
     kernels |= {
-        f"tensor_{precision}{'_async' if tiles.stages > 1 else ''} {tiles}"
-        + (" copy4" if vec == 1 and tiles.stages > 1 else ""): kernel
-        for (tiles, precision, vec), kernel in _TENSOR_COMPILED.items()
+        str(v) if v.tiles.stages > 1 else f"tensor_{v.precision} {v.tiles}": kernel
+        for v, kernel in _TENSOR_COMPILED.items()
     }
     kernels |= {str(variant): kernel for variant, kernel in _COMPILED.items()}
     return kernels
@@ -1375,14 +1601,7 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     PRECISIONS); `version` picks a rung of the ladder instead of the fastest one for it.
     """
     require_gpu()
-    check_precision(precision)
-    if precision != "fp32" and not simulated():
-        major, minor = cuda.get_current_device().compute_capability
-        if (major, minor) < (8, 0):
-            raise ValueError(
-                f"{precision} needs the mma.sync tensor cores of compute capability 8.0 or newer; "
-                f"this GPU is {major}.{minor}: use precision='fp32'"
-            )
+    require_precision(precision)
     if version is None:
         version = PRECISIONS[precision][0]
     if version not in VERSIONS:

@@ -149,6 +149,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--evaluate", metavar="MODEL", help="only evaluate a saved model.npz on the test set"
     )
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "tf32", "bf16"],
+        default="fp32",
+        help="what the GPU step's matrix products compute in: fp32 (step for step the CPU "
+        "trainer's), or tf32 / bf16 on the tensor cores (float32 weights and sums; GPU only)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -218,10 +225,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         config.validate()
+        if args.precision != "fp32" and args.device == "cpu":
+            raise ValueError(
+                f"--precision {args.precision} runs on a GPU's tensor cores; the CPU trainer "
+                "(Phase 3's C library) computes in fp32"
+            )
         device = pick_device(args.device)
         metrics = train(
-            config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress
-        )
+            config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress,
+            precision=args.precision,
+        )  # fmt: skip
     except (ValueError, DataNotFoundError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -233,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     test = metrics["test"]
     seconds = metrics["train_seconds"]
     print(
-        f"{config.dataset} on the {device}: test accuracy {test['accuracy']:.2%} after "
+        f"{config.dataset} on the {device}"
+        + (f" in {args.precision}" if args.precision != "fp32" else "")
+        + f": test accuracy {test['accuracy']:.2%} after "
         f"{_plural(config.epochs, 'epoch')}, {seconds:.{1 if seconds >= 10 else 2}f} s of training; "
         f"artefacts in {args.out}"
     )

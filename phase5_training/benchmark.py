@@ -96,17 +96,40 @@ def torch_run(data: dict, config: TrainConfig, device: str) -> dict:
     return {"epoch_seconds": seconds, "accuracy": _test_accuracy(model, data, dev), "steps": total}
 
 
-def torch_graph_run(data: dict, config: TrainConfig) -> dict:
+def torch_graph_run(
+    data: dict, config: TrainConfig, precision: str = "fp32", compiled: bool = False
+) -> dict:
     """The same training in PyTorch with the whole step (batch gather, forward, backward, loss
     and accuracy sums, SGD update, learning rate from a device table) captured in a CUDA graph
     per batch size, as PyTorch's CUDA-graph documentation does for whole-network capture.
     Warm-up and capture are timed apart from the epochs, and their effects on the weights undone.
+
+    `precision`: fp32 (TF32 off), tf32 (cuBLAS allowed TF32 for float32 products) or bf16 (the
+    forward pass under BF16 autocast: products in bfloat16, float32 weights); `compiled`: the
+    model through torch.compile (inductor, default mode) inside the captured step.
     """
     import torch
 
     dev = torch.device("cuda")
     F = torch.nn.functional
+    allow_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        return _torch_graph_run(torch, F, dev, data, config, precision, compiled)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+
+
+def _torch_graph_run(torch, F, dev, data, config, precision, compiled) -> dict:
+    import contextlib
+
     model, weights, biases = _torch_model(config, dev)
+    forward = torch.compile(model) if compiled else model
+    autocast = (
+        (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+        if precision == "bf16"
+        else contextlib.nullcontext
+    )
     params = weights + biases
     velocity = [torch.zeros_like(p) for p in params]
     x = torch.from_numpy(data["x_train"]).to(dev)
@@ -127,8 +150,9 @@ def torch_graph_run(data: dict, config: TrainConfig) -> dict:
         def step():
             rows = order_t[pos_t * B + rows_in_batch]
             xb, yb = x[rows], y[rows]
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
+            with autocast():
+                out = forward(xb)
+            loss = F.cross_entropy(out.float(), yb)
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
                 loss_sum.add_(loss * b)
@@ -287,7 +311,22 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="threads of the C library (default: every CPU this process may use)",
     )
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=["fp32", "tf32", "bf16"],
+        help="GPU: the precisions of the products, for our trainer and PyTorch's captured step "
+        "(default: all three on a GPU; the CPU computes in fp32)",
+    )
+    p.add_argument(
+        "--compiled",
+        action="store_true",
+        help="GPU: also PyTorch with the model through torch.compile inside the captured step",
+    )
     args = p.parse_args(argv)  # fmt: skip
+    precisions = args.precisions or (["fp32", "tf32", "bf16"] if args.device == "gpu" else ["fp32"])
+    if args.device == "cpu" and precisions != ["fp32"]:
+        p.error("the CPU trainer computes in fp32: --precisions tf32 and bf16 need --device gpu")
     config = TrainConfig(epochs=args.epochs)
     dataset = load_dataset(config.dataset, args.data_dir)
     data = prepare_data(dataset, config)
@@ -305,19 +344,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = BenchResults(name="phase5_training")
     monitor = LoadMonitor().start()
-    with tempfile.TemporaryDirectory() as out:
-        metrics = train(config, out, device=args.device, progress=False, dataset=dataset)
-    ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture already apart
     steps = config.epochs * math.ceil(len(data["y_train"]) / config.batch_size)
-    setup = None
-    if args.device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
-        setup = metrics["compile_seconds"] + metrics["capture_seconds"]
-        results.notes.append(
-            f"nn-foundations setup: {metrics['compile_seconds']:.2f} s compiling or loading "
-            f"kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
+    for precision in precisions:
+        with tempfile.TemporaryDirectory() as out:
+            metrics = train(config, out, device=args.device, progress=False, dataset=dataset,
+                            precision=precision)  # fmt: skip
+        ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture apart
+        setup = None
+        if args.device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
+            setup = metrics["compile_seconds"] + metrics["capture_seconds"]
+            results.notes.append(
+                f"nn-foundations {precision} setup: {metrics['compile_seconds']:.2f} s compiling "
+                f"or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
+            )
+        name = (
+            "nn-foundations (numba kernels" if args.device == "gpu" else "nn-foundations (C library"
         )
-    name = f"nn-foundations ({'numba kernels' if args.device == 'gpu' else 'C library'})"
-    results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
+        name += f", {precision})" if args.device == "gpu" else ")"
+        results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
     if args.device == "cpu":  # Phase 2's NumPy network: the same steps, in NumPy's float32
         from phase2_numpy.train import train as numpy_train
 
@@ -342,13 +386,19 @@ def main(argv: list[str] | None = None) -> int:
             )
         )  # fmt: skip
         if args.device == "gpu":
-            run = torch_graph_run(data, config)
-            results.add(
-                **summarise(
-                    f"PyTorch {torch.__version__}, step in a CUDA graph", run["epoch_seconds"],
-                    run["accuracy"], run["steps"], run["setup_seconds"],
-                )
-            )  # fmt: skip
+            for precision in precisions:
+                for compiled in (False, True) if args.compiled else (False,):
+                    label = f"PyTorch {torch.__version__}, step in a CUDA graph, {precision}"
+                    label += ", torch.compile" if compiled else ""
+                    try:
+                        run = torch_graph_run(data, config, precision, compiled)
+                    except Exception as e:  # a peer that fails is reported, not fatal
+                        results.notes.append(f"{label}: failed ({type(e).__name__}: {e})"[:300])
+                        continue
+                    results.add(**summarise(
+                        label, run["epoch_seconds"], run["accuracy"], run["steps"],
+                        run["setup_seconds"],
+                    ))  # fmt: skip
     monitor.stop()
     results.note_load(monitor)  # the warning, if any, is the last note: printed under the table
     rows = [

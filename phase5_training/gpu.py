@@ -40,7 +40,7 @@ from numba import cuda
 from phase2_numpy.network import Params
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
-from phase4_cuda.matmul import Launch, Tiles, plan
+from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
 from phase5_training import gpu_kernels as k
 
 __all__ = ["GpuTrainer", "Product", "StepGraph", "StepPlan", "split_for_step", "tiles_for_step"]
@@ -65,31 +65,49 @@ def _multiprocessors() -> int:
     return cuda.get_current_device().MULTIPROCESSOR_COUNT
 
 
-def tiles_for_step(m: int, n: int, sms: int) -> Tiles:
+#: The same for the tensor-core products (precision tf32 or bf16; Phase 4's rungs 10 and 11),
+#: measured per product with `python -m phase5_training.tune_step --precision tf32` on the H100
+#: (README.md): 32 deep, like SMALL_TILES, for the same reason (fewer steps in each block's chain
+#: of load latencies); 32 x 32 blocks of four 16 x 16 warp tiles with four cp.async stages for
+#: the 128-row products, 64 x 64 blocks with two stages where the output has enough of them.
+TENSOR_TILES = (
+    TensorTiles(64, 64, 32, 32, 32, stages=2),
+    TensorTiles(32, 32, 32, 16, 16, stages=4),
+)
+
+
+def tiles_for_step(m: int, n: int, sms: int, candidates=SMALL_TILES):
     """Block tiles for an (m, n) output in a training step or evaluation: the largest of
-    SMALL_TILES that still spreads over half the multiprocessors. (Evaluation's 4096-row
-    products would gain little from Phase 4's big tiles and would cost two more compilations.)"""
-    for t in SMALL_TILES:
+    `candidates` (SMALL_TILES, or TENSOR_TILES) that still spreads over half the
+    multiprocessors. (Evaluation's 4096-row products would gain little from Phase 4's big tiles
+    and would cost two more compilations.)"""
+    for t in candidates:
         if math.ceil(m / t.BM) * math.ceil(n / t.BN) >= sms // 2:
             return t
-    return SMALL_TILES[-1]
+    return candidates[-1]
 
 
 #: split-K helps only where K is long: measured per product on the H100 (`python -m
 #: phase5_training.tune_step`, README.md), 4 slices beat 5-12 for the forward products, and the weight gradients (K = 128, four
 #: tiles) were slower split at all.
 MAX_SPLIT = 4
+#: the same for the tensor-core products (4 beat 2, 8 and 12 over a whole step), which split K
+#: only past 16 tiles of it: at K = 256 and 512 one slice measured faster than two or four.
+TENSOR_MAX_SPLIT = 4
+TENSOR_MIN_K_TILES = 16
 
 
-def split_for_step(m: int, n: int, k: int, tiles: Tiles, sms: int) -> int:
+def split_for_step(
+    m: int, n: int, k: int, tiles, sms: int, max_split: int = MAX_SPLIT, min_k_tiles: int = 4
+) -> int:
     """Slices of K (split-K) for an (m, n) output with inner size k: for an output too small to
-    give every multiprocessor a block and a K of more than four tiles, up to MAX_SPLIT slices of
-    at least two tiles each."""
+    give every multiprocessor a block and a K of more than `min_k_tiles` tiles, up to
+    `max_split` slices of at least two tiles each."""
     blocks = math.ceil(m / tiles.BM) * math.ceil(n / tiles.BN)
     k_tiles = math.ceil(k / tiles.BK)
-    if blocks >= sms or k_tiles <= 4:
+    if blocks >= sms or k_tiles <= min_k_tiles:
         return 1
-    return max(1, min(MAX_SPLIT, k_tiles // 2, math.ceil(2 * sms / blocks)))
+    return max(1, min(max_split, k_tiles // 2, math.ceil(2 * sms / blocks)))
 
 
 @dataclass(frozen=True)
@@ -103,14 +121,15 @@ class Product:
     c: object
     k: int  # the inner size
     options: dict  # bias, activation, trans_a, trans_b, mask, col_sums
-    tiles: Tiles
+    tiles: Tiles | TensorTiles
     split: int
     launch: Launch
+    version: str = "wide"  # Phase 4's version: wide (fp32) or a tensor-core rung
 
-    def replan(self, tiles: Tiles, split: int, stream=0) -> Launch:
+    def replan(self, tiles: Tiles | TensorTiles, split: int, stream=0) -> Launch:
         """The same product with other tiles or split (tune_step compares them)."""
-        return plan("wide", self.a, self.b, self.c, tiles=tiles, split=split, stream=stream,
-                    **self.options)  # fmt: skip
+        return plan(self.version, self.a, self.b, self.c, tiles=tiles, split=split,
+                    stream=stream, **self.options)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,9 +191,20 @@ class GpuTrainer:
 
     device = "gpu"
 
-    def __init__(self, params: Params, config: TrainConfig, use_graphs: bool | None = None) -> None:
-        """`use_graphs`: replay steps from CUDA graphs (default: on a real GPU)."""
+    def __init__(
+        self,
+        params: Params,
+        config: TrainConfig,
+        use_graphs: bool | None = None,
+        precision: str = "fp32",
+    ) -> None:
+        """`use_graphs`: replay steps from CUDA graphs (default: on a real GPU). `precision`:
+        what the step's matrix products compute in, 'fp32' (the default: step for step the CPU
+        trainer's) or 'tf32' / 'bf16' on the tensor cores (Phase 4's rungs 10 and 11); weights,
+        momentum, the loss and every other kernel stay float32."""
         require_gpu()
+        require_precision(precision)
+        self.precision = precision
         self.config = config
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
@@ -261,10 +291,20 @@ class GpuTrainer:
         yb = cuda.device_array(b, np.int32, stream=s)
 
         def product(name, a, bb, c, k_dim, **options) -> Product:
-            tiles = tiles_for_step(*c.shape, self.sms)
-            split = split_for_step(*c.shape, k_dim, tiles, self.sms)
-            launch = plan("wide", a, bb, c, tiles=tiles, split=split, stream=s, **options)
-            return Product(name, a, bb, c, k_dim, options, tiles, split, launch)
+            if self.precision == "fp32":
+                version = "wide"
+                tiles = tiles_for_step(*c.shape, self.sms)
+                split = split_for_step(*c.shape, k_dim, tiles, self.sms)
+            else:  # the tensor-core rung, split-K up to TENSOR_MAX_SPLIT except with col_sums
+                version = PRECISIONS[self.precision][0]
+                tiles = tiles_for_step(*c.shape, self.sms, TENSOR_TILES)
+                split = split_for_step(
+                    *c.shape, k_dim, tiles, self.sms, TENSOR_MAX_SPLIT, TENSOR_MIN_K_TILES
+                )
+                if options.get("col_sums") is not None:
+                    split = 1
+            launch = plan(version, a, bb, c, tiles=tiles, split=split, stream=s, **options)
+            return Product(name, a, bb, c, k_dim, options, tiles, split, launch, version)
 
         forward = [
             product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],

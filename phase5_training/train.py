@@ -47,7 +47,23 @@ def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
     return evaluate_logits(trainer.logits(x), y)
 
 
-def make_trainer(device: str, params: Params, config: TrainConfig) -> Trainer:
+#: what the step's matrix products can compute in: fp32 everywhere, tf32 and bf16 on the GPU's
+#: tensor cores (Phase 4's PRECISIONS; named here so that the CPU path needs no numba)
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def make_trainer(
+    device: str, params: Params, config: TrainConfig, precision: str = "fp32"
+) -> Trainer:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}"
+        )
+    if precision != "fp32" and device != "gpu":
+        raise ValueError(
+            f"precision {precision} runs on a GPU's tensor cores; the CPU trainer (Phase 3's C "
+            "library) computes in fp32"
+        )
     if config.activation != "relu":  # the C row kernels and the GPU epilogue's gradient: ReLU
         raise ValueError(
             f"the {device.upper()} trainer runs ReLU hidden layers, not {config.activation}: "
@@ -60,7 +76,7 @@ def make_trainer(device: str, params: Params, config: TrainConfig) -> Trainer:
     if device == "gpu":
         from phase5_training.gpu import GpuTrainer
 
-        return GpuTrainer(params, config)
+        return GpuTrainer(params, config, precision=precision)
     raise ValueError(f"no trainer for device {device!r}")
 
 
@@ -89,8 +105,10 @@ def train(
     resume: str | Path | None = None,
     progress: bool = True,
     dataset: Dataset | None = None,
+    precision: str = "fp32",
 ) -> dict:
-    """Train, evaluate and write the artefacts; return the metrics dict.
+    """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
+    step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores).
 
     Raises TrainingDiverged on a NaN or infinite loss (after saying where the last good
     checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.
@@ -113,7 +131,7 @@ def train(
         raise ValueError(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
         )
-    trainer = make_trainer(device, params, config)
+    trainer = make_trainer(device, params, config, precision)
     trainer.load(data["x_train"], data["y_train"])
     n = len(data["y_train"])
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -197,6 +215,7 @@ def train(
         "schema": METRICS_SCHEMA,
         "dataset": config.dataset,
         "device": device,
+        "precision": precision,
         "config": asdict(config),
         "history": state["history"],
         "test": test,  # the last epoch's evaluation: the final weights

@@ -198,8 +198,10 @@ def launch_async(tiles, precision, vec, a, b, c):
     (m, k), n = a.shape, b.shape[1]
     kernel = mm.tensor_kernel(tiles, precision, vec)
     grid = (math.ceil(n / tiles.BN), math.ceil(m / tiles.BM))
-    sizes = (np.uint32(m), np.uint32(n), np.uint32(k))
-    mm.Launch(kernel, grid, tiles.threads, (a.ravel(), b.ravel(), c.ravel(), *sizes))()
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k), np.uint32(1))
+    unused = c.ravel()[:1]  # bias, mask, sums, workspace, counters: none in the plain product
+    args = (a.ravel(), b.ravel(), *[unused] * 5, c.ravel(), *sizes)
+    mm.Launch(kernel, grid, tiles.threads, args)()
 
 
 @pytest.mark.parametrize("precision", ["tf32", "bf16"])
@@ -239,3 +241,29 @@ def test_async_tiles_are_checked():
         mm.plan("tensor_tf32_async", d, d, d, tiles=mm.TensorTiles(64, 64, 16, 32, 32))
     with pytest.raises(ValueError, match="takes tiles of one stage"):
         mm.plan("tensor_tf32", d, d, d, tiles=mm.TC_SIMULATED_ASYNC)
+    with pytest.raises(ValueError, match="col_sums needs B as stored"):
+        mm.plan("tensor_tf32_async", d, d, d, trans_a=True, col_sums=d[0], split=2)
+    with pytest.raises(ValueError, match="register-staged rungs compute the plain product"):
+        mm.tensor_kernel(mm.TC_SIMULATED, "tf32", bias=True)
+
+
+# Rungs 10 and 11 with the epilogue and operand layouts of versions 6 and 7: the training step's
+# products (Phase 5) on the tensor cores. Each case as the step uses it, on edges, with a last
+# partial step of K; the output poisoned with NaN (validate).
+EPILOGUE_CASES = {
+    "forward": ({"bias": True, "activation": "relu"}, (70, 37, 41)),
+    "forward split-K": ({"bias": True, "split": 3}, (40, 100, 36)),
+    "weight gradient": ({"trans_a": True, "col_sums": True}, (36, 29, 44)),
+    "delta": ({"trans_b": True, "mask": True}, (66, 10, 35)),
+}
+
+
+@pytest.mark.parametrize(
+    ("version", "case"),
+    [("tensor_tf32_async", case) for case in EPILOGUE_CASES]
+    + [("tensor_bf16_async", "weight gradient"), ("tensor_bf16_async", "delta")],
+)
+def test_async_rungs_with_the_fused_epilogue(version, case):
+    options, shape = EPILOGUE_CASES[case]
+    errors = mm.validate([version], [shape], **options)
+    assert max(errors.values()) <= mm.PRECISIONS[mm.precision_of(version)][1]

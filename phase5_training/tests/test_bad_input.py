@@ -44,6 +44,21 @@ def test_settings_that_cannot_train_are_refused_before_anything_runs(capsys, arg
     assert says in one_line_error(capsys, [*argv, "--device", "cpu"])
 
 
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+def test_a_tensor_core_precision_on_the_cpu_is_refused(capsys, precision):
+    err = one_line_error(capsys, ["--device", "cpu", "--precision", precision])
+    assert f"--precision {precision} runs on a GPU's tensor cores" in err
+    assert "computes in fp32" in err
+
+
+def test_an_unknown_precision_names_the_choices(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--precision", "fp16"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert "invalid choice: 'fp16'" in err and all(p in err for p in ("fp32", "tf32", "bf16"))
+
+
 def test_a_limit_takes_exactly_that_many_images(tiny_digits):
     data = prepare_data(tiny_digits, TrainConfig(limit=100, **SMALL))
     assert len(data["y_train"]) == 100
@@ -95,7 +110,7 @@ def test_ctrl_c_in_the_first_epoch_does_not_point_to_a_checkpoint(
 
     make = train_module.make_trainer
 
-    def make_trainer(device, params, config):
+    def make_trainer(device, params, config, precision="fp32"):
         trainer = make(device, params, config)
 
         def step(x, y, lr):

@@ -168,3 +168,71 @@ def test_the_step_plan_names_every_product_of_the_step():
     assert len(step.train) == 2 + 1 + 5 + 1
     assert step.train[2].kernel is gpu_kernels.output_layer
     assert gpu.step_plan(6) is step  # planned once
+
+
+# The tensor-core precisions: the same step with every product in TF32 or BF16 (float32 weights,
+# momentum and loss) against the FP32 step from the same weights and batches.
+def update_error(precision, rng):
+    """||update - FP32 update|| / ||FP32 update|| over every parameter after two steps."""
+    from phase5_training.gpu import GpuTrainer
+
+    config = TrainConfig(widths=WIDTHS, weight_decay=0.01)
+    params = he_init(WIDTHS, 3)
+    fp32 = GpuTrainer(params.copy(), config)
+    low = GpuTrainer(params.copy(), config, precision=precision)
+    for lr, batch in ((0.1, 6), (0.05, 5)):
+        x = rng.standard_normal((batch, WIDTHS[0])).astype(np.float32)
+        y = rng.integers(0, WIDTHS[-1], batch)
+        (fl, _), (ll, _) = fp32.step(x, y, lr), low.step(x, y, lr)
+        assert abs(fl - ll) < 1e-2 * max(1.0, fl)
+    start = np.concatenate([a.ravel() for a in params.W + params.b]).astype(np.float64)
+    moved = [
+        np.concatenate([a.ravel() for a in t.params.W + t.params.b]) - start for t in (fp32, low)
+    ]
+    return np.linalg.norm(moved[1] - moved[0]) / np.linalg.norm(moved[0])
+
+
+#: the largest relative difference of two steps' updates from the FP32 step's: 6u of the
+#: precision (u = 2^-11 for TF32, 2^-8 for BF16). A product of two rounded inputs is off by up to
+#: about 2u; a weight's gradient comes from results that passed through up to three products
+#: (forward, the deltas below, dW), whose errors add to first order. Measured: 1.0-1.3u (TF32),
+#: 0.8-1.4u (BF16).
+STEP_TOLERANCE = {"tf32": 6 * 2.0**-11, "bf16": 6 * 2.0**-8}
+
+
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+def test_tensor_core_steps_match_the_fp32_step(precision, rng):
+    err = update_error(precision, rng)
+    assert 0 < err < STEP_TOLERANCE[precision]  # not 0: the products did run in low precision
+
+
+def test_tensor_core_steps_use_the_tensor_core_rungs():
+    from phase5_training.gpu import GpuTrainer
+
+    config = TrainConfig(widths=(40, 24, 10), batch_size=16)
+    gpu = GpuTrainer(he_init(config.widths, 0), config, precision="bf16")
+    products = gpu.step_plan(16).products
+    assert {p.version for p in products} == {"tensor_bf16_async"}
+    assert all(p.split == 1 for p in products if p.options.get("col_sums") is not None)
+
+
+def test_precisions_are_checked_in_one_line():
+    from phase5_training.gpu import GpuTrainer
+    from phase5_training.train import make_trainer
+
+    config = TrainConfig(widths=WIDTHS)
+    with pytest.raises(ValueError, match=r"unknown precision 'fp16'; .* fp32, tf32, bf16"):
+        GpuTrainer(he_init(WIDTHS, 0), config, precision="fp16")
+    with pytest.raises(ValueError, match=r"the CPU trainer .* computes in fp32"):
+        make_trainer("cpu", he_init(WIDTHS, 0), config, precision="tf32")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+def test_trains_the_synthetic_digits_on_the_tensor_cores(tiny_digits, tmp_path, precision):
+    from phase5_training.train import train
+
+    config = TrainConfig(epochs=3, widths=(784, 32, 10), batch_size=32, lr=0.1)
+    metrics = train(config, tmp_path, dataset=tiny_digits, device="gpu", progress=False,
+                    precision=precision)  # fmt: skip
+    assert metrics["test"]["accuracy"] > 0.9 and metrics["precision"] == precision

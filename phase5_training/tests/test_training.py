@@ -41,7 +41,7 @@ def interrupt_at(monkeypatch, step_number):
     make = train_module.make_trainer
     calls = {"n": 0}
 
-    def make_trainer(device, params, config):
+    def make_trainer(device, params, config, precision="fp32"):
         trainer = make(device, params, config)
         original = trainer.step
 
