@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phase6_report import plots
+from phase6_report import benchmark_plots, training_plots
 from phase6_report.results import Gathered, first_with, gather
 from shared.files import atomic_write_text
 
@@ -70,13 +70,13 @@ def training_figures(
     if runs:
         names = ", ".join(runs)
         figures.append(Figure(
-            plots.training_curves({k: m for k, (_, m) in runs.items()}, out / "training-curves.png"),
+            training_plots.training_curves({k: m for k, (_, m) in runs.items()}, out / "training-curves.png"),
             "Training curves", f"Loss and accuracy per epoch: {names}.",
             ", ".join(str(p) for p, _ in runs.values()),
         ))  # fmt: skip
     for i, (label, (path, metrics)) in enumerate(runs.items()):
         figures.append(Figure(
-            plots.confusion_matrix(metrics, out / f"confusion-{i + 1}.png"),
+            training_plots.confusion_matrix(metrics, out / f"confusion-{i + 1}.png"),
             f"Confusion matrix: {label}",
             "Rows: the true class; columns: the predicted one; colour on a log scale of counts.",
             str(path),
@@ -90,13 +90,13 @@ def training_figures(
             )
         else:
             figures.append(Figure(
-                plots.first_layer(predictions["W0"], out / "first-layer.png"),
+                training_plots.first_layer(predictions["W0"], out / "first-layer.png"),
                 "What the first layer learned",
                 "Each square is one hidden unit's 784 input weights, as a 28x28 image.",
                 str(model),
             ))  # fmt: skip
             figures.append(Figure(
-                plots.misclassified(
+                training_plots.misclassified(
                     predictions["images"], predictions["true"], predictions["predicted"],
                     predictions["confidence"], out / "misclassified.png", predictions["classes"],
                 ),
@@ -134,7 +134,7 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
         path, data, roadmap = first_with(found, "phase4_matmul", "roadmap")
     if roadmap:
         figures.append(Figure(
-            plots.performance_roadmap(roadmap, out / "roadmap.png"),
+            benchmark_plots.performance_roadmap(roadmap, out / "roadmap.png"),
             "The performance roadmap",
             "One product by every route, timed in one run on one machine "
             f"({_machine(data)}); labels: "
@@ -148,7 +148,7 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
     path, data, training = first_with(found, "training_roadmap", "training")
     if training:
         figures.append(Figure(
-            plots.training_roadmap(training, out / "training_roadmap.png"),
+            benchmark_plots.training_roadmap(training, out / "training_roadmap.png"),
             "The training roadmap",
             "One training step of the same network by every route, each checked against "
             "Phase 2's float64 step first, timed in one run on one machine "
@@ -166,7 +166,7 @@ def benchmark_figures(found: Gathered, out: Path) -> list[Figure]:
     c_rows = [r for r in c_rows if "numpy_s" in r]
     if ladder or c_rows:
         figures.append(Figure(
-            plots.matmul_ladder(ladder, c_rows, out / "ladder.png"),
+            benchmark_plots.matmul_ladder(ladder, c_rows, out / "ladder.png"),
             "The matmul ladder",
             "Left: each CUDA version as a share of cuBLAS SGEMM. Right: each C binding as a "
             "share of NumPy (OpenBLAS), by size and dtype (one thread; dotted: the C-API "
@@ -194,7 +194,7 @@ def build(
     )
     if xor:
         figures.append(Figure(
-            plots.xor_boundary(xor_predictor(), out / "xor.png"),
+            training_plots.xor_boundary(xor_predictor(), out / "xor.png"),
             "Phase 1: XOR",
             "The pure-Python 2-4-1 network's output over the plane (trained here, as "
             "`python -m phase1_python.examples.xor` does); the black line is its decision "
