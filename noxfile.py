@@ -360,7 +360,10 @@ def report(session: nox.Session) -> None:
     where it is installed; the session prints the page's path."""
     _install(session, "plot")
     out = RESULTS / "report"
-    folders = [RESULTS, ROOT / "phase4_cuda" / "results", ROOT / "phase5_training" / "results"]
+    # this machine's runs first, then the ones committed with the phases
+    folders = [RESULTS] + [
+        ROOT / phase / "results" for phase in ("phase3_c", "phase4_cuda", "phase5_training")
+    ]
     _module(
         session, "phase6_report", "--results", *map(str, folders), "--out", str(out),
         *session.posargs,

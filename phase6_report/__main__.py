@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from phase6_report.plots import MissingPlotting
 from phase6_report.report import build, training_figures
 from phase6_report.results import ResultsError
 
-#: where results live when the command runs from the repository's root: the latest runs first,
-#: then the GPU results committed with Phases 4 and 5 (CI and most machines have no GPU)
-DEFAULT_RESULTS = ["results", "phase4_cuda/results", "phase5_training/results"]
+#: where results live, in the repository: this machine's runs first (what `nox -s bench` and the
+#: phases' sessions write), then the results committed with Phases 4, 5 and 3 (the GPU ones:
+#: CI and most machines have no GPU)
+DEFAULT_RESULTS = ["results", "phase4_cuda/results", "phase5_training/results", "phase3_c/results"]
+#: the repository's root, where DEFAULT_RESULTS are looked for when the current folder lacks them
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,14 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.run:
         return draw_run(Path(args.run), args.data_dir)
-    folders = args.results or [d for d in DEFAULT_RESULTS if Path(d).is_dir()] or ["results"]
+    folders = args.results or default_folders()
+    command = shlex.join(
+        ["python", "-m", "phase6_report", *(sys.argv[1:] if argv is None else argv)]
+    )
     try:
-        page = build(folders, args.out, args.data_dir, xor=not args.no_xor)
+        page = build(folders, args.out, args.data_dir, xor=not args.no_xor, command=command)
     except (MissingPlotting, ResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"report written: {page.resolve()}")
     return 0
+
+
+def default_folders() -> list[Path]:
+    """DEFAULT_RESULTS that exist, in the current folder, else in the repository's root (so that
+    the command finds this machine's results/ from any folder of the checkout)."""
+    base = Path() if Path(DEFAULT_RESULTS[0]).is_dir() else ROOT
+    return [base / d for d in DEFAULT_RESULTS if (base / d).is_dir()] or [Path("results")]
 
 
 def draw_run(run: Path, data_dir: str | None = None) -> int:

@@ -5,8 +5,13 @@
 
 A file of another version of either schema is an error that names the file and both versions;
 so is a file that is not valid JSON. JSON files without a schema field, or with a schema of
-another kind, are not results files for the report and are passed over. What is missing (a phase not run yet) is not an error: `gather` lists it in
-`missing`, and the report renders what there is.
+another kind, are not results files for the report and are passed over. What is missing (a
+phase not run yet) is not an error: `gather` lists it in `missing`, and the report renders what
+there is.
+
+The first folder holds this machine's own runs (`results/`, where `nox -s bench` and the phases'
+sessions write), unless it is a phase's folder of committed results (`phase4_cuda/results`):
+`first_with(..., local=True)` picks from this machine's runs, `local=False` from the others.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from shared.bench import SCHEMA as BENCHMARK_SCHEMA
 
 __all__ = [
     "BENCHMARK_SCHEMA", "METRICS_SCHEMA", "Gathered", "ResultsError", "first_with", "gather", "load",
+    "machine_label",
 ]  # fmt: skip
 
 #: the benchmark files the report knows, by their `name`, and the command that writes each
@@ -70,6 +76,10 @@ class Gathered:
     benchmarks: dict[str, list[tuple[Path, dict]]] = field(default_factory=dict)
     models: dict[str, Path] = field(default_factory=dict)  # training label -> model.npz
     missing: list[str] = field(default_factory=list)
+    #: the folders scanned, in order of priority
+    folders: list[Path] = field(default_factory=list)
+    #: the folder of this machine's own runs (the first one), None when it is a committed one
+    local: Path | None = None
 
 
 def gather(directories: list[str | Path]) -> Gathered:
@@ -77,7 +87,9 @@ def gather(directories: list[str | Path]) -> Gathered:
     files: *.json in each, and metrics.json in each subfolder (a training run's output folder,
     with its model.npz). Runs of one benchmark are ordered by folder, then newest first (by the
     date the run recorded), which is the order `first_with` picks in."""
-    found = Gathered()
+    found = Gathered(folders=[Path(d) for d in directories])
+    if found.folders and not _committed(found.folders[0]):
+        found.local = found.folders[0]
     runs = []  # (folder's priority, date, path, data) of every benchmark run
     for priority, directory in enumerate(map(Path, directories)):
         if not directory.is_dir():
@@ -115,11 +127,39 @@ def gather(directories: list[str | Path]) -> Gathered:
     return found
 
 
-def first_with(found: Gathered, name: str, kind: str | None = None) -> tuple[Path, dict, list]:
-    """The first run of benchmark `name` that has rows of `kind` (any rows when None): its path,
-    its data and those rows; (None, None, []) when no run has them."""
+def _committed(folder: Path) -> bool:
+    """A phase's folder of committed results, such as phase4_cuda/results."""
+    return folder.name == "results" and folder.resolve().parent.name.startswith("phase")
+
+
+def first_with(
+    found: Gathered,
+    name: str,
+    kind: str | None = None,
+    *,
+    rows_with: str | None = None,
+    local: bool | None = None,
+) -> tuple[Path, dict, list]:
+    """The first run of benchmark `name` that has rows of `kind` (any kind when None) holding
+    the key `rows_with` (when given): its path, its data and those rows; (None, None, []) when
+    no run has them. local: True for this machine's runs only (those in `found.local`), False
+    for the others, None for any."""
     for path, data in found.benchmarks.get(name, []):
-        rows = [r for r in data.get("rows", []) if kind is None or r.get("kind") == kind]
+        if local is not None and (found.local is not None and path.parent == found.local) != local:
+            continue
+        rows = [
+            r for r in data.get("rows", [])
+            if (kind is None or r.get("kind") == kind) and (rows_with is None or rows_with in r)
+        ]  # fmt: skip
         if rows:
             return path, data, rows
     return None, None, []
+
+
+def machine_label(data: dict | None) -> str:
+    """The machine a run names, with the day it ran: its GPU, else its CPU ("NVIDIA H100 80GB
+    HBM3, 2026-11-24"); empty when the run names none."""
+    machine = (data or {}).get("machine") or {}
+    name = str(machine.get("gpu") or machine.get("cpu") or "")
+    day = str(machine.get("date", ""))[:10]
+    return ", ".join(part for part in (name, day) if part)

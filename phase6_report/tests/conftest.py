@@ -1,6 +1,7 @@
 """Small synthetic results in the project's own schemas (the `fake` fixture)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,8 +73,23 @@ class Fake:
         }
 
     @staticmethod
-    def benchmark(name, rows):
-        return {"schema": BENCHMARK_SCHEMA, "name": name, "rows": rows, "machine": {}, "notes": []}
+    def phase1_rows():
+        """Phase 1's benchmark rows: the i-j-k loop, pure Python and NumPy at three sizes."""
+        return [
+            {"n": n, "naive_s": 2e-7 * n**3, "pure_s": 2e-8 * n**3, "numpy_s": 2e-11 * n**3}
+            for n in (50, 100, 200)
+        ]
+
+    @staticmethod
+    def benchmark(name, rows, machine=None, load=None):
+        return {"schema": BENCHMARK_SCHEMA, "name": name, "rows": rows,
+                "machine": machine or {}, "notes": [], "load": load or {}}  # fmt: skip
+
+
+#: the machine blocks of two runs: the learner's laptop and the committed GPU machine
+LAPTOP = {"cpu": "Learner Laptop CPU", "cpu_count": 4, "date": "2026-12-01T10:00:00+00:00"}
+H100 = {"cpu": "Intel(R) Xeon(R) Processor", "gpu": "NVIDIA H100 80GB HBM3",
+        "date": "2026-11-24T14:09:45+00:00"}  # fmt: skip
 
 
 @pytest.fixture
@@ -94,3 +110,52 @@ def results_dir(tmp_path):
     )
     (root / "mnist" / "metrics.json").write_text(json.dumps(Fake.metrics()))
     return root
+
+
+@pytest.fixture
+def two_machines(tmp_path):
+    """Two results folders, as `nox -s report` reads them: this machine's (results/, CPU routes
+    only: Phases 1 and 3 and the roadmap without a GPU) and the committed GPU runs."""
+    mine, committed = tmp_path / "results", tmp_path / "committed"
+    mine.mkdir()
+    committed.mkdir()
+    cpu_routes = [r for r in Fake.roadmap_rows() if "CUDA" not in r["route"]][:3]
+    for folder, name, rows, machine in (
+        (mine, "roadmap", cpu_routes, LAPTOP),
+        (mine, "phase3_matmul", Fake.c_rows(), LAPTOP),
+        (mine, "phase1_matmul", Fake.phase1_rows(), LAPTOP),
+        (committed, "phase4_matmul", Fake.roadmap_rows() + Fake.ladder_rows(), H100),
+        (committed, "phase3_matmul", Fake.c_rows(), H100),
+    ):
+        (folder / f"{name}.json").write_text(json.dumps(Fake.benchmark(name, rows, machine)))
+    return mine, committed
+
+
+class Drawn:
+    """What each figure said, by file name, recorded as benchmark_plots saved it: its texts (a
+    list of (text, font size)) and each axes' y limits."""
+
+    def __init__(self):
+        self.texts, self.ylims, self.axes = {}, {}, {}
+
+    def words(self, name):
+        return " | ".join(t for t, _ in self.texts[name])
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Records every figure benchmark_plots saves (Drawn), then saves it as usual."""
+    from phase6_report import benchmark_plots, plots
+
+    record = Drawn()
+    real_save = benchmark_plots.save
+
+    def save(fig, out):
+        name = Path(out).name
+        record.texts[name] = [(t.get_text(), t.get_fontsize()) for t in plots.texts(fig)]
+        record.ylims[name] = [ax.get_ylim() for ax in fig.axes]
+        record.axes[name] = len(fig.axes)
+        return real_save(fig, out)
+
+    monkeypatch.setattr(benchmark_plots, "save", save)
+    return record
