@@ -191,7 +191,11 @@ def test_first_layer_shows_what_training_added(rng, tmp_path, drawn):
     start = rng.standard_normal((784, 9))
     change = np.zeros((784, 9))
     change[300:310, 4] = 1.0  # only unit 4 learned something: a short stroke
-    training_plots.first_layer(start + change, tmp_path / "w.png", W_init=start, units=1)
+    # made orthogonal to the unit's start, so that it is exactly what the figure must recover
+    change[:, 4] -= start[:, 4] * (start[:, 4] @ change[:, 4]) / (start[:, 4] @ start[:, 4])
+    # weight decay kept 60% of every start; the figure takes out that share, not just W_init
+    trained = 0.6 * start + change
+    training_plots.first_layer(trained, tmp_path / "w.png", W_init=start, units=1)
     fig = drawn[-1]
     texts = said(fig)
     assert np.allclose(fig.axes[0].images[0].get_array(), change[:, 4].reshape(28, 28))
