@@ -353,6 +353,16 @@ def mnist_gpu(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def exercise(session: nox.Session) -> None:
+    """Do it yourself: `nox -s exercise -- start 1.1` writes the starter of exercise 1.1 into
+    workspace/, `-- check 1.1` runs the reference's tests against it, `-- list` lists them all.
+    (In a developer install, `python -m shared.exercises` does the same.)"""
+    _install(session, "test")
+    args = session.posargs or ["list"]
+    _module(session, "shared.exercises", "--workspace", str(ROOT / "workspace"), *args)
+
+
+@nox.session(python=PYTHON, default=False)
 def report(session: nox.Session) -> None:
     """Phase 6: every figure the results allow, and one HTML page, in results/report.
 
