@@ -363,6 +363,17 @@ def exercise(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def checkpoints(session: nox.Session) -> None:
+    """The course's checkpoints measured on this machine (XOR, MNIST in NumPy, C against Python,
+    GPU against C, MNIST on the CPU and the GPU), with your exercises from workspace/ where you
+    have written them: a table of figure, target, pass or not. About 2 minutes without a GPU."""
+    _install(session, "test")  # the exercises' plugin needs pytest; test brings numba-cuda
+    _describe(session)
+    _module(session, "phase6_report.checkpoints", "--workspace", str(ROOT / "workspace"),
+            *session.posargs)  # fmt: skip
+
+
+@nox.session(python=PYTHON, default=False)
 def report(session: nox.Session) -> None:
     """Phase 6: every figure the results allow, and one HTML page, in results/report.
 
