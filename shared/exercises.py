@@ -45,6 +45,10 @@ class Exercise:
     lesson: str  # where the lesson explains it
     #: functions and methods the starter keeps (helpers that are not the point of the exercise)
     given: frozenset[str] = frozenset()
+    #: when not empty, the only functions the learner writes (the rest of a large module is given)
+    write: frozenset[str] = frozenset()
+    #: a pytest -k expression choosing the tests of this exercise in its test files
+    select: str = ""
     #: hints, by function or method name (Class.method): the starter writes them as comments, and
     #: `check` shows them beside a failure in that function
     hints: dict[str, str] = field(default_factory=dict)
@@ -56,7 +60,8 @@ class Exercise:
 
 EXERCISES: dict[str, Exercise] = {
     e.id: e
-    for e in (
+    for e in sorted(  # in the course's order: 1.1 .. 1.6, 2.1, ..., 4.1, ...
+        (
         Exercise(
             "1.1", "matrix operations", "phase1_python.matrix",
             ("phase1_python/tests/test_matrix.py",), "phase1_python/README.md",
@@ -116,6 +121,44 @@ EXERCISES: dict[str, Exercise] = {
             },
         ),
         Exercise(
+            "4.1", "hello CUDA", "phase4_cuda.hello",
+            ("phase4_cuda/tests/test_examples.py",), "phase4_cuda/README.md",
+            write=frozenset({"hello"}), select="hello",
+            hints={
+                "hello": "cuda.grid(1) is blockIdx.x * blockDim.x + threadIdx.x; print the "
+                "block, the thread and that global index",
+            },
+        ),
+        Exercise(
+            "4.2", "vector addition", "phase4_cuda.vector_add",
+            ("phase4_cuda/tests/test_examples.py", "phase4_cuda/tests/test_host_api.py"),
+            "phase4_cuda/README.md",
+            write=frozenset({"vector_add_kernel"}), select="vector_add and not bad",
+            hints={
+                "vector_add_kernel": "a grid-stride loop: start at cuda.grid(1), step by "
+                "cuda.gridsize(1), and stop at the end of the arrays (the guard)",
+            },
+        ),
+        Exercise(
+            "4.3", "the naive matmul kernel", "phase4_cuda.matmul",
+            ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
+            write=frozenset({"matmul_naive"}), select="odd_shapes and naive",
+            hints={
+                "matmul_naive": "one thread per output: row from the y index, column from the "
+                "x one (so a warp reads a row of B together); guard both, then a loop over k",
+            },
+        ),
+        Exercise(
+            "4.4", "the tiled matmul kernel, with shared memory", "phase4_cuda.matmul",
+            ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
+            write=frozenset({"matmul_tiled"}), select="odd_shapes and tiled",
+            hints={
+                "matmul_tiled": "per step of TILE along k: each thread loads one element of A "
+                "and one of B into shared tiles (0 past the edges), syncthreads, TILE "
+                "multiply-adds from shared memory, syncthreads again",
+            },
+        ),
+        Exercise(
             "2.1", "the vectorised network", "phase2_numpy.network",
             ("phase2_numpy/tests/test_network.py",), "phase2_numpy/README.md",
             hints={
@@ -134,6 +177,8 @@ EXERCISES: dict[str, Exercise] = {
                 "lr_at": "one-cycle: a linear warm-up, then a cosine down to the end",
             },
         ),
+        ),
+        key=lambda e: tuple(map(int, e.id.split("."))),
     )
 }  # fmt: skip
 
@@ -183,6 +228,8 @@ def starter(exercise: Exercise, source: str | None = None) -> str:
             elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 if name in exercise.given or child.name in exercise.given:
+                    continue
+                if exercise.write and name not in exercise.write:
                     continue
                 body = child.body
                 overload = any(getattr(d, "id", getattr(d, "attr", "")) == "overload"
@@ -282,6 +329,13 @@ def check(exercise_id: str, workspace: Path) -> tuple[int, list[dict]]:
         command = [sys.executable, "-P", "-m", "pytest", "-q", "-p", "shared.exercise_plugin",
                    "-p", "no:cacheprovider", "--tb=no", "--no-header", "-o", "addopts=",
                    "--import-mode=importlib", *exercise.tests]  # fmt: skip
+        if exercise.select:
+            command += ["-k", exercise.select]
+        if exercise.module.startswith(("phase4_cuda", "phase5_training")):
+            from shared.machine import gpu_status
+
+            if not gpu_status().usable:  # numba's simulator runs the same kernels on the CPU
+                env["NUMBA_ENABLE_CUDASIM"] = "1"
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
         outcomes = json.loads(report.read_text()) if report.exists() else []
     if not outcomes:
