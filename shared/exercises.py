@@ -183,6 +183,10 @@ EXERCISES: dict[str, Exercise] = {
 }  # fmt: skip
 
 
+#: failing tests `check` names (the first ones: a body that is not written yet fails them all)
+SHOWN = 12
+
+
 class ExerciseError(ValueError):
     """A one-line error for the command line: unknown id, missing or broken file."""
 
@@ -388,14 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     exercise = EXERCISES[args.id]
     passed = sum(o["outcome"] == "passed" for o in outcomes)
     print(f"exercise {exercise.id}, {exercise.title}: {passed} of {len(outcomes)} tests pass")
-    for o in outcomes:
-        if o["outcome"] in ("passed", "skipped"):
-            continue
+    failures = [o for o in outcomes if o["outcome"] not in ("passed", "skipped")]
+    hinted = set()
+    for o in failures[:SHOWN]:
         error = o.get("error") or {}
         line = f"  fails: {o['name']}: {error.get('type', '')}: {error.get('message', '')}"
         print(line.splitlines()[0][:200])
-        if hint := _hint_for(exercise, o):
+        if (hint := _hint_for(exercise, o)) and hint not in hinted:  # each hint once
+            hinted.add(hint)
             print(f"         hint: {hint}")
+    if len(failures) > SHOWN:
+        print(f"  ... and {len(failures) - SHOWN} more failing tests")
     if code == 0:
         print("every test passes: your version does what the reference does")
     return code
