@@ -767,6 +767,14 @@ def _bf16_fragments_mma(tiles: TensorTiles, trans_a=False, trans_b=False):
     return step, uint32
 
 
+def _options_text(variant) -> str:
+    """' +relu +bias +trans_a ...': the epilogue and layout options a kernel variant was built
+    with (GemmVariant and TensorVariant), for its name."""
+    flags = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
+    extras = f" +{variant.activation}" if variant.activation else ""
+    return extras + "".join(f" +{name}" for name in flags if getattr(variant, name))
+
+
 @dataclass(frozen=True)
 class TensorVariant:
     """What one compiled kernel of rungs 10 and 11 was built for: its tiles and precision, the
@@ -785,10 +793,7 @@ class TensorVariant:
     split_k: bool = False
 
     def __str__(self) -> str:
-        flags = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
-        extras = (f" +{self.activation}" if self.activation else "") + "".join(
-            f" +{name}" for name in flags if getattr(self, name)
-        )
+        extras = _options_text(self)
         copy = " copy4" if self.vec == 1 else ""
         return f"tensor_{self.precision}_async {self.tiles}{copy}{extras}"
 
@@ -1016,10 +1021,7 @@ class GemmVariant:
     split_k: bool = False
 
     def __str__(self) -> str:
-        flags = ("bias", "trans_a", "trans_b", "mask", "col_sums", "split_k")
-        extras = (f" +{self.activation}" if self.activation else "") + "".join(
-            f" +{name}" for name in flags if getattr(self, name)
-        )
+        extras = _options_text(self)
         return f"{'wide' if self.wide else 'double_buffered'} {self.tiles}{extras}"
 
 
