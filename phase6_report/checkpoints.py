@@ -34,15 +34,6 @@ import numpy as np
 __all__ = ["CHECKPOINTS", "main", "run_all", "run_one"]
 
 
-def _repository() -> Path:
-    """The checkout holding the committed results: the current folder (where nox and the
-    README's commands run) or the one above this package (a developer install)."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (root / "phase4_cuda" / "results").is_dir():
-            return root
-    return Path.cwd()
-
-
 def _use_workspace(workspace: Path, ids: tuple[str, ...]) -> list[str]:
     """Put the learner's files of exercises `ids` in place of the reference modules; returns
     what was used, one entry per exercise ("1.1 yours", "1.2 reference")."""
@@ -115,7 +106,9 @@ def _c_against_python() -> dict:
 def _committed(path: str, pick) -> str:
     """What a committed results file shows, for a checkpoint this machine cannot measure."""
     try:
-        data = json.loads((_repository() / path).read_text())
+        from shared.exercises import repository_root  # the checkout, wherever this is installed
+
+        data = json.loads((repository_root() / path).read_text())
         return pick(data)
     except (OSError, ValueError, KeyError, StopIteration) as e:
         return f"(no committed result: {e})"
