@@ -156,6 +156,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="what the GPU step's matrix products compute in: fp32 (step for step the CPU "
         "trainer's), or tf32 / bf16 on the tensor cores (float32 weights and sums; GPU only)",
     )
+    p.add_argument(
+        "--step",
+        choices=["graph", "persistent"],
+        default="graph",
+        help="how the GPU runs a step: graph (ten kernels replayed from a CUDA graph) or "
+        "persistent (every step of an epoch in one cooperative kernel; fp32, two hidden layers)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -230,10 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"--precision {args.precision} runs on a GPU's tensor cores; the CPU trainer "
                 "(Phase 3's C library) computes in fp32"
             )
+        if args.step != "graph" and args.device == "cpu":
+            raise ValueError(
+                f"--step {args.step} runs on a GPU; the CPU trainer has one kind of step"
+            )
         device = pick_device(args.device)
         metrics = train(
             config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress,
-            precision=args.precision,
+            precision=args.precision, step=args.step,
         )  # fmt: skip
     except (ValueError, DataNotFoundError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -248,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{config.dataset} on the {device}"
         + (f" in {args.precision}" if args.precision != "fp32" else "")
+        + (f" ({args.step} step)" if args.step != "graph" else "")
         + f": test accuracy {test['accuracy']:.2%} after "
         f"{_plural(config.epochs, 'epoch')}, {seconds:.{1 if seconds >= 10 else 2}f} s of training; "
         f"artefacts in {args.out}"

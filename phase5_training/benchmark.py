@@ -319,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         "(default: all three on a GPU; the CPU computes in fp32)",
     )
     p.add_argument(
+        "--steps",
+        nargs="+",
+        choices=["graph", "persistent"],
+        help="GPU: how our trainer runs a step, graph (CUDA graph of ten kernels) and/or "
+        "persistent (one cooperative kernel an epoch, fp32 only) (default: both on a GPU)",
+    )
+    p.add_argument(
         "--compiled",
         action="store_true",
         help="GPU: also PyTorch with the model through torch.compile inside the captured step",
@@ -327,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     precisions = args.precisions or (["fp32", "tf32", "bf16"] if args.device == "gpu" else ["fp32"])
     if args.device == "cpu" and precisions != ["fp32"]:
         p.error("the CPU trainer computes in fp32: --precisions tf32 and bf16 need --device gpu")
+    kinds = args.steps or (["graph", "persistent"] if args.device == "gpu" else ["graph"])
+    if args.device == "cpu" and kinds != ["graph"]:
+        p.error("--steps persistent needs --device gpu")
     config = TrainConfig(epochs=args.epochs)
     dataset = load_dataset(config.dataset, args.data_dir)
     data = prepare_data(dataset, config)
@@ -345,22 +355,26 @@ def main(argv: list[str] | None = None) -> int:
     results = BenchResults(name="phase5_training")
     monitor = LoadMonitor().start()
     steps = config.epochs * math.ceil(len(data["y_train"]) / config.batch_size)
-    for precision in precisions:
+    runs = [(pr, kind) for kind in kinds for pr in precisions if kind == "graph" or pr == "fp32"]
+    for precision, kind in runs:
         with tempfile.TemporaryDirectory() as out:
             metrics = train(config, out, device=args.device, progress=False, dataset=dataset,
-                            precision=precision)  # fmt: skip
+                            precision=precision, step=kind)  # fmt: skip
         ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture apart
         setup = None
         if args.device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
             setup = metrics["compile_seconds"] + metrics["capture_seconds"]
             results.notes.append(
-                f"nn-foundations {precision} setup: {metrics['compile_seconds']:.2f} s compiling "
-                f"or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
+                f"nn-foundations {precision} {kind} setup: {metrics['compile_seconds']:.2f} s "
+                f"compiling or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
             )
         name = (
             "nn-foundations (numba kernels" if args.device == "gpu" else "nn-foundations (C library"
         )
-        name += f", {precision})" if args.device == "gpu" else ")"
+        if args.device == "gpu":
+            name += f", {precision}" + (", persistent step)" if kind == "persistent" else ")")
+        else:
+            name += ")"
         results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
     if args.device == "cpu":  # Phase 2's NumPy network: the same steps, in NumPy's float32
         from phase2_numpy.train import train as numpy_train

@@ -50,11 +50,18 @@ def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
 #: what the step's matrix products can compute in: fp32 everywhere, tf32 and bf16 on the GPU's
 #: tensor cores (Phase 4's PRECISIONS; named here so that the CPU path needs no numba)
 PRECISIONS = ("fp32", "tf32", "bf16")
+#: how the GPU runs a step: ten kernels replayed from a CUDA graph (gpu.py), or every step of an
+#: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers)
+STEPS = ("graph", "persistent")
 
 
 def make_trainer(
-    device: str, params: Params, config: TrainConfig, precision: str = "fp32"
+    device: str, params: Params, config: TrainConfig, precision: str = "fp32", step: str = "graph"
 ) -> Trainer:
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    if step != "graph" and device != "gpu":
+        raise ValueError(f"the {step} step runs on a GPU; the CPU trainer has one kind of step")
     if precision not in PRECISIONS:
         raise ValueError(
             f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}"
@@ -73,6 +80,10 @@ def make_trainer(
         from phase5_training.cpu import CpuTrainer
 
         return CpuTrainer(params, config)
+    if device == "gpu" and step == "persistent":
+        from phase5_training.persistent import PersistentTrainer
+
+        return PersistentTrainer(params, config, precision=precision)
     if device == "gpu":
         from phase5_training.gpu import GpuTrainer
 
@@ -106,9 +117,12 @@ def train(
     progress: bool = True,
     dataset: Dataset | None = None,
     precision: str = "fp32",
+    step: str = "graph",
 ) -> dict:
     """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
-    step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores).
+    step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on
+    the GPU, `graph` (ten kernels replayed from a CUDA graph) or `persistent` (each epoch one
+    cooperative kernel; fp32, two hidden layers).
 
     Raises TrainingDiverged on a NaN or infinite loss (after saying where the last good
     checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.
@@ -131,7 +145,7 @@ def train(
         raise ValueError(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
         )
-    trainer = make_trainer(device, params, config, precision)
+    trainer = make_trainer(device, params, config, precision, step)
     trainer.load(data["x_train"], data["y_train"])
     n = len(data["y_train"])
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -216,6 +230,7 @@ def train(
         "dataset": config.dataset,
         "device": device,
         "precision": precision,
+        "step": step,
         "config": asdict(config),
         "history": state["history"],
         "test": test,  # the last epoch's evaluation: the final weights

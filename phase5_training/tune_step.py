@@ -6,9 +6,13 @@ tiles and split-K counts beside the tiles and count gpu.py picks.
     python -m phase5_training.tune_step --precision tf32  # the same on the tensor cores
     ncu --profile-from-start off --metrics gpu__time_duration.sum \\
         python -m phase5_training.tune_step --profile-one-step    # one real step, per kernel
+    python -m phase5_training.tune_step --persistent     # the persistent step: grids, splits, stages
 
 Each configuration is 50 launches captured in a CUDA graph and replayed 20 times, so launch
-overhead is what a graph replay pays. `--profile-one-step` runs one eager step of the GPU trainer
+overhead is what a graph replay pays. `--persistent` times the persistent step (persistent.py)
+over an epoch of MNIST-shaped data for several grids and splits of K, and then, for the first,
+with each stage alone doing its work (the others only meeting at the barriers): the barriers
+alone, and each stage's time above them. `--profile-one-step` runs one eager step of the GPU trainer
 on real MNIST between cuda.profile_start/stop, for Nsight Compute's per-kernel durations.
 """
 
@@ -118,12 +122,101 @@ def profile_one_step(data_dir: str | None = None, precision: str = "fp32") -> No
     print(f"profiled one step: {len(step)} launches")
 
 
+#: the persistent step's candidates: (splits of K for forward 1, forward 2, delta 1), and grids as
+#: fractions of the most blocks that can be resident
+PERSISTENT_SPLITS = [(8, 4, 4), (4, 4, 4), (8, 8, 4), (12, 8, 8), (4, 2, 2)]
+PERSISTENT_GRIDS = [1.0, 0.5]
+#: register caps for the persistent kernel beside persistent.MAX_REGISTERS (None: no cap)
+PERSISTENT_REGISTERS = [None, 96]
+
+
+def time_persistent(
+    splits_list=PERSISTENT_SPLITS,
+    grids=PERSISTENT_GRIDS,
+    registers=PERSISTENT_REGISTERS,
+    epochs: int = 3,
+) -> list[dict]:
+    """Microseconds per step of the persistent trainer on random MNIST-shaped data (60000 rows),
+    the best of `epochs` epochs, for each splits x grid; other register caps; then, for the
+    first, each stage alone."""
+    from phase5_training.persistent import ALL_STAGES, MAX_REGISTERS, PersistentTrainer
+
+    require_gpu()
+    config = TrainConfig()
+    rng = np.random.default_rng(0)
+    x = rng.random((60000, config.widths[0]), dtype=np.float32)
+    y = rng.integers(0, config.widths[-1], 60000)
+    order = rng.permutation(60000)
+    steps = math.ceil(60000 / config.batch_size)
+    lrs = [1e-3] * steps
+
+    def per_step(trainer) -> float:
+        trainer.run_epoch(order, lrs)  # compile, or load from the cache; warm up
+        best = math.inf
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            trainer.run_epoch(order, lrs)
+            best = min(best, time.perf_counter() - t0)
+        return best / steps * 1e6
+
+    def trainer_for(splits, blocks, stages=ALL_STAGES, max_registers=MAX_REGISTERS):
+        trainer = PersistentTrainer(he_init(config.widths, 0), config, splits=splits,
+                                    blocks=blocks, max_registers=max_registers)  # fmt: skip
+        trainer.stages = stages
+        trainer.load(x, y)
+        return trainer
+
+    most = trainer_for(splits_list[0], None)
+    most.run_epoch(order, lrs)  # compiles, and finds the most blocks that can be resident
+    rows = []
+    for splits in splits_list:
+        for fraction in grids:
+            trainer = trainer_for(splits, max(1, int(most.blocks * fraction)))
+            rows.append({"splits": splits, "blocks": trainer.blocks or int(most.blocks * fraction),
+                         "registers": MAX_REGISTERS, "us_per_step": per_step(trainer)})  # fmt: skip
+    for cap in registers:
+        trainer = trainer_for(splits_list[0], None, max_registers=cap)
+        us = per_step(trainer)
+        rows.append({"splits": splits_list[0], "blocks": trainer.blocks, "registers": cap,
+                     "us_per_step": us})  # fmt: skip
+    first = rows[0]
+    for name, mask in (
+        [("barriers only", 0)]
+        + [(f"stage {c}", 1 << i) for i, c in enumerate("ABCDE")]
+        + [("all", ALL_STAGES)]
+    ):
+        trainer = trainer_for(first["splits"], first["blocks"], mask)
+        rows.append({"splits": first["splits"], "blocks": first["blocks"], "stages": name,
+                     "registers": MAX_REGISTERS, "us_per_step": per_step(trainer)})  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile-one-step", action="store_true")
     p.add_argument("--data-dir")
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
+    p.add_argument("--persistent", action="store_true", help="time the persistent step instead")
+    p.add_argument("--json", help="--persistent: also write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.persistent:
+        rows = time_persistent()
+        for row in rows:
+            print(
+                f"splits {row['splits']} blocks {row['blocks']:4} registers "
+                f"{row['registers'] or 'any':>4} {row.get('stages', ''):14} "
+                f"{row['us_per_step']:6.1f} us a step"
+            )
+        if args.json:
+            from shared.bench import BenchResults
+
+            results = BenchResults(name="persistent_step")
+            for row in rows:
+                results.add(peer=f"{row.get('stages', 'all')} {row['splits']} x{row['blocks']}",
+                            **{k: v for k, v in row.items() if k != "splits"},
+                            splits=list(row["splits"]))  # fmt: skip
+            print(f"results written to {results.write_json(args.json)}")
+        return 0
     if args.profile_one_step:
         profile_one_step(args.data_dir, args.precision)
         return 0

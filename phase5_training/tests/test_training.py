@@ -41,8 +41,8 @@ def interrupt_at(monkeypatch, step_number):
     make = train_module.make_trainer
     calls = {"n": 0}
 
-    def make_trainer(device, params, config, precision="fp32"):
-        trainer = make(device, params, config)
+    def make_trainer(device, params, config, precision="fp32", step="graph"):
+        trainer = make(device, params, config, precision, step)
         original = trainer.step
 
         def step(x, y, lr):

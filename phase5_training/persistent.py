@@ -1,0 +1,531 @@
+"""The step as one persistent kernel: every step of an epoch inside a single cooperative launch,
+its stages separated by grid-wide barriers instead of kernel boundaries (numba.cuda, float32).
+
+gpu.py's step is ten kernels replayed from a CUDA graph. Each costs at least 2.5-4 us on an H100
+even when it has almost nothing to do (starting its blocks, their first loads, the tail of the
+last wave), and a 128-row step has little to do. Here the blocks are started once per launch and
+stay: every block is resident at once (a cooperative launch guarantees it, and `grid.sync()` is a
+barrier over the whole grid, about 1.6 us), and between barriers they share out the work of a
+stage as *items*: output tiles, slices of K, rows.
+
+One step of the 784-512-256-10 network is five stages (b rows, layer widths n0-n1-n2-c):
+
+    A  forward 1, split-K:  p1[s] = x_b @ W1 over the s-th slice of K (slices summed by B)
+    B  forward 2, split-K:  p2[s] = h1 @ W2, where the A-operand loader forms
+                            h1 = relu(sum_s p1[s] + b1) as it reads, and keeps h1 for backward
+    C  the output layer, a warp per row: h2 = relu(sum_s p2[s] + b2), logits, softmax, the loss,
+                            delta3 = (softmax - onehot) / b, and straight away
+                            delta2 = (delta3 @ W3.T) * (h2 > 0), which needs only that row
+    D  delta 1, split-K:    q[s] = delta2 @ W2.T (masked by B-operand loaders in E);
+                            dW3 = h2.T @ delta3 and db3, each applied at once (SGD with momentum)
+    E  dW2 = h1.T @ delta2, dW1 = x_b.T @ delta1 with delta1 = (sum_s q[s]) * (h1 > 0) formed as
+                            it is read, and db2, db1: each applied where it is computed; then the
+                            next step's batch is gathered (into the other of two buffers)
+
+Every fusion follows from one question: which stage may write a value that another reads? A
+weight may be updated only once no stage of the step still reads it (W3 after C, W2 and W1 in
+the last stage), and a weight gradient that one block computes whole (K = b is short: no split)
+can be applied by that block at once, so no gradient is ever stored. The slices of a split-K
+product are not summed in a stage of their own: the next stage's loader adds them as it reads.
+Sums run in a fixed order (no atomics but the loss and hit counts, in float64), so a run is
+repeatable; the results differ from gpu.py's only in float32 rounding.
+
+The kernel is written for networks of two hidden layers, the course's 784-512-256-10 and any
+other widths of that depth, in FP32 on the CUDA cores. Under numba's simulator a cooperative grid
+is one block, which then does every item of every stage: slow, but the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import numpy as np
+from numba import cuda, float32, float64
+
+from phase2_numpy.network import Params
+from phase2_numpy.train import TrainConfig
+from phase4_cuda.device import simulated
+from phase5_training.gpu import GpuTrainer
+from phase5_training.gpu_kernels import MAX_CLASSES
+
+__all__ = ["SPLITS", "PersistentTrainer", "steps_kernel"]
+
+THREADS = 256
+T = 32  # a tile: T x T outputs per item, T deep per step of K
+_TP = T + 1  # shared tiles are padded by a column: a column read touches 32 banks
+_WARPS = THREADS // 32  # rows per item of stage C: a warp each
+#: slices of K for the three split products (forward 1, forward 2, delta 1): each item's chain
+#: of loads is ceil(K / T / slices) steps long
+SPLITS = (8, 4, 4)
+#: every stage's bit (A = 1, ..., E = 16)
+ALL_STAGES = 31
+#: registers a thread may use (steps_kernel)
+MAX_REGISTERS = 128
+
+# how a loader forms an operand's element (r, c) from its source array `src` (3-d: parts, rows,
+# columns); the plain kinds read part p0
+PLAIN = 0  # src[p0, r, c]
+TRANS = 1  # src[p0, c, r]: the operand is the transpose of what is stored
+RELU_SUM = 2  # relu(sum over parts of src[p, r, c] + vec[c]): split-K slices, bias, ReLU
+MASKED_SUM = 3  # sum over parts of src[p, r, c], where mat[0, r, c] > 0, else 0: ReLU's gradient
+
+
+@cuda.jit(device=True, inline="always")
+def _element(kind, src, p0, parts, vec, mat, r, c):
+    if kind == PLAIN:
+        return src[p0, r, c]
+    if kind == TRANS:
+        return src[p0, c, r]
+    v = float32(0.0)
+    for p in range(parts):
+        v += src[p, r, c]
+    if kind == RELU_SUM:
+        v += vec[c]
+        return v if v > float32(0.0) else float32(0.0)
+    return v if mat[0, r, c] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit(device=True, inline="always")
+def _tile(As, Bs, acc, m, n, k0, k1, ti, tj,
+          a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on,
+          b_kind, b, b_p0, b_parts, b_vec, b_mat):  # fmt: skip
+    # acc[q] = sum over kk in [k0, k1) of A[i, kk] B[kk, j] for this thread's four outputs of
+    # the (ti, tj) tile: i = ti T + t // 8, j = tj T + t % 8 + 8 q. A is m x K, B is K x n, each
+    # formed by its loader kind. With keep_on, A's elements are also written to keep[0, i, kk].
+    t = cuda.threadIdx.x
+    for q in range(4):
+        acc[q] = float32(0.0)
+    row, col = t // 8, t % 8
+    for kb in range(k0, k1, T):
+        for q in range(4):
+            flat = t + THREADS * q
+            # each warp reads 32 neighbours in memory: along the stored rows
+            if a_kind == TRANS:
+                r, c = flat % T, flat // T
+            else:
+                r, c = flat // T, flat % T
+            gi, gk = ti * T + r, kb + c
+            v = float32(0.0)
+            if gi < m and gk < k1:
+                v = _element(a_kind, a, a_p0, a_parts, a_vec, a_mat, gi, gk)
+                if keep_on:
+                    keep[0, gi, gk] = v
+            As[r, c] = v
+            if b_kind == TRANS:
+                r, c = flat % T, flat // T
+            else:
+                r, c = flat // T, flat % T
+            gk, gj = kb + r, tj * T + c
+            v = float32(0.0)
+            if gk < k1 and gj < n:
+                v = _element(b_kind, b, b_p0, b_parts, b_vec, b_mat, gk, gj)
+            Bs[r, c] = v
+        cuda.syncthreads()
+        for kk in range(T):
+            av = As[row, kk]
+            for q in range(4):
+                acc[q] += av * Bs[kk, col + 8 * q]
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True, inline="always")
+def _sgd(value, velocity, g, lr, momentum, nesterov):
+    # phase2_numpy.train.sgd_update for one element (g already holds any weight decay):
+    # returns the new value and velocity
+    v = momentum * velocity + g
+    return value - lr * (g + momentum * v if nesterov else v), v
+
+
+@cuda.jit(device=True, inline="always")
+def _split_item(item, As, Bs, acc, m, n, k, splits, out,
+                a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on,
+                b_kind, b, b_p0, b_parts, b_vec, b_mat):  # fmt: skip
+    # one item of a split-K product: out[s, i, j] = the s-th slice of K's share of (A B)[i, j]
+    # (zeros where the slice is empty, so that the reader's sum is right)
+    s = item % splits
+    tile = item // splits
+    tiles_n = (n + T - 1) // T
+    ti, tj = tile // tiles_n, tile % tiles_n
+    per = ((k + T - 1) // T + splits - 1) // splits * T
+    k0 = s * per
+    k1 = min(k, k0 + per)
+    _tile(As, Bs, acc, m, n, k0, k1, ti, tj,
+          a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on and tj == 0,
+          b_kind, b, b_p0, b_parts, b_vec, b_mat)  # fmt: skip
+    t = cuda.threadIdx.x
+    i = ti * T + t // 8
+    for q in range(4):
+        j = tj * T + t % 8 + 8 * q
+        if i < m and j < n:
+            out[s, i, j] = acc[q]
+
+
+@cuda.jit(device=True, inline="always")
+def _gradient_item(item, As, Bs, acc, m, n, k, W, V, lr, momentum, decay, nesterov,
+                   a_kind, a, a_p0, b_kind, b, b_p0, b_parts, b_mat, vec):  # fmt: skip
+    # one tile of a weight gradient dW = A B (K whole), applied at once: W, V (1, m, n) updated
+    # in place (`vec`: any 1-d array, for the loaders' unused argument)
+    tiles_n = (n + T - 1) // T
+    ti, tj = item // tiles_n, item % tiles_n
+    _tile(As, Bs, acc, m, n, 0, k, ti, tj,
+          a_kind, a, a_p0, 1, vec, b_mat, b_mat, False,
+          b_kind, b, b_p0, b_parts, vec, b_mat)  # fmt: skip
+    t = cuda.threadIdx.x
+    i = ti * T + t // 8
+    for q in range(4):
+        j = tj * T + t % 8 + 8 * q
+        if i < m and j < n:
+            w = W[0, i, j]
+            W[0, i, j], V[0, i, j] = _sgd(w, V[0, i, j], acc[q] + decay * w, lr, momentum, nesterov)
+
+
+@cuda.jit(device=True, inline="always")
+def _bias_item(item, red, rows, n, bias, vbias, lr, momentum, nesterov,
+               kind, src, p0, parts, mat):  # fmt: skip
+    # 32 columns of a bias gradient, the column sums of delta (its element kind as for the
+    # gradient's B operand), applied at once. Eight groups of rows, then a fixed-order sum.
+    t = cuda.threadIdx.x
+    group, lane = t // 32, t % 32
+    j = item * 32 + lane
+    s = float32(0.0)
+    if j < n:
+        for r in range(group, rows, _WARPS):
+            s += _element(kind, src, p0, parts, bias, mat, r, j)
+    red[t, 0] = s
+    cuda.syncthreads()
+    if group == 0 and j < n:
+        total = float32(0.0)
+        for g in range(_WARPS):
+            total += red[g * 32 + lane, 0]
+        bias[j], vbias[j] = _sgd(bias[j], vbias[j], total, lr, momentum, nesterov)
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True, inline="always")
+def _gather(item, x, y, order, start, rows, xbuf, ybuf, p):
+    # row `item` of the step starting at `start` into buffer p of xbuf (2, batch, n0), ybuf
+    if item < rows:
+        src = order[start + item]
+        for c in range(cuda.threadIdx.x, x.shape[1], THREADS):
+            xbuf[p, item, c] = x[src, c]
+        if cuda.threadIdx.x == 0:
+            ybuf[p, item] = y[src]
+
+
+def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
+                     W1, W2, W3, b1, b2, b3, V1, V2, V3, vb1, vb2, vb3,
+                     xbuf, ybuf, p1, h1, p2, h2, d3, d2, q1,
+                     momentum, decay, nesterov, stats, stages):  # fmt: skip
+    # Steps s_first .. s_last - 1 of the epoch over the resident x (n, n0), y (n,) in `order`,
+    # step s at lrs[s]. W*, V* (1, k, n) weights and velocities, b*, vb* (n,) biases and theirs.
+    # Every matrix is 3-d (parts, rows, columns), so that one loader reads them all (and no
+    # reshape runs in the kernel). Scratch: xbuf (2, batch, n0) and ybuf (2, batch) the batches,
+    # double-buffered; p1 (S1, batch, n1), p2 (S2, batch, n2), q1 (Sd, batch, n1) split-K slices;
+    # h1 (1, batch, n1), h2 (1, batch, n2), d3 (1, batch, c), d2 (1, batch, n2). stats (2,) float64: loss
+    # sum and hits, added to. stages: a bit mask of the stages A-E that do their work (all: 31);
+    # the rest only meet at the barriers (tune_step times the stages this way); the gathers of
+    # the batches always run.
+    As = cuda.shared.array((T, _TP), float32)
+    Bs = cuda.shared.array((T, _TP), float32)
+    part = cuda.shared.array((THREADS, MAX_CLASSES), float32)
+    dsh = cuda.shared.array((_WARPS, MAX_CLASSES), float32)
+    row_loss = cuda.shared.array(_WARPS, float64)
+    row_hit = cuda.shared.array(_WARPS, float64)
+    acc = cuda.local.array(4, float32)
+    logit = cuda.local.array(MAX_CLASSES, float32)
+    grid = cuda.cg.this_grid()
+    t = cuda.threadIdx.x
+    blk, blocks = cuda.blockIdx.x, cuda.gridDim.x
+    warp, lane = t // 32, t % 32
+    n = order.shape[0]
+    n0, n1, n2, c = W1.shape[1], W1.shape[2], W2.shape[2], W3.shape[2]
+    s1, s2, sd = p1.shape[0], p2.shape[0], q1.shape[0]
+    tn1, tn2 = (n1 + T - 1) // T, (n2 + T - 1) // T
+
+    start = s_first * batch  # the first step's batch
+    for item in range(blk, batch, blocks):
+        _gather(item, x, y, order, start, min(batch, n - start), xbuf, ybuf, s_first % 2)
+    grid.sync()
+    for s in range(s_first, s_last):
+        cur = s % 2
+        start = s * batch
+        rows = min(batch, n - start)
+        tm = (rows + T - 1) // T
+        lr = lrs[s]
+
+        # A: forward 1, slices of K
+        for item in range(blk, tm * tn1 * s1 if stages & 1 else 0, blocks):
+            _split_item(item, As, Bs, acc, rows, n1, n0, s1, p1,
+                        PLAIN, xbuf, cur, 1, b1, h1, h1, False,
+                        PLAIN, W1, 0, 1, b1, h1)  # fmt: skip
+        grid.sync()
+
+        # B: forward 2, its loader summing A's slices (+ bias, ReLU) and keeping h1
+        for item in range(blk, tm * tn2 * s2 if stages & 2 else 0, blocks):
+            _split_item(item, As, Bs, acc, rows, n2, n1, s2, p2,
+                        RELU_SUM, p1, 0, s1, b1, h1, h1, True,
+                        PLAIN, W2, 0, 1, b2, h1)  # fmt: skip
+        grid.sync()
+
+        # C: a warp per row: h2, the logits, softmax + cross-entropy, delta3, then delta2
+        for item in range(blk, (rows + _WARPS - 1) // _WARPS if stages & 4 else 0, blocks):
+            r = item * _WARPS + warp
+            for j in range(MAX_CLASSES):
+                logit[j] = float32(0.0)
+            if r < rows:
+                for kk in range(lane, n2, 32):
+                    v = b2[kk]
+                    for p in range(s2):
+                        v += p2[p, r, kk]
+                    v = v if v > float32(0.0) else float32(0.0)
+                    h2[0, r, kk] = v
+                    for j in range(MAX_CLASSES):
+                        if j < c:
+                            logit[j] += v * W3[0, kk, j]
+            for j in range(MAX_CLASSES):
+                part[t, j] = logit[j]
+            cuda.syncthreads()
+            step = 16
+            while step > 0:  # the lanes' partial sums: a tree, so the order is fixed
+                if lane < step:
+                    for j in range(MAX_CLASSES):
+                        part[t, j] += part[t + step, j]
+                cuda.syncthreads()
+                step //= 2
+            if lane == 0:
+                row_loss[warp] = 0.0
+                row_hit[warp] = 0.0
+                if r < rows:
+                    first = warp * 32
+                    top = part[first, 0] + b3[0]
+                    arg = 0
+                    for j in range(1, c):
+                        z = part[first, j] + b3[j]
+                        if z > top:
+                            top, arg = z, j
+                    total = float32(0.0)
+                    for j in range(c):
+                        total += math.exp(part[first, j] + b3[j] - top)
+                    label = ybuf[cur, r]
+                    scale = float32(1.0) / float32(rows)
+                    for j in range(c):
+                        p = math.exp(part[first, j] + b3[j] - top) / total
+                        g = (p - float32(1.0 if j == label else 0.0)) * scale
+                        d3[0, r, j] = g
+                        dsh[warp, j] = g
+                    row_loss[warp] = float64(
+                        math.log(total) + top - (part[first, label] + b3[label])
+                    )
+                    row_hit[warp] = 1.0 if arg == label else 0.0
+            cuda.syncthreads()
+            if r < rows:
+                for kk in range(lane, n2, 32):
+                    v = float32(0.0)
+                    if h2[0, r, kk] > float32(0.0):  # this thread's own write above
+                        for j in range(c):
+                            v += dsh[warp, j] * W3[0, kk, j]
+                    d2[0, r, kk] = v
+            if t == 0:
+                loss, hits = float64(0.0), float64(0.0)
+                for w in range(_WARPS):
+                    loss += row_loss[w]
+                    hits += row_hit[w]
+                cuda.atomic.add(stats, 0, loss)
+                cuda.atomic.add(stats, 1, hits)
+            cuda.syncthreads()
+        grid.sync()
+
+        # D: delta 1's slices; W3's gradient and b3's, applied (C was the last to read W3)
+        n_delta = tm * tn1 * sd
+        n_w3 = ((n2 + T - 1) // T) * ((c + T - 1) // T)
+        n_b3 = (c + 31) // 32
+        for item in range(blk, n_delta + n_w3 + n_b3 if stages & 8 else 0, blocks):
+            if item < n_delta:
+                _split_item(item, As, Bs, acc, rows, n1, n2, sd, q1,
+                            PLAIN, d2, 0, 1, b1, h1, h1, False,
+                            TRANS, W2, 0, 1, b1, h1)  # fmt: skip
+            elif item < n_delta + n_w3:
+                _gradient_item(item - n_delta, As, Bs, acc, n2, c, rows, W3, V3, lr,
+                               momentum, decay, nesterov,
+                               TRANS, h2, 0, PLAIN, d3, 0, 1, h1, b1)  # fmt: skip
+            else:
+                _bias_item(item - n_delta - n_w3, part, rows, c, b3, vb3, lr, momentum,
+                           nesterov, PLAIN, d3, 0, 1, h1)  # fmt: skip
+        grid.sync()
+
+        # E: W2's and W1's gradients and the biases', applied; the next step's batch gathered
+        n_w2 = ((n1 + T - 1) // T) * tn2
+        n_b2 = (n2 + 31) // 32
+        n_w1 = ((n0 + T - 1) // T) * tn1
+        n_b1 = (n1 + 31) // 32
+        last = s + 1 == s_last
+        nxt = (s + 1) * batch
+        n_grads = n_w2 + n_b2 + n_w1 + n_b1 if stages & 16 else 0
+        n_gather = 0 if last else batch  # (always: it is the next step's labels too)
+        for item in range(blk, n_grads + n_gather, blocks):
+            if item >= n_grads:
+                _gather(item - n_grads, x, y, order, nxt, min(batch, n - nxt),
+                        xbuf, ybuf, 1 - cur)  # fmt: skip
+            elif item < n_w2:
+                _gradient_item(item, As, Bs, acc, n1, n2, rows, W2, V2, lr,
+                               momentum, decay, nesterov,
+                               TRANS, h1, 0, PLAIN, d2, 0, 1, h1, b1)  # fmt: skip
+            elif item < n_w2 + n_b2:
+                _bias_item(item - n_w2, part, rows, n2, b2, vb2, lr, momentum, nesterov,
+                           PLAIN, d2, 0, 1, h1)  # fmt: skip
+            elif item < n_w2 + n_b2 + n_w1:
+                _gradient_item(item - n_w2 - n_b2, As, Bs, acc, n0, n1, rows, W1, V1, lr,
+                               momentum, decay, nesterov,
+                               TRANS, xbuf, cur, MASKED_SUM, q1, 0, sd, h1, b1)  # fmt: skip
+            else:
+                _bias_item(item - n_w2 - n_b2 - n_w1, part, rows, n1, b1, vb1, lr, momentum,
+                           nesterov, MASKED_SUM, q1, 0, sd, h1)  # fmt: skip
+        grid.sync()
+
+
+@functools.cache
+def steps_kernel(max_registers: int | None = MAX_REGISTERS):
+    """The persistent kernel, compiled for at most `max_registers` registers a thread (None: as
+    many as the compiler likes, 255 here). Everything the kernel touches stays live across its
+    loop (the shapes and strides of 30 arrays among it), so the compiler's choice is 255, one
+    block of 256 threads a multiprocessor; a cap trades a few spills for more resident blocks.
+    numba's on-disk cache cannot keep a kernel linked with the cooperative-groups runtime, so
+    it is compiled once per process (about 10 s, in compile_seconds). The simulator takes no
+    register option."""
+    if simulated() or max_registers is None:
+        return cuda.jit(_persistent_steps)
+    return cuda.jit(max_registers=max_registers)(_persistent_steps)
+
+
+class PersistentTrainer(GpuTrainer):
+    """The Trainer contract of trainer.py with each epoch one launch of `persistent_steps` (or a
+    few: `steps_per_launch`). Parameters, evaluation and checkpoints are GpuTrainer's: the same
+    flat buffers, the same forward pass for `logits`."""
+
+    def __init__(
+        self,
+        params: Params,
+        config: TrainConfig,
+        precision: str = "fp32",
+        splits: tuple[int, int, int] = SPLITS,
+        blocks: int | None = None,
+        steps_per_launch: int = 0,
+        max_registers: int | None = MAX_REGISTERS,
+    ) -> None:
+        """`splits`: slices of K for forward 1, forward 2 and delta 1. `blocks`: the grid (default:
+        as many as can be resident at once). `steps_per_launch`: 0 for a whole epoch in one
+        launch, else at most that many steps a launch (the progress bar then moves).
+        `max_registers`: see steps_kernel."""
+        if precision != "fp32":
+            raise ValueError(
+                f"the persistent step computes in fp32 on the CUDA cores; for {precision} use "
+                "the graph step (--step graph)"
+            )
+        if len(params.W) != 3:
+            raise ValueError(
+                "the persistent step is written for networks of two hidden layers (such as "
+                f"784-512-256-10); got {len(params.W) - 1}: use the graph step (--step graph)"
+            )
+        if min(splits) < 1:
+            raise ValueError(f"splits of K must be >= 1, got {splits}")
+        super().__init__(params, config, use_graphs=False, precision="fp32")
+        self.splits, self.steps_per_launch = tuple(splits), steps_per_launch
+        n0, n1, n2, c = self.widths
+        b, s = config.batch_size, self.stream
+        s1, s2, sd = splits
+
+        def scratch(*shape, dtype=np.float32):
+            return cuda.device_array(shape, dtype, stream=s)
+
+        self._xbuf, self._ybuf = scratch(2, b, n0), scratch(2, b, dtype=np.int32)
+        self._p1, self._h1 = scratch(s1, b, n1), scratch(1, b, n1)
+        self._p2, self._h2 = scratch(s2, b, n2), scratch(1, b, n2)
+        self._d3, self._d2, self._q1 = scratch(1, b, c), scratch(1, b, n2), scratch(sd, b, n1)
+        self._requested_blocks = blocks
+        self.kernel = steps_kernel(max_registers)
+        self.stages = ALL_STAGES  # tune_step leaves stages out to time the others
+        self.blocks = 0  # set at the first launch, once the kernel is compiled
+
+    def _args(self, x, y, order, lrs, s_first, s_last) -> tuple:
+        cfg = self.config
+        return (
+            x, y, order, lrs, s_first, s_last, cfg.batch_size,
+            *(w.reshape(1, *w.shape) for w in self.W), *self.b,
+            *(v.reshape(1, *v.shape) for v in self._views(self.V)[:3]), *self._views(self.V)[3:],
+            self._xbuf, self._ybuf, self._p1, self._h1, self._p2, self._h2,
+            self._d3, self._d2, self._q1,
+            np.float32(cfg.momentum), np.float32(cfg.weight_decay), cfg.nesterov, self.stats,
+            self.stages,
+        )  # fmt: skip
+
+    def _grid(self, args) -> int:
+        """The grid: every block resident at once, as a cooperative launch requires. The first
+        call compiles the kernel (or loads it from the cache) with an empty launch."""
+        if self.blocks:
+            return self.blocks
+        t0 = time.perf_counter()
+        empty = (*args[:4], 0, 0, *args[6:])
+        self.kernel[1, THREADS, self.stream](*empty)
+        self.stream.synchronize()
+        self.compile_seconds += time.perf_counter() - t0
+        if simulated():
+            most = 1  # the simulator runs cooperative grids of one block
+        else:
+            kernel = next(iter(self.kernel.overloads.values()))
+            most = kernel.max_cooperative_grid_blocks(THREADS)
+        want = self._requested_blocks or most
+        if not 1 <= want <= most:
+            raise ValueError(
+                f"a cooperative grid of {want} blocks cannot be resident at once: at most {most}"
+            )
+        self.blocks = want
+        return want
+
+    def _run(self, x, y, order, lrs, steps: int, bar=None) -> None:
+        args = self._args(x, y, order, lrs, 0, 0)
+        blocks = self._grid(args)
+        chunk = self.steps_per_launch or steps
+        for first in range(0, steps, chunk):
+            last = min(steps, first + chunk)
+            launch_args = (*args[:4], first, last, *args[6:])
+            self.kernel[blocks, THREADS, self.stream](*launch_args)
+            if bar is not None:
+                bar.update(last - first)
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+        """One step on a host batch: the batch is uploaded as a one-step data set."""
+        b = len(y)
+        if b > self.config.batch_size:
+            raise ValueError(
+                f"a batch of {b} rows is larger than the batch size {self.config.batch_size}"
+            )
+        s = self.stream
+        xs = cuda.to_device(np.ascontiguousarray(x, np.float32), stream=s)
+        ys = cuda.to_device(np.ascontiguousarray(y, np.int32), stream=s)
+        order = cuda.to_device(np.arange(b, dtype=np.int32), stream=s)
+        lrs = cuda.to_device(np.array([lr], np.float32), stream=s)
+        self._run(xs, ys, order, lrs, 1)
+        loss_sum, correct = self._read_stats()
+        return loss_sum / b, correct
+
+    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
+        """All steps of an epoch in one launch (or `steps_per_launch` at a time)."""
+        if self.x is None:
+            raise RuntimeError("load() the training set before run_epoch()")
+        n, s, batch_size = len(order), self.stream, self.config.batch_size
+        steps = math.ceil(n / batch_size)
+        if n != self.order.size or len(lrs) != steps:
+            raise ValueError(
+                f"run_epoch: expected {self.order.size} rows and "
+                f"{math.ceil(self.order.size / batch_size)} learning rates, got {n} rows and "
+                f"{len(lrs)}"
+            )
+        self.order.copy_to_device(order.astype(np.int32), stream=s)
+        self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=s)
+        self._run(self.x, self.y, self.order, self.lrs, steps, bar)
+        loss_sum, correct = self._read_stats()
+        if bar is not None:
+            bar.set_postfix(loss=loss_sum / n, acc=correct / n)
+        return loss_sum, correct
