@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["BUILD_FILES", "NOT_BUILT", "build_inputs", "digest", "packages"]
 
 #: the root's own build files
-BUILD_FILES = ("pyproject.toml", "meson.build")
+BUILD_FILES = ("pyproject.toml", "meson.build", "meson.options")
 #: folders inside a package that the build does not read
 NOT_BUILT = frozenset({"tests", "results", "figures", "__pycache__"})
 

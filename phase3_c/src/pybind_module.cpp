@@ -120,6 +120,32 @@ py::array matmul_f32(py::handle oa, py::handle ob) {
     return out;
 }
 
+py::array scale(py::handle oa, double s) {
+    auto a = take<double>(oa, "a");
+    auto out = aligned_output<double>(a.shape(0), a.shape(1));
+    nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
+    nn_status st;
+    {
+        py::gil_scoped_release release;
+        st = nn_scale(&ma, s, &mo);
+    }
+    check(st, "scale");
+    return out;
+}
+
+py::array transpose(py::handle oa) {
+    auto a = take<double>(oa, "a");
+    auto out = aligned_output<double>(a.shape(1), a.shape(0));
+    nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
+    nn_status st;
+    {
+        py::gil_scoped_release release;
+        st = nn_transpose(&ma, &mo);
+    }
+    check(st, "transpose");
+    return out;
+}
+
 bool both_float32(py::handle a, py::handle b) {
     auto f32 = [](py::handle x) {
         return py::isinstance<py::array>(x) && is_float32(py::cast<py::array>(x).dtype());
@@ -140,30 +166,8 @@ PYBIND11_MODULE(_pybind, m) {
     m.def("add", [](py::handle a, py::handle b) { return product64(a, b, nn_add, "add", true); });
     m.def("sub", [](py::handle a, py::handle b) { return product64(a, b, nn_sub, "sub", true); });
     m.def("mul", [](py::handle a, py::handle b) { return product64(a, b, nn_mul, "mul", true); });
-    m.def("scale", [](py::handle oa, double s) {
-        auto a = take<double>(oa, "a");
-        auto out = aligned_output<double>(a.shape(0), a.shape(1));
-        nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
-        nn_status st;
-        {
-            py::gil_scoped_release release;
-            st = nn_scale(&ma, s, &mo);
-        }
-        check(st, "scale");
-        return out;
-    });
-    m.def("transpose", [](py::handle oa) {
-        auto a = take<double>(oa, "a");
-        auto out = aligned_output<double>(a.shape(1), a.shape(0));
-        nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
-        nn_status st;
-        {
-            py::gil_scoped_release release;
-            st = nn_transpose(&ma, &mo);
-        }
-        check(st, "transpose");
-        return out;
-    });
+    m.def("scale", &scale);
+    m.def("transpose", &transpose);
     m.def("kernel_name", [] { return std::string(nn_kernel_name()); });
     m.def("set_kernel", [](const std::string &name) {
         if (nn_set_kernel(name.c_str()) != NN_OK)

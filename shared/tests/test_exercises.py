@@ -1,5 +1,7 @@
 """The exercises: every starter fails its check for the right reason (a body left to write, not an
-import error), the reference passes the same check, and the command line's bad input is one line."""
+import error), the reference passes the same check, and the command line's bad input is one line.
+The C and C++ exercises (3.1, 3.3) each keep one build (build/exercise-ID) that their checks share:
+the first compiles the project, the others only the learner's file."""
 
 from pathlib import Path
 
@@ -13,7 +15,7 @@ IDS = list(EXERCISES)
 
 def reference_file(exercise, workspace: Path) -> Path:
     """The reference module copied in as if the learner had written it."""
-    source = (repository_root() / Path(*exercise.module.split("."))).with_suffix(".py")
+    source = repository_root() / exercise.reference
     path = workspace / exercise.file
     path.write_text(source.read_text("utf-8"), "utf-8")
     return path
@@ -27,7 +29,8 @@ def test_every_starter_fails_its_check_for_the_right_reason(exercise_id, tmp_pat
     failures = [o for o in outcomes if o["outcome"] not in ("passed", "skipped")]
     assert code == 1 and failures
     for o in failures:  # a body to write, never an import error or a broken test
-        assert "NotImplementedError" in f"{o['error']['type']} {o['error']['message']}", o
+        if not EXERCISES[exercise_id].reference.endswith(".c"):  # (C says so, raising nothing)
+            assert "NotImplementedError" in f"{o['error']['type']} {o['error']['message']}", o
         assert f"exercise {exercise_id}: write" in o["error"]["message"], o
 
 
@@ -99,3 +102,50 @@ def test_a_file_that_does_not_import_is_named_with_its_line(tmp_path, capsys):
 def test_checking_before_starting_says_how_to_start(tmp_path, capsys):
     err = one_line_error(capsys, ["--workspace", str(tmp_path), "check", "1.1"])
     assert "python -m shared.exercises start 1.1" in err
+
+
+def test_the_c_starter_keeps_signatures_and_comments_and_gives_hints():
+    text = exercises.starter(EXERCISES["3.1"])
+    assert "nn_status nn_transpose(const nn_matrix *a, nn_matrix *out) {" in text
+    assert "/* Shared argument checks of the products" in text  # comments outside bodies stay
+    assert 'return not_written("nn_transpose");' in text
+    assert "/* hint: out is (cols x rows)" in text
+    assert "static nn_status check(const nn_matrix *m) {\n    if (m == NULL)" in text  # given
+    assert "acc += a->data" not in text  # the reference's answer is gone
+    cpp = exercises.starter(EXERCISES["3.3"])
+    assert 'not_written("product64");' in cpp and "PYBIND11_MODULE(_pybind, m) {" in cpp
+    assert "gil_scoped_release release;\n        s = fn(" not in cpp
+
+
+def test_c_functions_finds_bodies_past_comments_strings_and_namespaces():
+    source = (
+        '#include "x.h"\n#define BRACE "{"\nnamespace {\nint f(int a) { /* } */ return a; }\n'
+        '}  // namespace\nstatic const char *g(void) { return "}"; }\nstruct s { int x; };\n'
+    )
+    found = exercises.c_functions(source)
+    assert set(found) == {"f", "g"}
+    first, last = found["g"]
+    assert source[first : last + 1] == '{ return "}"; }'
+
+
+def test_a_c_round_trip_one_function_at_a_time(tmp_path):
+    # the learner writes the two readable products only: their tests pass, the rest still fail
+    path, _ = start("3.1", tmp_path)
+    code, before = check("3.1", tmp_path)
+    reference = (repository_root() / "phase3_c" / "src" / "matrix.c").read_text()
+    text = path.read_text()
+    head = "nn_status nn_matmul_naive("
+    path.write_text(text[: text.index(head)] + reference[reference.index(head) :])
+    code_after, after = check("3.1", tmp_path)
+    passed = lambda outcomes: sum(o["outcome"] == "passed" for o in outcomes)  # noqa: E731
+    assert code == code_after == 1 and passed(after) > passed(before)
+    said = [o for o in after if "nn_matmul" in ((o["error"] or {}).get("message") or "")]
+    assert not said, said[0]
+
+
+def test_a_c_file_that_does_not_compile_is_named_with_its_line(tmp_path, capsys):
+    text = '#include "matrix.h"\n\nint f(void) { return not_declared; }\n'
+    (tmp_path / EXERCISES["3.1"].file).write_text(text)
+    err = one_line_error(capsys, ["--workspace", str(tmp_path), "check", "3.1"])
+    path = tmp_path / EXERCISES["3.1"].file
+    assert f"{path.name} does not build: {path}:3:" in err and "not_declared" in err
