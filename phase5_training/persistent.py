@@ -33,6 +33,11 @@ repeatable; the results differ from gpu.py's only in float32 rounding.
 The kernel is written for networks of two hidden layers, the course's 784-512-256-10 and any
 other widths of that depth, in FP32 on the CUDA cores. Under numba's simulator a cooperative grid
 is one block, which then does every item of every stage: slow, but the same code.
+
+Measured on an H200 it is 2.1x slower than gpu.py's graph (232 against 108 us a step; the
+README's "One kernel for the whole epoch" has the breakdown by stage and why), so the graph is
+the default and this is `--step persistent`: the lesson of what one kernel for everything costs,
+and the starting point for the next attempt.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ THREADS = 256
 T = 32  # a tile: T x T outputs per item, T deep per step of K
 _TP = T + 1  # shared tiles are padded by a column: a column read touches 32 banks
 _WARPS = THREADS // 32  # rows per item of stage C: a warp each
+_CH = 8  # stage C: a lane's columns handled at a time (all loads in flight, then the stores)
 #: slices of K for the three split products (forward 1, forward 2, delta 1): each item's chain
 #: of loads is ceil(K / T / slices) steps long
 SPLITS = (8, 4, 4)
@@ -88,45 +94,70 @@ def _element(kind, src, p0, parts, vec, mat, r, c):
 
 
 @cuda.jit(device=True, inline="always")
-def _tile(As, Bs, acc, m, n, k0, k1, ti, tj,
+def _place(kind, flat):
+    # where element `flat` of a tile's 1024 goes: (row, column) of the tile, chosen so that a
+    # warp's 32 loads are neighbours in memory (along the rows as stored: a transposed operand's
+    # rows are the tile's columns)
+    if kind == TRANS:
+        return flat % T, flat // T
+    return flat // T, flat % T
+
+
+@cuda.jit(device=True, inline="always")
+def _load_tiles(av, bv, m, n, k1, ti, tj, kb,
+                a_kind, a, a_p0, a_parts, a_vec, a_mat,
+                b_kind, b, b_p0, b_parts, b_vec, b_mat):  # fmt: skip
+    # this thread's four elements of A's tile and four of B's at step kb of K, into registers.
+    # Only loads: no store comes between them, so all are in flight at once (a store to memory
+    # that might alias the next load would make each wait for the one before).
+    t = cuda.threadIdx.x
+    for q in range(4):
+        r, c = _place(a_kind, t + THREADS * q)
+        gi, gk = ti * T + r, kb + c
+        v = float32(0.0)
+        if gi < m and gk < k1:
+            v = _element(a_kind, a, a_p0, a_parts, a_vec, a_mat, gi, gk)
+        av[q] = v
+        r, c = _place(b_kind, t + THREADS * q)
+        gk, gj = kb + r, tj * T + c
+        v = float32(0.0)
+        if gk < k1 and gj < n:
+            v = _element(b_kind, b, b_p0, b_parts, b_vec, b_mat, gk, gj)
+        bv[q] = v
+
+
+@cuda.jit(device=True, inline="always")
+def _tile(As, Bs, acc, av, bv, m, n, k0, k1, ti, tj,
           a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on,
           b_kind, b, b_p0, b_parts, b_vec, b_mat):  # fmt: skip
     # acc[q] = sum over kk in [k0, k1) of A[i, kk] B[kk, j] for this thread's four outputs of
     # the (ti, tj) tile: i = ti T + t // 8, j = tj T + t % 8 + 8 q. A is m x K, B is K x n, each
     # formed by its loader kind. With keep_on, A's elements are also written to keep[0, i, kk].
+    # The next step's loads are issued before this step's arithmetic (av, bv: 4 registers
+    # each), so their latency hides behind it.
     t = cuda.threadIdx.x
     for q in range(4):
         acc[q] = float32(0.0)
     row, col = t // 8, t % 8
+    if k0 < k1:
+        _load_tiles(av, bv, m, n, k1, ti, tj, k0, a_kind, a, a_p0, a_parts, a_vec, a_mat,
+                    b_kind, b, b_p0, b_parts, b_vec, b_mat)  # fmt: skip
     for kb in range(k0, k1, T):
         for q in range(4):
-            flat = t + THREADS * q
-            # each warp reads 32 neighbours in memory: along the stored rows
-            if a_kind == TRANS:
-                r, c = flat % T, flat // T
-            else:
-                r, c = flat // T, flat % T
-            gi, gk = ti * T + r, kb + c
-            v = float32(0.0)
-            if gi < m and gk < k1:
-                v = _element(a_kind, a, a_p0, a_parts, a_vec, a_mat, gi, gk)
-                if keep_on:
-                    keep[0, gi, gk] = v
-            As[r, c] = v
-            if b_kind == TRANS:
-                r, c = flat % T, flat // T
-            else:
-                r, c = flat // T, flat % T
-            gk, gj = kb + r, tj * T + c
-            v = float32(0.0)
-            if gk < k1 and gj < n:
-                v = _element(b_kind, b, b_p0, b_parts, b_vec, b_mat, gk, gj)
-            Bs[r, c] = v
+            r, c = _place(a_kind, t + THREADS * q)
+            As[r, c] = av[q]
+            if keep_on and ti * T + r < m and kb + c < k1:
+                keep[0, ti * T + r, kb + c] = av[q]
+            r, c = _place(b_kind, t + THREADS * q)
+            Bs[r, c] = bv[q]
         cuda.syncthreads()
+        if kb + T < k1:
+            _load_tiles(av, bv, m, n, k1, ti, tj, kb + T, a_kind, a, a_p0, a_parts, a_vec,
+                        a_mat, b_kind, b, b_p0, b_parts, b_vec, b_mat)  # fmt: skip
         for kk in range(T):
-            av = As[row, kk]
+            x = As[row, kk]
             for q in range(4):
-                acc[q] += av * Bs[kk, col + 8 * q]
+                acc[q] += x * Bs[kk, col + 8 * q]
         cuda.syncthreads()
 
 
@@ -139,7 +170,7 @@ def _sgd(value, velocity, g, lr, momentum, nesterov):
 
 
 @cuda.jit(device=True, inline="always")
-def _split_item(item, As, Bs, acc, m, n, k, splits, out,
+def _split_item(item, As, Bs, acc, av, bv, m, n, k, splits, out,
                 a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on,
                 b_kind, b, b_p0, b_parts, b_vec, b_mat):  # fmt: skip
     # one item of a split-K product: out[s, i, j] = the s-th slice of K's share of (A B)[i, j]
@@ -151,7 +182,7 @@ def _split_item(item, As, Bs, acc, m, n, k, splits, out,
     per = ((k + T - 1) // T + splits - 1) // splits * T
     k0 = s * per
     k1 = min(k, k0 + per)
-    _tile(As, Bs, acc, m, n, k0, k1, ti, tj,
+    _tile(As, Bs, acc, av, bv, m, n, k0, k1, ti, tj,
           a_kind, a, a_p0, a_parts, a_vec, a_mat, keep, keep_on and tj == 0,
           b_kind, b, b_p0, b_parts, b_vec, b_mat)  # fmt: skip
     t = cuda.threadIdx.x
@@ -163,36 +194,46 @@ def _split_item(item, As, Bs, acc, m, n, k, splits, out,
 
 
 @cuda.jit(device=True, inline="always")
-def _gradient_item(item, As, Bs, acc, m, n, k, W, V, lr, momentum, decay, nesterov,
+def _gradient_item(item, As, Bs, acc, av, bv, m, n, k, W, V, lr, momentum, decay, nesterov,
                    a_kind, a, a_p0, b_kind, b, b_p0, b_parts, b_mat, vec):  # fmt: skip
     # one tile of a weight gradient dW = A B (K whole), applied at once: W, V (1, m, n) updated
     # in place (`vec`: any 1-d array, for the loaders' unused argument)
     tiles_n = (n + T - 1) // T
     ti, tj = item // tiles_n, item % tiles_n
-    _tile(As, Bs, acc, m, n, 0, k, ti, tj,
+    _tile(As, Bs, acc, av, bv, m, n, 0, k, ti, tj,
           a_kind, a, a_p0, 1, vec, b_mat, b_mat, False,
           b_kind, b, b_p0, b_parts, vec, b_mat)  # fmt: skip
     t = cuda.threadIdx.x
     i = ti * T + t // 8
+    for q in range(4):  # the loads first (av, bv are free now), then the stores
+        j = tj * T + t % 8 + 8 * q
+        if i < m and j < n:
+            av[q] = W[0, i, j]
+            bv[q] = V[0, i, j]
     for q in range(4):
         j = tj * T + t % 8 + 8 * q
         if i < m and j < n:
-            w = W[0, i, j]
-            W[0, i, j], V[0, i, j] = _sgd(w, V[0, i, j], acc[q] + decay * w, lr, momentum, nesterov)
+            w = av[q]
+            W[0, i, j], V[0, i, j] = _sgd(w, bv[q], acc[q] + decay * w, lr, momentum, nesterov)
 
 
 @cuda.jit(device=True, inline="always")
-def _bias_item(item, red, rows, n, bias, vbias, lr, momentum, nesterov,
+def _bias_item(item, red, tmp, rows, n, bias, vbias, lr, momentum, nesterov,
                kind, src, p0, parts, mat):  # fmt: skip
     # 32 columns of a bias gradient, the column sums of delta (its element kind as for the
-    # gradient's B operand), applied at once. Eight groups of rows, then a fixed-order sum.
+    # gradient's B operand), applied at once. Eight groups of rows, then a fixed-order sum; each
+    # thread's loads four at a time into `tmp` (4 registers), all in flight together.
     t = cuda.threadIdx.x
     group, lane = t // 32, t % 32
     j = item * 32 + lane
     s = float32(0.0)
     if j < n:
-        for r in range(group, rows, _WARPS):
-            s += _element(kind, src, p0, parts, bias, mat, r, j)
+        for base in range(group, rows, 4 * _WARPS):
+            for q in range(4):
+                r = base + _WARPS * q
+                tmp[q] = _element(kind, src, p0, parts, bias, mat, r, j) if r < rows else 0.0
+            for q in range(4):
+                s += tmp[q]
     red[t, 0] = s
     cuda.syncthreads()
     if group == 0 and j < n:
@@ -204,13 +245,22 @@ def _bias_item(item, red, rows, n, bias, vbias, lr, momentum, nesterov,
 
 
 @cuda.jit(device=True, inline="always")
-def _gather(item, x, y, order, start, rows, xbuf, ybuf, p):
-    # row `item` of the step starting at `start` into buffer p of xbuf (2, batch, n0), ybuf
+def _gather(item, tmp, x, y, order, start, rows, xbuf, ybuf, p):
+    # row `item` of the step starting at `start` into buffer p of xbuf (2, batch, n0), ybuf;
+    # four loads at a time into `tmp` before their stores
+    t = cuda.threadIdx.x
     if item < rows:
         src = order[start + item]
-        for c in range(cuda.threadIdx.x, x.shape[1], THREADS):
-            xbuf[p, item, c] = x[src, c]
-        if cuda.threadIdx.x == 0:
+        n0 = x.shape[1]
+        for base in range(0, n0, 4 * THREADS):
+            for q in range(4):
+                c = base + t + THREADS * q
+                tmp[q] = x[src, c] if c < n0 else float32(0.0)
+            for q in range(4):
+                c = base + t + THREADS * q
+                if c < n0:
+                    xbuf[p, item, c] = tmp[q]
+        if t == 0:
             ybuf[p, item] = y[src]
 
 
@@ -234,7 +284,10 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
     row_loss = cuda.shared.array(_WARPS, float64)
     row_hit = cuda.shared.array(_WARPS, float64)
     acc = cuda.local.array(4, float32)
+    av = cuda.local.array(4, float32)
+    bv = cuda.local.array(4, float32)
     logit = cuda.local.array(MAX_CLASSES, float32)
+    hv = cuda.local.array(_CH, float32)
     grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     blk, blocks = cuda.blockIdx.x, cuda.gridDim.x
@@ -246,7 +299,7 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
 
     start = s_first * batch  # the first step's batch
     for item in range(blk, batch, blocks):
-        _gather(item, x, y, order, start, min(batch, n - start), xbuf, ybuf, s_first % 2)
+        _gather(item, av, x, y, order, start, min(batch, n - start), xbuf, ybuf, s_first % 2)
     grid.sync()
     for s in range(s_first, s_last):
         cur = s % 2
@@ -257,14 +310,14 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
 
         # A: forward 1, slices of K
         for item in range(blk, tm * tn1 * s1 if stages & 1 else 0, blocks):
-            _split_item(item, As, Bs, acc, rows, n1, n0, s1, p1,
+            _split_item(item, As, Bs, acc, av, bv, rows, n1, n0, s1, p1,
                         PLAIN, xbuf, cur, 1, b1, h1, h1, False,
                         PLAIN, W1, 0, 1, b1, h1)  # fmt: skip
         grid.sync()
 
         # B: forward 2, its loader summing A's slices (+ bias, ReLU) and keeping h1
         for item in range(blk, tm * tn2 * s2 if stages & 2 else 0, blocks):
-            _split_item(item, As, Bs, acc, rows, n2, n1, s2, p2,
+            _split_item(item, As, Bs, acc, av, bv, rows, n2, n1, s2, p2,
                         RELU_SUM, p1, 0, s1, b1, h1, h1, True,
                         PLAIN, W2, 0, 1, b2, h1)  # fmt: skip
         grid.sync()
@@ -274,16 +327,26 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
             r = item * _WARPS + warp
             for j in range(MAX_CLASSES):
                 logit[j] = float32(0.0)
-            if r < rows:
-                for kk in range(lane, n2, 32):
-                    v = b2[kk]
-                    for p in range(s2):
-                        v += p2[p, r, kk]
-                    v = v if v > float32(0.0) else float32(0.0)
-                    h2[0, r, kk] = v
-                    for j in range(MAX_CLASSES):
-                        if j < c:
-                            logit[j] += v * W3[0, kk, j]
+            if r < rows:  # the lane's columns kk = lane + 32 q, _CH at a time: loads, then stores
+                for base in range(0, n2, 32 * _CH):
+                    for q in range(_CH):
+                        kk = base + lane + 32 * q
+                        v = float32(0.0)
+                        if kk < n2:
+                            v = b2[kk]
+                            for p in range(s2):
+                                v += p2[p, r, kk]
+                        hv[q] = v if v > float32(0.0) else float32(0.0)
+                    for q in range(_CH):
+                        kk = base + lane + 32 * q
+                        if kk < n2:
+                            for j in range(MAX_CLASSES):
+                                if j < c:
+                                    logit[j] += hv[q] * W3[0, kk, j]
+                    for q in range(_CH):
+                        kk = base + lane + 32 * q
+                        if kk < n2:
+                            h2[0, r, kk] = hv[q]
             for j in range(MAX_CLASSES):
                 part[t, j] = logit[j]
             cuda.syncthreads()
@@ -321,12 +384,18 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
                     row_hit[warp] = 1.0 if arg == label else 0.0
             cuda.syncthreads()
             if r < rows:
-                for kk in range(lane, n2, 32):
-                    v = float32(0.0)
-                    if h2[0, r, kk] > float32(0.0):  # this thread's own write above
-                        for j in range(c):
-                            v += dsh[warp, j] * W3[0, kk, j]
-                    d2[0, r, kk] = v
+                for base in range(0, n2, 32 * _CH):
+                    for q in range(_CH):
+                        kk = base + lane + 32 * q
+                        v = float32(0.0)
+                        if kk < n2 and h2[0, r, kk] > float32(0.0):  # its own write above
+                            for j in range(c):
+                                v += dsh[warp, j] * W3[0, kk, j]
+                        hv[q] = v
+                    for q in range(_CH):
+                        kk = base + lane + 32 * q
+                        if kk < n2:
+                            d2[0, r, kk] = hv[q]
             if t == 0:
                 loss, hits = float64(0.0), float64(0.0)
                 for w in range(_WARPS):
@@ -343,15 +412,15 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
         n_b3 = (c + 31) // 32
         for item in range(blk, n_delta + n_w3 + n_b3 if stages & 8 else 0, blocks):
             if item < n_delta:
-                _split_item(item, As, Bs, acc, rows, n1, n2, sd, q1,
+                _split_item(item, As, Bs, acc, av, bv, rows, n1, n2, sd, q1,
                             PLAIN, d2, 0, 1, b1, h1, h1, False,
                             TRANS, W2, 0, 1, b1, h1)  # fmt: skip
             elif item < n_delta + n_w3:
-                _gradient_item(item - n_delta, As, Bs, acc, n2, c, rows, W3, V3, lr,
+                _gradient_item(item - n_delta, As, Bs, acc, av, bv, n2, c, rows, W3, V3, lr,
                                momentum, decay, nesterov,
                                TRANS, h2, 0, PLAIN, d3, 0, 1, h1, b1)  # fmt: skip
             else:
-                _bias_item(item - n_delta - n_w3, part, rows, c, b3, vb3, lr, momentum,
+                _bias_item(item - n_delta - n_w3, part, av, rows, c, b3, vb3, lr, momentum,
                            nesterov, PLAIN, d3, 0, 1, h1)  # fmt: skip
         grid.sync()
 
@@ -366,21 +435,21 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
         n_gather = 0 if last else batch  # (always: it is the next step's labels too)
         for item in range(blk, n_grads + n_gather, blocks):
             if item >= n_grads:
-                _gather(item - n_grads, x, y, order, nxt, min(batch, n - nxt),
+                _gather(item - n_grads, av, x, y, order, nxt, min(batch, n - nxt),
                         xbuf, ybuf, 1 - cur)  # fmt: skip
             elif item < n_w2:
-                _gradient_item(item, As, Bs, acc, n1, n2, rows, W2, V2, lr,
+                _gradient_item(item, As, Bs, acc, av, bv, n1, n2, rows, W2, V2, lr,
                                momentum, decay, nesterov,
                                TRANS, h1, 0, PLAIN, d2, 0, 1, h1, b1)  # fmt: skip
             elif item < n_w2 + n_b2:
-                _bias_item(item - n_w2, part, rows, n2, b2, vb2, lr, momentum, nesterov,
+                _bias_item(item - n_w2, part, av, rows, n2, b2, vb2, lr, momentum, nesterov,
                            PLAIN, d2, 0, 1, h1)  # fmt: skip
             elif item < n_w2 + n_b2 + n_w1:
-                _gradient_item(item - n_w2 - n_b2, As, Bs, acc, n0, n1, rows, W1, V1, lr,
+                _gradient_item(item - n_w2 - n_b2, As, Bs, acc, av, bv, n0, n1, rows, W1, V1, lr,
                                momentum, decay, nesterov,
                                TRANS, xbuf, cur, MASKED_SUM, q1, 0, sd, h1, b1)  # fmt: skip
             else:
-                _bias_item(item - n_w2 - n_b2 - n_w1, part, rows, n1, b1, vb1, lr, momentum,
+                _bias_item(item - n_w2 - n_b2 - n_w1, part, av, rows, n1, b1, vb1, lr, momentum,
                            nesterov, MASKED_SUM, q1, 0, sd, h1)  # fmt: skip
         grid.sync()
 
@@ -392,8 +461,8 @@ def steps_kernel(max_registers: int | None = MAX_REGISTERS):
     loop (the shapes and strides of 30 arrays among it), so the compiler's choice is 255, one
     block of 256 threads a multiprocessor; a cap trades a few spills for more resident blocks.
     numba's on-disk cache cannot keep a kernel linked with the cooperative-groups runtime, so
-    it is compiled once per process (about 10 s, in compile_seconds). The simulator takes no
-    register option."""
+    it is compiled once per process (about a minute on the H200's host, in compile_seconds).
+    The simulator takes no register option."""
     if simulated() or max_registers is None:
         return cuda.jit(_persistent_steps)
     return cuda.jit(max_registers=max_registers)(_persistent_steps)

@@ -51,6 +51,22 @@ def test_a_tensor_core_precision_on_the_cpu_is_refused(capsys, precision):
     assert "computes in fp32" in err
 
 
+def test_the_persistent_step_on_the_cpu_is_refused(capsys):
+    err = one_line_error(capsys, ["--device", "cpu", "--step", "persistent"])
+    assert "--step persistent runs on a GPU" in err
+
+
+def test_the_persistent_step_refuses_what_it_was_not_written_for():
+    # checked before any kernel runs, so without a GPU too (make_trainer, the loop's own door)
+    from phase5_training.train import make_trainer
+
+    params = he_init((784, 10), 0)
+    with pytest.raises(ValueError, match="the persistent step runs on a GPU"):
+        make_trainer("cpu", params, TrainConfig(widths=(784, 10)), step="persistent")
+    with pytest.raises(ValueError, match="unknown step 'fused'; expected one of graph, persistent"):
+        make_trainer("gpu", params, TrainConfig(widths=(784, 10)), step="fused")
+
+
 def test_an_unknown_precision_names_the_choices(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--precision", "fp16"])
@@ -110,8 +126,8 @@ def test_ctrl_c_in_the_first_epoch_does_not_point_to_a_checkpoint(
 
     make = train_module.make_trainer
 
-    def make_trainer(device, params, config, precision="fp32"):
-        trainer = make(device, params, config)
+    def make_trainer(device, params, config, precision="fp32", step="graph"):
+        trainer = make(device, params, config, precision, step)
 
         def step(x, y, lr):
             raise KeyboardInterrupt

@@ -106,8 +106,9 @@ def test_what_the_persistent_step_refuses(rng):
 
 @pytest.mark.gpu
 def test_the_persistent_step_matches_the_graph_step(rng):
-    # On a GPU, a full grid of blocks: two epochs of a 784-64-32-10 network, with a partial last
-    # batch, against the graph step. Both are float32 with sums in other orders.
+    # On a GPU, a full grid of blocks: an epoch of a 784-64-32-10 network with a partial last
+    # batch, against the graph step. Both are float32 with sums in other orders; one epoch at a
+    # small learning rate, since on random data two runs that differ by rounding drift apart.
     from phase5_training.gpu import GpuTrainer
     from phase5_training.persistent import PersistentTrainer
 
@@ -116,14 +117,12 @@ def test_the_persistent_step_matches_the_graph_step(rng):
     params = he_init(widths, 3)
     x = rng.standard_normal((200, 784)).astype(np.float32)
     y = rng.integers(0, 10, 200)
+    order, lrs = rng.permutation(200), [0.01 - 0.001 * s for s in range(7)]
     runs = []
     for trainer in (PersistentTrainer(params.copy(), config), GpuTrainer(params.copy(), config)):
         trainer.load(x, y)
-        sums = [trainer.run_epoch(o, [0.05 - 0.005 * s for s in range(7)])
-                for o in (np.arange(200), np.arange(200)[::-1].copy())]  # fmt: skip
-        runs.append((trainer, sums))
-    (persistent, p_sums), (graph, g_sums) = runs
+        runs.append((trainer, trainer.run_epoch(order, lrs)))
+    (persistent, (pl, pc)), (graph, (gl, gc)) = runs
     assert persistent.blocks > 1
     assert_same_params(persistent, graph, rtol=1e-3, atol=1e-5)
-    for (pl, pc), (gl, gc) in zip(p_sums, g_sums, strict=True):
-        assert abs(pl - gl) < 1e-4 * gl and abs(pc - gc) <= 1
+    assert abs(pl - gl) < 1e-5 * gl and pc == gc
