@@ -17,11 +17,12 @@ module: `shared.exercise_plugin` loads it under the reference's name before the 
 collected. It prints which tests fail, each with its error and a hint. A file that does not
 compile or does not import is named with the line and the error, in one line.
 
-The C and C++ exercises (3.1 src/matrix.c, 3.3 src/pybind_module.cpp) go through the same meson
-build as the package. Their starter is the reference source with the chosen bodies replaced by a
-call of `not_written("nn_add")`, defined at the top: in C it prints "exercise 3.1: write nn_add"
-on stdout and returns NN_ERR_ARG (C has no exceptions; the line lands beside the failing check it
-causes), in C++ it raises NotImplementedError in Python. `check` keeps one meson build of the
+The C and C++ exercises (3.1 src/matrix.c, 3.3 src/pybind_module.cpp, 3.4 src/capi_module.c) go
+through the same meson build as the package. Their starter is the reference source with the
+chosen bodies replaced by a call of `not_written("nn_add")`, defined at the top: in the C library
+it prints "exercise 3.1: write nn_add" on stdout and returns NN_ERR_ARG (C has no exceptions; the
+line lands beside the failing check it causes), in C++ and in a C extension module (one that
+includes Python.h) it raises NotImplementedError in Python. `check` keeps one meson build of the
 whole project per exercise in build/exercise-ID (configured once, with the option of
 meson.options that names the file to build in place of the reference's; the package's own build
 leaves it empty). The learner's file is copied into that folder behind a #line directive, so the
@@ -207,6 +208,27 @@ EXERCISES: dict[str, Exercise] = {
                 "check",
                 "transpose": "take<double>, an output of shape (cols, rows), nn_transpose with "
                 "the GIL released, check",
+            },
+        ),
+        Exercise(
+            "3.4", "the C-API binding", "phase3_c",
+            ("phase3_c/tests/test_bindings.py", "phase3_c/tests/test_threads.py"),
+            "phase3_c/README.md", source="phase3_c/src/capi_module.c",
+            option="capi_source", select="capi",
+            write=frozenset({"take", "binary", "unary"}),
+            hints={
+                "take": "a phase1_python Matrix through its tolist(); PyArray_FROMANY; refuse "
+                "anything but 2 dimensions of real numbers (and float32 for the float32 "
+                "product); return it as it is when it has the type, this machine's byte order, "
+                "alignment and contiguous rows, else a PyArray_FROM_OTF copy; every reference "
+                "you made is given back (Py_DECREF) on every path",
+                "binary": "PyArg_ParseTuple(args, \"OO\"); float32 arrays to matmul go to the "
+                "float32 product, matmul to product(); else take both, compare the shapes (the "
+                "message names them), aligned_output, the C call between "
+                "Py_BEGIN_ALLOW_THREADS and Py_END_ALLOW_THREADS, status_error on failure, "
+                "and Py_XDECREF both inputs at done",
+                "unary": "\"O\" for transpose, \"Od\" for scale; take a; an output of shape "
+                "(c, r) or (r, c); the call without the GIL; Py_DECREF(a)",
             },
         ),
         Exercise(
@@ -499,6 +521,16 @@ _NOT_WRITTEN = {
         "}}\n",
         'return not_written("{name}");',
     ),
+    # a C file that is a Python extension (Python.h): a function still to write raises in Python
+    "capi": (
+        "\n/* A function still to write raises NotImplementedError in Python (delete this once every\n"
+        " * body is written). It returns NULL as any pointer: PyObject *, PyArrayObject *. */\n"
+        "static void *not_written(const char *name) {{\n"
+        '    PyErr_Format(PyExc_NotImplementedError, "exercise {id}: write %s", name);\n'
+        "    return NULL;\n"
+        "}}\n",
+        'return not_written("{name}");',
+    ),
     ".cpp": (
         "\n// A function still to write raises NotImplementedError in Python (delete this once every\n"
         "// body is written).\n"
@@ -516,7 +548,8 @@ def c_starter(exercise: Exercise, source: str) -> str:
     `not_written` (defined after the includes) and the hints as comments; every comment outside
     the bodies kept."""
     suffix = Path(exercise.reference).suffix
-    prelude, stub = _NOT_WRITTEN[suffix]
+    extension = suffix == ".c" and "#include <Python.h>" in source
+    prelude, stub = _NOT_WRITTEN["capi" if extension else suffix]
     functions = c_functions(source)
     missing = sorted(exercise.write - functions.keys())
     if missing:

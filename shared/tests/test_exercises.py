@@ -1,6 +1,6 @@
 """The exercises: every starter fails its check for the right reason (a body left to write, not an
 import error), the reference passes the same check, and the command line's bad input is one line.
-The C and C++ exercises (3.1, 3.3) each keep one build (build/exercise-ID) that their checks share:
+The C and C++ exercises (3.1, 3.3, 3.4) each keep one build (build/exercise-ID) that their checks share:
 the first compiles the project, the others only the learner's file."""
 
 from pathlib import Path
@@ -115,6 +115,9 @@ def test_the_c_starter_keeps_signatures_and_comments_and_gives_hints():
     cpp = exercises.starter(EXERCISES["3.3"])
     assert 'not_written("product64");' in cpp and "PYBIND11_MODULE(_pybind, m) {" in cpp
     assert "gil_scoped_release release;\n        s = fn(" not in cpp
+    capi = exercises.starter(EXERCISES["3.4"])  # a C extension: raises in Python, returns NULL
+    assert "static void *not_written(const char *name) {" in capi
+    assert 'return not_written("take");' in capi and "static PyMethodDef methods[]" in capi
 
 
 def test_c_functions_finds_bodies_past_comments_strings_and_namespaces():
