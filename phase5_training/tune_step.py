@@ -7,6 +7,8 @@ tiles and split-K counts beside the tiles and count gpu.py picks.
     ncu --profile-from-start off --metrics gpu__time_duration.sum \\
         python -m phase5_training.tune_step --profile-one-step    # one real step, per kernel
     python -m phase5_training.tune_step --persistent     # the persistent step: grids, splits, stages
+    ncu --profile-from-start off --clock-control none --section WarpStateStats ... \\
+        python -m phase5_training.tune_step --profile-persistent  # one launch of it, 20 steps
 
 Each configuration is 50 launches captured in a CUDA graph and replayed 20 times, so launch
 overhead is what a graph replay pays. `--persistent` times the persistent step (persistent.py)
@@ -191,14 +193,42 @@ def time_persistent(
     return rows
 
 
+def profile_persistent(steps: int = 20) -> None:
+    """One launch of the persistent step (`steps` steps of 128 rows of random MNIST-shaped data,
+    after a launch that compiles and warms it up), between cuda.profile_start and _stop."""
+    from phase5_training.persistent import PersistentTrainer
+
+    require_gpu()
+    config = TrainConfig()
+    rng = np.random.default_rng(0)
+    n = steps * config.batch_size
+    x = rng.random((n, config.widths[0]), dtype=np.float32)
+    y = rng.integers(0, config.widths[-1], n)
+    trainer = PersistentTrainer(he_init(config.widths, 0), config)
+    trainer.load(x, y)
+    order, lrs = np.arange(n), [1e-3] * steps
+    trainer.run_epoch(order, lrs)
+    cuda.synchronize()
+    cuda.profile_start()
+    trainer.run_epoch(order, lrs)
+    cuda.synchronize()
+    cuda.profile_stop()
+    print(f"profiled one launch of the persistent step: {steps} steps, {trainer.blocks} blocks")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile-one-step", action="store_true")
     p.add_argument("--data-dir")
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     p.add_argument("--persistent", action="store_true", help="time the persistent step instead")
+    p.add_argument("--profile-persistent", action="store_true",
+                   help="one launch of the persistent step between profile_start and _stop")  # fmt: skip
     p.add_argument("--json", help="--persistent: also write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.profile_persistent:
+        profile_persistent()
+        return 0
     if args.persistent:
         rows = time_persistent()
         for row in rows:
