@@ -391,20 +391,28 @@ class GpuTrainer:
         loss_sum, correct = self._read_stats()
         return loss_sum / len(y), correct
 
-    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
-        """All steps of an epoch over the resident data in the order `order`; returns the summed
-        loss and the number correct, read from the device once at the end (see trainer.py)."""
+    def _upload_epoch(self, order: np.ndarray, lrs: list[float]) -> int:
+        """Check an epoch's permutation and learning rates against the loaded data and upload
+        them (asynchronously, on the trainer's stream); returns the number of steps."""
         if self.x is None:
             raise RuntimeError("load() the training set before run_epoch()")
-        n, s, batch_size = len(order), self.stream, self.config.batch_size
+        n, batch_size = len(order), self.config.batch_size
         steps = math.ceil(n / batch_size)
         if n != self.order.size or len(lrs) != steps:
             raise ValueError(
-                f"run_epoch: expected {self.order.size} rows and {math.ceil(self.order.size / batch_size)} "
-                f"learning rates, got {n} rows and {len(lrs)}"
+                f"run_epoch: expected {self.order.size} rows and "
+                f"{math.ceil(self.order.size / batch_size)} learning rates, got {n} rows and "
+                f"{len(lrs)}"
             )
-        self.order.copy_to_device(order.astype(np.int32), stream=s)
-        self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=s)
+        self.order.copy_to_device(order.astype(np.int32), stream=self.stream)
+        self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=self.stream)
+        return steps
+
+    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
+        """All steps of an epoch over the resident data in the order `order`; returns the summed
+        loss and the number correct, read from the device once at the end (see trainer.py)."""
+        self._upload_epoch(order, lrs)
+        n, s, batch_size = len(order), self.stream, self.config.batch_size
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
         if self.use_graphs:

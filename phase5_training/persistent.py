@@ -581,20 +581,9 @@ class PersistentTrainer(GpuTrainer):
 
     def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
         """All steps of an epoch in one launch (or `steps_per_launch` at a time)."""
-        if self.x is None:
-            raise RuntimeError("load() the training set before run_epoch()")
-        n, s, batch_size = len(order), self.stream, self.config.batch_size
-        steps = math.ceil(n / batch_size)
-        if n != self.order.size or len(lrs) != steps:
-            raise ValueError(
-                f"run_epoch: expected {self.order.size} rows and "
-                f"{math.ceil(self.order.size / batch_size)} learning rates, got {n} rows and "
-                f"{len(lrs)}"
-            )
-        self.order.copy_to_device(order.astype(np.int32), stream=s)
-        self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=s)
+        steps = self._upload_epoch(order, lrs)
         self._run(self.x, self.y, self.order, self.lrs, steps, bar)
         loss_sum, correct = self._read_stats()
         if bar is not None:
-            bar.set_postfix(loss=loss_sum / n, acc=correct / n)
+            bar.set_postfix(loss=loss_sum / len(order), acc=correct / len(order))
         return loss_sum, correct
