@@ -368,13 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"nn-foundations {precision} {kind} setup: {metrics['compile_seconds']:.2f} s "
                 f"compiling or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
             )
-        name = (
-            "nn-foundations (numba kernels" if args.device == "gpu" else "nn-foundations (C library"
-        )
         if args.device == "gpu":
-            name += f", {precision}" + (", persistent step)" if kind == "persistent" else ")")
+            persistent = ", persistent step" if kind == "persistent" else ""
+            name = f"nn-foundations (numba kernels, {precision}{persistent})"
         else:
-            name += ")"
+            name = "nn-foundations (C library)"
         results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
     if args.device == "cpu":  # Phase 2's NumPy network: the same steps, in NumPy's float32
         from phase2_numpy.train import train as numpy_train

@@ -469,8 +469,8 @@ def steps_kernel(max_registers: int | None = MAX_REGISTERS):
 
 
 class PersistentTrainer(GpuTrainer):
-    """The Trainer contract of trainer.py with each epoch one launch of `persistent_steps` (or a
-    few: `steps_per_launch`). Parameters, evaluation and checkpoints are GpuTrainer's: the same
+    """The Trainer contract of trainer.py with each epoch one launch of the persistent kernel (or
+    a few: `steps_per_launch`). Parameters, evaluation and checkpoints are GpuTrainer's: the same
     flat buffers, the same forward pass for `logits`."""
 
     def __init__(
@@ -500,7 +500,7 @@ class PersistentTrainer(GpuTrainer):
         if min(splits) < 1:
             raise ValueError(f"splits of K must be >= 1, got {splits}")
         super().__init__(params, config, use_graphs=False, precision="fp32")
-        self.splits, self.steps_per_launch = tuple(splits), steps_per_launch
+        self.steps_per_launch = steps_per_launch
         n0, n1, n2, c = self.widths
         b, s = config.batch_size, self.stream
         s1, s2, sd = splits
@@ -531,7 +531,7 @@ class PersistentTrainer(GpuTrainer):
 
     def _grid(self, args) -> int:
         """The grid: every block resident at once, as a cooperative launch requires. The first
-        call compiles the kernel (or loads it from the cache) with an empty launch."""
+        call compiles the kernel with an empty launch (numba cannot cache it: steps_kernel)."""
         if self.blocks:
             return self.blocks
         t0 = time.perf_counter()

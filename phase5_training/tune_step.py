@@ -132,6 +132,15 @@ PERSISTENT_GRIDS = [1.0, 0.5]
 PERSISTENT_REGISTERS = [None, 96]
 
 
+def _random_mnist(n: int, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n random rows shaped as `config`'s inputs, their labels and a permutation of them
+    (seeded): all a step's speed needs."""
+    rng = np.random.default_rng(0)
+    x = rng.random((n, config.widths[0]), dtype=np.float32)
+    y = rng.integers(0, config.widths[-1], n)
+    return x, y, rng.permutation(n)
+
+
 def time_persistent(
     splits_list=PERSISTENT_SPLITS,
     grids=PERSISTENT_GRIDS,
@@ -145,15 +154,12 @@ def time_persistent(
 
     require_gpu()
     config = TrainConfig()
-    rng = np.random.default_rng(0)
-    x = rng.random((60000, config.widths[0]), dtype=np.float32)
-    y = rng.integers(0, config.widths[-1], 60000)
-    order = rng.permutation(60000)
+    x, y, order = _random_mnist(60000, config)
     steps = math.ceil(60000 / config.batch_size)
     lrs = [1e-3] * steps
 
     def per_step(trainer) -> float:
-        trainer.run_epoch(order, lrs)  # compile, or load from the cache; warm up
+        trainer.run_epoch(order, lrs)  # warm up (and compile, once a process)
         best = math.inf
         for _ in range(epochs):
             t0 = time.perf_counter()
@@ -173,9 +179,9 @@ def time_persistent(
     rows = []
     for splits in splits_list:
         for fraction in grids:
-            trainer = trainer_for(splits, max(1, int(most.blocks * fraction)))
-            rows.append({"splits": splits, "blocks": trainer.blocks or int(most.blocks * fraction),
-                         "registers": MAX_REGISTERS, "us_per_step": per_step(trainer)})  # fmt: skip
+            blocks = max(1, int(most.blocks * fraction))
+            rows.append({"splits": splits, "blocks": blocks, "registers": MAX_REGISTERS,
+                         "us_per_step": per_step(trainer_for(splits, blocks))})  # fmt: skip
     for cap in registers:
         trainer = trainer_for(splits_list[0], None, max_registers=cap)
         us = per_step(trainer)
@@ -200,10 +206,8 @@ def profile_persistent(steps: int = 20) -> None:
 
     require_gpu()
     config = TrainConfig()
-    rng = np.random.default_rng(0)
     n = steps * config.batch_size
-    x = rng.random((n, config.widths[0]), dtype=np.float32)
-    y = rng.integers(0, config.widths[-1], n)
+    x, y, _ = _random_mnist(n, config)
     trainer = PersistentTrainer(he_init(config.widths, 0), config)
     trainer.load(x, y)
     order, lrs = np.arange(n), [1e-3] * steps
