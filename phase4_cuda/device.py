@@ -108,7 +108,14 @@ def configure(kernel, grid, block, stream=0):
 
     numba warns for every configuration of fewer than 128 blocks. The project's small grids are
     chosen on purpose (a 128-row batch gives a product few tiles, and the kernel check runs tiny
-    shapes), so the hint would only fill the output with one warning per configuration."""
+    shapes), so the hint would only fill the output with one warning per configuration.
+
+    In numba's simulator, `kernel[grid, block]` writes the grid into the kernel object itself and
+    returns that object, so of two configurations kept for later (a planned step keeps one per
+    launch) both would run with the last one's grid. There the configuration is made at each
+    call instead."""
+    if simulated():
+        return lambda *args: kernel[grid, block, stream](*args)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=LOW_OCCUPANCY_HINT)
         return kernel[grid, block, stream]

@@ -114,3 +114,22 @@ def test_configure_gives_a_small_grid_without_a_warning():
         launch = matmul.plan("wide", a, b, c)  # one block: numba would hint at low occupancy
         launch()
     assert launch.grid == (1, 1, 1)
+
+
+def test_two_kept_configurations_of_one_kernel_run_with_their_own_grids(rng):
+    # A planned step keeps one configured launch per product, and two products may share a
+    # kernel (the same variant, other grids). The simulator's kernel[grid, block] sets the grid
+    # on the kernel object itself, so both would run with the last one's; configure() must not.
+    tiles = matmul.Tiles(64, 64, 32, 4, 4)
+    b = rng.standard_normal((2, 4), dtype=np.float32)
+    args = [(rng.standard_normal((300, 2), dtype=np.float32), b), (b[:, :2].copy(), b)]
+    outs = [cuda.device_array((300, 4), np.float32), cuda.device_array((2, 4), np.float32)]
+    launches = [
+        matmul.plan("wide", cuda.to_device(a), cuda.to_device(bb), c, tiles=tiles)
+        for (a, bb), c in zip(args, outs, strict=True)
+    ]
+    assert launches[0].kernel is launches[1].kernel and launches[0].grid != launches[1].grid
+    for launch in launches:
+        launch()
+    for (a, bb), c in zip(args, outs, strict=True):
+        np.testing.assert_allclose(c.copy_to_host(), ref(a, bb), rtol=1e-5, atol=1e-5)
