@@ -1,18 +1,21 @@
 """The training step on the GPU with the project's own kernels (numba.cuda, float32).
 
 The whole training set is uploaded once, and each epoch uploads its permutation and learning
-rates. A step is 3L + 1 launches for L layers (10 for 784-512-256-10), every one of them
-reading its inputs from the device:
+rates. A step is 3L launches for L >= 2 layers (9 for 784-512-256-10; 4 for a single layer),
+every one of them reading its inputs from the device:
 
-    gather     the step's mini-batch, rows order[pos * B : pos * B + b] of the resident data
+    gather     an epoch's first mini-batch, rows order[0 : B] of the resident data (once an epoch)
     forward    Phase 4's matmul per hidden layer, bias + ReLU fused into its epilogue
-    output     the output layer, softmax, cross-entropy and its gradient in one kernel (one warp
-               per row); loss and accuracy are summed on the device and read once an epoch
+    output     the output layer, softmax, cross-entropy, its gradient and the delta of the layer
+               below in one kernel (one block per row); loss and accuracy are summed on the
+               device and read once an epoch
     backward   per layer, Phase 4's matmul on transposed operands: dW = h.T @ delta, whose first
-               block row also sums the bias gradient, and delta' = (delta @ W.T) * (h > 0)
+               block row also sums the bias gradient, and (below the output layer's) delta' =
+               (delta @ W.T) * (h > 0)
     update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
-               (they live in one flat buffer), the learning rate read from lrs[pos]; its last
-               block moves pos on to the next step
+               (they live in one flat buffer), the learning rate read from lrs[pos]; it also
+               gathers the next step's mini-batch, rows order[(pos + 1) * B : (pos + 2) * B],
+               and its last block moves pos on to the next step
 
 The products of a 128-row batch are too small to give the H100's 132 multiprocessors a block
 each, so they also split K across blocks where that gives more blocks (split-K, see Phase 4's
@@ -32,7 +35,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import cuda
@@ -43,7 +46,10 @@ from phase4_cuda.device import require_gpu, simulated
 from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
 from phase5_training import gpu_kernels as k
 
-__all__ = ["GpuTrainer", "Product", "StepGraph", "StepPlan", "split_for_step", "tiles_for_step"]
+__all__ = [
+    "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "split_for_step",
+    "tiles_for_step",
+]  # fmt: skip
 
 THREADS = 256
 ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
@@ -142,14 +148,39 @@ class StepPlan:
     out: object  # (batch, classes) the logits `forward` writes
     products: list[Product]  # the training step's matrix products, in launch order
     forward: list[Launch]  # evaluation: every layer, the last writing logits
-    train: list[Launch]  # one step on xb, yb: forward, fused output layer, backward, update
-    step: list[Launch]  # gather a batch of the resident data, then train (empty before load)
+    #: one step on xb, yb: forward, fused output layer, backward (with the StreamWaits that
+    #: fork its weight gradients off the main stream and join them back), update
+    train: list
+    #: the batch of step pos[0] from the resident data into xb, yb (None before load): an
+    #: epoch's first; the update of each step gathers the next one
+    gather: Launch | None
+
+
+def _sync_event():
+    """An event for ordering streams only (no timing); the simulator's takes no arguments."""
+    return cuda.event() if simulated() else cuda.event(timing=False)
+
+
+@dataclass(frozen=True)
+class StreamWait:
+    """A dependency between two streams: what is issued to `waiting` from now on waits for what
+    was issued to `source` so far (an event recorded on one, waited for on the other). Captured
+    into a graph, it is an edge: a fork into a branch, or a join back."""
+
+    source: object
+    waiting: object
+    event: object = field(default_factory=_sync_event)
+
+    def __call__(self) -> None:
+        self.event.record(self.source)
+        self.event.wait(self.waiting)
 
 
 class StepGraph:
-    """A list of launches (Phase 4's `Launch`, planned on `stream`), captured once into a CUDA
-    graph and then replayed with one driver call (CUDA's stream capture, through the driver
-    bindings numba itself uses)."""
+    """A list of launches (Phase 4's `Launch`, planned on `stream` or on streams that
+    StreamWaits fork from it and join back), captured once into a CUDA graph and then replayed
+    with one driver call (CUDA's stream capture, through the driver bindings numba itself
+    uses)."""
 
     def __init__(self, launches: list[Launch], stream) -> None:
         from cuda.bindings import driver
@@ -215,6 +246,8 @@ class GpuTrainer:
             )
         self.sms = _multiprocessors()
         self.stream = cuda.stream()
+        # a stream for each weight gradient that can run beside the chain of deltas
+        self._branches = [cuda.stream() for _ in params.W[1:]]
         # Every parameter (weights first, then biases) in one flat buffer, each at an aligned
         # offset; velocities and gradients share the layout, so one kernel updates them all.
         shapes = [w.shape for w in params.W] + [b.shape for b in params.b]
@@ -236,11 +269,18 @@ class GpuTrainer:
         self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
         self.done = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)  # update's blocks
         self.lrs = cuda.to_device(np.zeros(1, np.float32), stream=self.stream)
+        # A training batch's inputs and labels: every batch size up to the configured one uses
+        # the first rows of these, so that a step's update can gather the next step's batch
+        # whatever its size (an epoch's last batch is smaller).
+        self.xb = cuda.device_array(
+            (config.batch_size, self.widths[0]), np.float32, stream=self.stream
+        )
+        self.yb = cuda.device_array(config.batch_size, np.int32, stream=self.stream)
         self.x = self.y = self.order = None
         self._plans: dict[int, StepPlan] = {}
         self._graphs: dict[int, StepGraph] = {}
         self.compile_seconds = 0.0  # first launches (numba compiles or loads from its cache)
-        self.capture_seconds = 0.0  # building the CUDA graphs
+        self.capture_seconds = 0.0  # planning the steps and capturing their CUDA graphs
 
     # -- the flat parameter buffers -------------------------------------------------------------
     def _pack(self, arrays: list[np.ndarray]) -> np.ndarray:
@@ -286,11 +326,16 @@ class GpuTrainer:
         if b in self._plans:
             return self._plans[b]
         w, layers, s, cfg = self.widths, len(self.W), self.stream, self.config
-        hs = [cuda.device_array((b, n), np.float32, stream=s) for n in w]  # layer inputs/outputs
+        hs = [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]  # layer outputs
+        if b <= cfg.batch_size:  # a training batch: the shared buffers
+            hs.insert(0, self.xb[:b])
+            yb = self.yb[:b]
+        else:  # evaluation's larger chunks
+            hs.insert(0, cuda.device_array((b, w[0]), np.float32, stream=s))
+            yb = cuda.device_array(b, np.int32, stream=s)
         deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
-        yb = cuda.device_array(b, np.int32, stream=s)
 
-        def product(name, a, bb, c, k_dim, **options) -> Product:
+        def product(name, a, bb, c, k_dim, stream=s, **options) -> Product:
             if self.precision == "fp32":
                 version = "wide"
                 tiles = tiles_for_step(*c.shape, self.sms)
@@ -303,7 +348,7 @@ class GpuTrainer:
                 )
                 if options.get("col_sums") is not None:
                     split = 1
-            launch = plan(version, a, bb, c, tiles=tiles, split=split, stream=s, **options)
+            launch = plan(version, a, bb, c, tiles=tiles, split=split, stream=stream, **options)
             return Product(name, a, bb, c, k_dim, options, tiles, split, launch, version)
 
         forward = [
@@ -312,62 +357,84 @@ class GpuTrainer:
             for l in range(layers)
         ]  # fmt: skip
         # training runs the hidden layers' products, then the output layer fused with the loss
-        # (evaluation uses `forward`, whose last product writes the logits)
+        # and the delta of the layer below it (evaluation uses `forward`, whose last product
+        # writes the logits); a network without hidden layers has no delta below its output
+        below = deltas[-2] if layers > 1 else cuda.device_array((b, 0), np.float32, stream=s)
         output = Launch(
-            k.output_layer, (math.ceil(b / k.OUT_ROWS),), 32 * k.OUT_ROWS,
-            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], self.stats), s,
+            k.output_layer, (b,), k.OUT_THREADS,
+            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], below,
+             self.stats), s,
         )  # fmt: skip
-        backward = []
+        backward, backward_launches, joins = [], [], []
         for l in reversed(range(layers)):
             # dW = h.T @ delta, with the bias gradient (delta's column sums) in the same launch;
-            # then, below the first layer, the layer below's delta = (delta @ W.T) * (h > 0)
-            backward.append(
-                product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], b, trans_a=True,
-                        col_sums=self.gb[l])
-            )  # fmt: skip
+            # then, below the first layer and the output layer (which did its own), the layer
+            # below's delta = (delta @ W.T) * (h > 0). Nothing in the step reads a weight
+            # gradient but the update, so each one above the first layer runs on a stream of
+            # its own, beside the chain of deltas (branches of the graph), joined before the
+            # update; dW 1 needs the last delta, so it stays on the chain.
+            side = self._branches[l - 1] if l else s
+            dW = product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], b, trans_a=True,
+                         col_sums=self.gb[l], stream=side)  # fmt: skip
+            backward.append(dW)
             if l:
-                backward.append(
-                    product(f"delta {l}", deltas[l + 1], self.W[l], deltas[l], w[l + 1],
-                            trans_b=True, mask=hs[l])
-                )  # fmt: skip
+                backward_launches += [StreamWait(s, side), dW.launch]
+                joins.append(StreamWait(side, s))
+            else:
+                backward_launches.append(dW.launch)
+            if 0 < l < layers - 1:
+                delta = product(f"delta {l}", deltas[l + 1], self.W[l], deltas[l], w[l + 1],
+                                trans_b=True, mask=hs[l])  # fmt: skip
+                backward.append(delta)
+                backward_launches.append(delta.launch)
+        # the update gathers the next step's batch from the resident data, once there is any
+        if self.x is None:
+            data = (cuda.device_array((0, w[0]), np.float32, stream=s),
+                    cuda.device_array(0, np.int32, stream=s), cuda.device_array(0, np.int32, stream=s))  # fmt: skip
+        else:
+            data = (self.x, self.y, self.order)
         update = Launch(
             k.sgd_update, (_blocks(self.P.size, 8 * self.sms),), THREADS,
             (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
-             np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done), s,
+             np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done,
+             *data, cfg.batch_size, self.xb, self.yb), s,
         )  # fmt: skip
         products = [*forward[:-1], *backward]
-        train = [*(p.launch for p in forward[:-1]), output, *(p.launch for p in backward), update]
-        step = []
-        if self.x is not None:  # a step over the resident data: gather its batch, then train
+        train = [*(p.launch for p in forward[:-1]), output, *backward_launches, *joins, update]
+        gather = None
+        if self.x is not None:
             gather = Launch(
-                k.gather_batch, (_blocks(b * w[0]),), THREADS,
-                (self.x, self.y, self.order, self.pos, cfg.batch_size, hs[0], yb), s,
+                k.gather_batch, (_blocks(cfg.batch_size * w[0]),), THREADS,
+                (*data, self.pos, cfg.batch_size, self.xb, self.yb), s,
             )  # fmt: skip
-            step = [gather, *train]
         self._plans[b] = StepPlan(
-            b, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, step
+            b, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, gather
         )
         return self._plans[b]
 
     def _graph(self, b: int) -> StepGraph:
         """The step of batch size b as a CUDA graph. Its first run is eager, to compile (or load
-        from numba's cache) every kernel outside the capture; its effects are undone."""
+        from numba's cache) every kernel outside the capture, the epoch's gather with them; its
+        effects are undone. The eager run counts as compile_seconds, the rest (planning the
+        step, keeping and restoring the state, capturing) as capture_seconds."""
         if b in self._graphs:
             return self._graphs[b]
-        launches = self.step_plan(b).step
-        saved = [a.copy_to_host(stream=self.stream) for a in (self.P, self.V, self.pos, self.stats)]
+        started = time.perf_counter()
+        plan = self.step_plan(b)
+        state = (self.P, self.V, self.pos, self.stats, self.xb, self.yb)
+        saved = [a.copy_to_host(stream=self.stream) for a in state]
         self.stream.synchronize()
         t0 = time.perf_counter()
-        for launch in launches:
+        for launch in ([plan.gather] if plan.gather else []) + plan.train:
             launch()
         self.stream.synchronize()
         t1 = time.perf_counter()
-        for a, host in zip((self.P, self.V, self.pos, self.stats), saved, strict=True):
+        for a, host in zip(state, saved, strict=True):
             a.copy_to_device(host, stream=self.stream)
-        self._graphs[b] = graph = StepGraph(launches, self.stream)
+        self._graphs[b] = graph = StepGraph(plan.train, self.stream)
         self.stream.synchronize()
         self.compile_seconds += t1 - t0
-        self.capture_seconds += time.perf_counter() - t1
+        self.capture_seconds += time.perf_counter() - t1 + (t0 - started)
         return graph
 
     # -- running -------------------------------------------------------------------------------
@@ -415,6 +482,10 @@ class GpuTrainer:
         n, s, batch_size = len(order), self.stream, self.config.batch_size
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+        if self.use_graphs:  # set up before the first launch, so the epoch's time is its steps
+            for b in sorted(set(sizes)):
+                self._graph(b)
+        self.step_plan(sizes[0]).gather()  # the first batch; each step's update gathers the next
         if self.use_graphs:
             for b in sizes:
                 self._graph(b).launch()
@@ -422,7 +493,7 @@ class GpuTrainer:
                     bar.update()
         else:
             for b in sizes:
-                for launch in self.step_plan(b).step:
+                for launch in self.step_plan(b).train:
                     launch()
                 if bar is not None:
                     bar.update()

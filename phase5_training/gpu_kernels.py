@@ -1,15 +1,16 @@
 """The CUDA kernels of a training step that Phase 4 does not already have (numba.cuda, float32):
 gathering a mini-batch from the resident data set, the output layer fused with softmax +
-cross-entropy + its gradient, and one SGD update for all parameters.
+cross-entropy + its gradient and the layer below's delta, and one SGD update for all parameters.
 
 Every other product of the step is Phase 4's matmul kernel: the hidden layers with bias + ReLU
 in its epilogue, the weight gradient as a transposed-operand product that also sums the bias
 gradient, the input gradient as a transposed-operand product masked by ReLU's gradient. The
-output layer has too few columns (10) for a tiled product to use the GPU: one warp per row does
-it, and the loss with it.
+output layer has too few columns (10) for a tiled product to use the GPU: one block per row does
+it, the loss with it, and the input gradient below it, whose row r needs only row r of delta.
 
 The step reads where it is from the device: `pos[0]` is the step's index in the epoch, which picks
-its rows of the permutation and its learning rate, and the update's last block moves it on. So
+its rows of the permutation and its learning rate; the update also gathers the next step's rows,
+and its last block moves `pos` on. So
 every step launches the same kernels with the same arguments, which is what lets a CUDA graph
 replay it (see gpu.py).
 """
@@ -22,19 +23,25 @@ from numba import cuda, float32, float64
 
 from phase4_cuda.kernel_cache import cached
 
-__all__ = ["MAX_CLASSES", "OUT_ROWS", "gather_batch", "output_layer", "sgd_update"]
+__all__ = [
+    "MAX_CLASSES",
+    "OUT_THREADS",
+    "gather_batch",
+    "gather_rows",
+    "output_layer",
+    "sgd_update",
+]
 
 
-@cached
-@cuda.jit
-def gather_batch(x, y, order, pos, batch, xb, yb):
-    # x: (n, d) resident data, y: (n,), order: (n,) this epoch's permutation; pos: (1,) the step;
-    # xb: (b, d), yb: (b,) get rows order[start:start+b], start = pos[0] * batch
+@cuda.jit(device=True)
+def gather_rows(x, y, order, start, rows, xb, yb):
+    # This thread's share of copying rows order[start : start + rows] of the resident data
+    # (x: (n, d), y: (n,)) into xb: (>= rows, d) and yb, in a grid-stride loop over the
+    # elements; rows <= 0 copies nothing.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
-    b, d = xb.shape
-    start = pos[0] * batch
-    for flat in range(i, b * d, stride):
+    d = xb.shape[1]
+    for flat in range(i, rows * d, stride):
         r = flat // d
         c = flat - r * d
         src = order[start + r]
@@ -43,94 +50,109 @@ def gather_batch(x, y, order, pos, batch, xb, yb):
             yb[r] = y[src]
 
 
-#: the fused output layer: rows per block (a warp each), and the most classes it handles
-OUT_ROWS = 4
+@cached
+@cuda.jit
+def gather_batch(x, y, order, pos, batch, xb, yb):
+    # order: (n,) this epoch's permutation; pos: (1,) the step; xb: (batch, d), yb: (batch,)
+    # get the step's rows, order[start : start + batch] with start = pos[0] * batch (fewer for
+    # the last step of an epoch)
+    start = pos[0] * batch
+    gather_rows(x, y, order, start, min(batch, order.shape[0] - start), xb, yb)
+
+
+#: the fused output layer: threads per row (a block each), and the most classes it handles
+OUT_THREADS = 128
 MAX_CLASSES = 16
-_PART_ROWS = OUT_ROWS * 32  # shared-array shapes must be plain constants, not expressions
 
 
 @cached
 @cuda.jit
-def output_layer(h, W, bias, labels, scale, delta, stats):
-    # The last layer and the loss in one kernel: logits = h @ W + bias, softmax, cross-entropy
-    # and its gradient delta = (softmax - onehot) * scale. h: (b, k) the last hidden layer,
-    # W: (k, c), bias: (c,), labels: (b,), delta: (b, c); stats: (2,) float64 (loss sum,
-    # correct count). One warp per row: the lanes split k, their partial sums meet in shared
-    # memory (a tree, so the order is fixed), and lane 0 finishes the row. Each block adds its
-    # rows' loss and hits to stats once (same-address atomics are served one at a time).
-    part = cuda.shared.array((_PART_ROWS, MAX_CLASSES), float32)
-    row_loss = cuda.shared.array(OUT_ROWS, float64)
-    row_hit = cuda.shared.array(OUT_ROWS, float64)
+def output_layer(h, W, bias, labels, scale, delta, below, stats):
+    # The last layer, the loss and the first step of backpropagation in one kernel: logits =
+    # h @ W + bias, softmax, cross-entropy and its gradient delta = (softmax - onehot) * scale,
+    # then the layer below's delta, below = (delta @ W.T) * (h > 0). h: (b, k) the last hidden
+    # layer, W: (k, c), bias: (c,), labels: (b,), delta: (b, c); below: (b, k), or (b, 0) when
+    # h is the network's input (nothing below to backpropagate to); stats: (2,) float64 (loss
+    # sum, correct count). One block per row: the threads split k, their partial sums meet in
+    # shared memory (a tree, so the order is fixed), thread j < c takes class j's softmax, and
+    # the threads split k again for `below`, which needs only this row of delta.
+    part = cuda.shared.array((OUT_THREADS, MAX_CLASSES), float32)
+    z = cuda.shared.array(MAX_CLASSES, float32)  # the row's logits
+    d = cuda.shared.array(MAX_CLASSES, float32)  # the row's delta
     acc = cuda.local.array(MAX_CLASSES, float32)
     t = cuda.threadIdx.x
-    warp, lane = t // 32, t % 32
-    r = cuda.blockIdx.x * OUT_ROWS + warp
-    b, k = h.shape
+    r = cuda.blockIdx.x
+    k = h.shape[1]
     c = W.shape[1]
     for j in range(MAX_CLASSES):  # constant bounds: acc stays in registers
         acc[j] = float32(0.0)
-    if r < b:
-        for kk in range(lane, k, 32):
-            x = h[r, kk]
-            for j in range(MAX_CLASSES):
-                if j < c:
-                    acc[j] += x * W[kk, j]
+    for kk in range(t, k, OUT_THREADS):
+        x = h[r, kk]
+        for j in range(MAX_CLASSES):
+            if j < c:
+                acc[j] += x * W[kk, j]
     for j in range(MAX_CLASSES):
         part[t, j] = acc[j]
     cuda.syncthreads()
-    step = 16
+    step = OUT_THREADS // 2
     while step > 0:
-        if lane < step:
+        if t < step:
             for j in range(MAX_CLASSES):
                 part[t, j] += part[t + step, j]
         cuda.syncthreads()
         step //= 2
-    if lane == 0:
-        row_loss[warp] = 0.0
-        row_hit[warp] = 0.0
-        if r < b:
-            first = warp * 32
-            top = part[first, 0] + bias[0]
-            arg = 0
-            for j in range(1, c):
-                z = part[first, j] + bias[j]
-                if z > top:
-                    top, arg = z, j
-            total = float32(0.0)
-            for j in range(c):
-                total += math.exp(part[first, j] + bias[j] - top)
-            label = labels[r]
-            for j in range(c):
-                p = math.exp(part[first, j] + bias[j] - top) / total
-                delta[r, j] = (p - float32(1.0 if j == label else 0.0)) * scale
-            row_loss[warp] = float64(math.log(total) + top - (part[first, label] + bias[label]))
-            row_hit[warp] = 1.0 if arg == label else 0.0
+    if t < c:
+        z[t] = part[0, t] + bias[t]
     cuda.syncthreads()
-    if t == 0:
-        loss, hits = float64(0.0), float64(0.0)
-        for w in range(OUT_ROWS):
-            loss += row_loss[w]
-            hits += row_hit[w]
-        cuda.atomic.add(stats, 0, loss)
-        cuda.atomic.add(stats, 1, hits)
+    # every thread finds the maximum and the softmax's denominator, in the same order
+    top = z[0]
+    arg = 0
+    for j in range(1, c):
+        if z[j] > top:
+            top, arg = z[j], j
+    total = float32(0.0)
+    for j in range(c):
+        total += math.exp(z[j] - top)
+    label = labels[r]
+    if t < c:
+        g = (math.exp(z[t] - top) / total - float32(1.0 if t == label else 0.0)) * scale
+        delta[r, t] = g
+        d[t] = g
+    if t == 0:  # the row's loss and hit (same-address atomics: one per row and statistic)
+        cuda.atomic.add(stats, 0, float64(math.log(total) + top - z[label]))
+        cuda.atomic.add(stats, 1, 1.0 if arg == label else 0.0)
+    cuda.syncthreads()
+    for kk in range(t, below.shape[1], OUT_THREADS):
+        v = float32(0.0)
+        if h[r, kk] > float32(0.0):
+            for j in range(c):
+                v += d[j] * W[kk, j]
+        below[r, kk] = v
 
 
 @cached
 @cuda.jit
-def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done):
+def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done,
+               x, y, order, batch, xb, yb):  # fmt: skip
     # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
     # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].
-    # The same rule as phase2_numpy.train.sgd_update. The last block to finish moves the step on
-    # (pos += 1), when every block has read lr: done (1,) int32 counts finished blocks.
+    # The same rule as phase2_numpy.train.sgd_update. Then the next step's batch is gathered
+    # (gather_batch's rows for pos[0] + 1; none after an epoch's last step, or with an empty
+    # `order`): nothing later in this step reads xb or yb, and the next step reads them first.
+    # The last block to finish moves the step on (pos += 1), when every block has read pos:
+    # done (1,) int32 counts finished blocks.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
-    lr = lrs[pos[0]]
+    step = pos[0]
+    lr = lrs[step]
     for k in range(i, value.shape[0], stride):
         g = grad[k] + (decay * value[k] if k < n_decay else float32(0.0))
         v = momentum * velocity[k] + g
         velocity[k] = v
         value[k] -= lr * (g + momentum * v if nesterov else v)
-    cuda.syncthreads()  # this block's threads have all read lr
+    start = (step + 1) * batch
+    gather_rows(x, y, order, start, min(batch, order.shape[0] - start), xb, yb)
+    cuda.syncthreads()  # this block's threads have all read pos
     if cuda.threadIdx.x == 0:
         cuda.threadfence()
         if cuda.atomic.add(done, 0, 1) == cuda.gridDim.x - 1:

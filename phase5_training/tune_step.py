@@ -111,17 +111,18 @@ def profile_one_step(data_dir: str | None = None, precision: str = "fp32") -> No
     gpu.load(data["x_train"], data["y_train"])
     gpu.order.copy_to_device(np.arange(len(data["y_train"]), dtype=np.int32))
     gpu.lrs.copy_to_device(np.full(gpu.lrs.size, 0.01, np.float32))
-    step = gpu.step_plan(config.batch_size).step
+    plan = gpu.step_plan(config.batch_size)
+    plan.gather()  # the first batch; each step's update gathers the next
     for _ in range(2):  # compile and warm up
-        for launch in step:
+        for launch in plan.train:
             launch()
     cuda.synchronize()
     cuda.profile_start()
-    for launch in step:
+    for launch in plan.train:
         launch()
     cuda.synchronize()
     cuda.profile_stop()
-    print(f"profiled one step: {len(step)} launches")
+    print(f"profiled one step: {len(plan.train)} launches")
 
 
 #: the persistent step's candidates: (splits of K for forward 1, forward 2, delta 1), and grids as

@@ -298,18 +298,21 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "5.1", "the training step's kernels", "phase5_training.gpu_kernels",
             ("phase5_training/tests/test_gpu.py",), "phase5_training/README.md",
-            write=frozenset({"gather_batch", "output_layer", "sgd_update"}),
+            write=frozenset({"gather_rows", "output_layer", "sgd_update"}),
             select="two_steps or device_epoch",
             hints={
-                "gather_batch": "a grid-stride loop over the b * d elements of xb: row r, column "
-                "c; the source row is order[pos[0] * batch + r]; column 0 also copies the label",
-                "output_layer": "one warp per row: the lanes split k and sum into the "
-                "shared `part`, a tree halves it to lane 0, which adds the bias, takes the "
-                "maximum, the softmax, delta = (p - onehot) * scale, the row's loss and hit; "
-                "thread 0 adds the block's rows to stats with one atomic each",
+                "gather_rows": "a grid-stride loop over the rows * d elements of xb: row r, "
+                "column c; the source row is order[start + r]; column 0 also copies the label",
+                "output_layer": "one warp per row: the lanes split k and sum into the shared "
+                "`part`, a tree halves it to lane 0; lane j < c puts logit j (+ bias) in `z`; "
+                "every lane takes the maximum and the softmax's denominator; lane j writes "
+                "delta[r, j] = (p_j - onehot) * scale (and into `d`), lane 0 the row's loss and "
+                "hit; then the lanes split k again: below[r, kk] = sum_j d[j] W[kk, j] where "
+                "h[r, kk] > 0; thread 0 adds the block's rows to stats with one atomic each",
                 "sgd_update": "phase2_numpy.train.sgd_update in a grid-stride loop, lr = "
-                "lrs[pos[0]], decay on the first n_decay only; then the last block to finish "
-                "(an atomic count in done) resets done and moves pos on",
+                "lrs[pos[0]], decay on the first n_decay only; then gather_rows for the next "
+                "step, start = (pos[0] + 1) * batch; then the last block to finish (an atomic "
+                "count in done) resets done and moves pos on",
             },
         ),
         Exercise(

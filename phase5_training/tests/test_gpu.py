@@ -18,11 +18,11 @@ pytestmark = pytest.mark.skipif(
 WIDTHS = (13, 7, 5, 3)
 
 
-def trainers(seed=2, **overrides):
+def trainers(seed=2, widths=WIDTHS, **overrides):
     from phase5_training.gpu import GpuTrainer
 
-    config = TrainConfig(widths=WIDTHS, weight_decay=0.01, **overrides)
-    params = he_init(WIDTHS, seed)
+    config = TrainConfig(widths=widths, weight_decay=0.01, **overrides)
+    params = he_init(widths, seed)
     return GpuTrainer(params.copy(), config), CpuTrainer(params.copy(), config)
 
 
@@ -32,34 +32,49 @@ def assert_same_params(gpu, cpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("nesterov", [True, False])
-def test_two_steps_match_the_cpu_trainer(nesterov, rng):
-    gpu, cpu = trainers(nesterov=nesterov)
+@pytest.mark.parametrize(
+    ("nesterov", "widths"),
+    [
+        (True, WIDTHS),
+        (False, WIDTHS),
+        # no hidden layer: the output layer has no delta below it to compute
+        (True, (13, 3)),
+        # a last hidden layer wider than the output layer's lanes load at once (8 x 32 columns)
+        (True, (9, 300, 4)),
+    ],
+)
+def test_two_steps_match_the_cpu_trainer(nesterov, widths, rng):
+    gpu, cpu = trainers(nesterov=nesterov, widths=widths)
     for lr, batch in ((0.1, 6), (0.05, 5)):  # the second batch is smaller: partial-batch views
-        x = rng.standard_normal((batch, WIDTHS[0])).astype(np.float32)
-        y = rng.integers(0, WIDTHS[-1], batch)
+        x = rng.standard_normal((batch, widths[0])).astype(np.float32)
+        y = rng.integers(0, widths[-1], batch)
         (gl, gc), (cl, cc) = gpu.step(x, y, lr), cpu.step(x, y, lr)
         assert abs(gl - cl) < 1e-5 * max(1.0, cl) and gc == cc
     assert_same_params(gpu, cpu)
-    x = rng.standard_normal((9, WIDTHS[0])).astype(np.float32)
+    x = rng.standard_normal((9, widths[0])).astype(np.float32)
     np.testing.assert_allclose(gpu.logits(x), cpu.logits(x), rtol=1e-4, atol=1e-5)
 
 
-def test_a_device_epoch_matches_host_steps(rng):
+def test_device_epochs_match_host_steps(rng):
+    # Two epochs of three steps, the last of each a partial batch: each step's update gathers
+    # the next step's rows, and each epoch starts with its own gather (after an evaluation that
+    # used the same input buffer).
     gpu, cpu = trainers(seed=4, batch_size=4)
     x = rng.standard_normal((10, WIDTHS[0])).astype(np.float32)
     y = rng.integers(0, WIDTHS[-1], 10)
-    order = rng.permutation(10)
-    lrs = [0.1, 0.08, 0.06]
     gpu.load(x, y)
-    loss_sum, correct = gpu.run_epoch(order, lrs)
-    expected_loss, expected_correct = 0.0, 0
-    for s, start in enumerate(range(0, 10, 4)):
-        idx = order[start : start + 4]
-        loss, right = cpu.step(x[idx], y[idx], lrs[s])
-        expected_loss, expected_correct = expected_loss + loss * len(idx), expected_correct + right
-    assert abs(loss_sum - expected_loss) < 1e-4 and correct == expected_correct
-    assert_same_params(gpu, cpu)
+    for lrs in ([0.1, 0.08, 0.06], [0.05, 0.04, 0.03]):
+        order = rng.permutation(10)
+        loss_sum, correct = gpu.run_epoch(order, lrs)
+        expected_loss, expected_correct = 0.0, 0
+        for s, start in enumerate(range(0, 10, 4)):
+            idx = order[start : start + 4]
+            loss, right = cpu.step(x[idx], y[idx], lrs[s])
+            expected_loss += loss * len(idx)
+            expected_correct += right
+        assert abs(loss_sum - expected_loss) < 1e-4 and correct == expected_correct
+        assert_same_params(gpu, cpu)
+        np.testing.assert_allclose(gpu.logits(x[:3]), cpu.logits(x[:3]), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.gpu
@@ -151,22 +166,36 @@ def test_the_tuning_table_times_every_product():
 
 def test_the_step_plan_names_every_product_of_the_step():
     # What tune_step times is read from the plan: the products of the hidden layers' forward
-    # pass (the output layer is fused with the loss), then per layer from the top dW and delta.
+    # pass (the output layer is fused with the loss and the delta below it), then per layer from
+    # the top dW and, below that, delta.
     from phase5_training import gpu_kernels
+    from phase5_training.gpu import StreamWait
 
     gpu, _ = trainers()
     step = gpu.step_plan(6)
     assert [p.name for p in step.products] == [
-        "forward 1", "forward 2", "dW 3", "delta 2", "dW 2", "delta 1", "dW 1",
+        "forward 1", "forward 2", "dW 3", "dW 2", "delta 1", "dW 1",
     ]  # fmt: skip
     shapes = {p.name: (p.c.shape, p.k) for p in step.products}
     assert shapes["forward 1"] == ((6, 7), 13) and shapes["dW 1"] == ((13, 7), 6)
-    assert shapes["delta 2"] == ((6, 5), 3)
+    assert shapes["delta 1"] == ((6, 7), 5)
     assert step.products[0].options == {"bias": gpu.b[0], "activation": "relu"}
-    assert len(step.forward) == 3 and step.step == []  # nothing loaded: no gather step yet
-    # the forward pass, the fused output layer, the products and the update, in that order
-    assert len(step.train) == 2 + 1 + 5 + 1
-    assert step.train[2].kernel is gpu_kernels.output_layer
+    assert len(step.forward) == 3 and step.gather is None  # nothing loaded: nothing to gather
+    # the forward pass, the fused output layer, the products and the update, in that order;
+    # dW 3 and dW 2 each on a branch of its own, forked after the output layer and joined
+    # before the update, beside delta 1 and dW 1 on the trainer's stream
+    launches = [x for x in step.train if not isinstance(x, StreamWait)]
+    assert [x.kernel for x in launches[2:3]] == [gpu_kernels.output_layer]
+    assert launches[3:-1] == [p.launch for p in step.products[2:]]
+    assert launches[-1].kernel is gpu_kernels.sgd_update and len(launches) == 2 + 1 + 4 + 1
+    streams = {p.name: p.launch.stream for p in step.products}
+    branches = [streams["dW 3"], streams["dW 2"]]
+    assert branches[0] is not branches[1] and gpu.stream not in branches
+    assert all(streams[n] is gpu.stream for n in ("forward 1", "forward 2", "delta 1", "dW 1"))
+    waits = [(x.source, x.waiting) for x in step.train if isinstance(x, StreamWait)]
+    forks = [(gpu.stream, branch) for branch in branches]
+    assert waits == [*forks, *((b, a) for a, b in forks)]
+    assert step.train.index(launches[-1]) == len(step.train) - 1  # after the joins
     assert gpu.step_plan(6) is step  # planned once
 
 
