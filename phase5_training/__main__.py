@@ -160,7 +160,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--step",
         choices=["graph", "persistent"],
         default="graph",
-        help="how the GPU runs a step: graph (ten kernels replayed from a CUDA graph) or "
+        help="how the GPU runs a step: graph (eight kernels a step, replayed from CUDA graphs) or "
         "persistent (every step of an epoch in one cooperative kernel; fp32, two hidden layers)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "--steps",
         nargs="+",
         choices=["graph", "persistent"],
-        help="GPU: how our trainer runs a step, graph (CUDA graph of ten kernels) and/or "
+        help="GPU: how our trainer runs a step, graph (CUDA graphs of eight kernels a step) and/or "
         "persistent (one cooperative kernel an epoch, fp32 only) (default: both on a GPU)",
     )
     p.add_argument(

@@ -8,23 +8,24 @@ every one of them reading its inputs from the device:
     forward    Phase 4's matmul per hidden layer, bias + ReLU fused into its epilogue
     output     the output layer, softmax, cross-entropy, its gradient and the delta of the layer
                below in one kernel (one block per row); loss and accuracy are summed on the
-               device and read once an epoch
+               device and read once an epoch; it also moves pos on to the next step
     backward   per layer, Phase 4's matmul on transposed operands: dW = h.T @ delta, whose first
                block row also sums the bias gradient, and (below the output layer's) delta' =
                (delta @ W.T) * (h > 0)
     update     SGD with (Nesterov) momentum and weight decay, one kernel for every parameter
-               (they live in one flat buffer), the learning rate read from lrs[pos]; it also
-               gathers the next step's mini-batch, rows order[(pos + 1) * B : (pos + 2) * B],
-               and its last block moves pos on to the next step
+               (they live in one flat buffer), the learning rate read from lrs[pos - 1] (the
+               output layer has moved pos on); it also gathers the next step's mini-batch, rows
+               order[pos * B : (pos + 1) * B]
 
 The products of a 128-row batch are too small to give the H100's 132 multiprocessors a block
 each, so they also split K across blocks where that gives more blocks (split-K, see Phase 4's
 gemm_kernel).
 
 Because nothing in a step changes between steps but `pos`, which lives on the device, the step
-is captured once into a CUDA graph (one per batch size: the last batch of an epoch is smaller)
-and an epoch is that graph replayed. A graph launch costs the host a few microseconds, against
-about 19 per numba kernel launch, and the GPU runs the step's kernels back to back.
+is captured once into a CUDA graph, STEPS_PER_GRAPH steps of it one after another (and graphs of
+fewer steps for the rest of an epoch, whose last batch is smaller), and an epoch is those graphs
+replayed. A graph launch costs the host a few microseconds, against about 19 per numba kernel
+launch, and the GPU runs the kernels back to back.
 
 Under numba's CUDA simulator (no graphs there) the same launches run one by one; that path is
 also what the graph is checked against on a real GPU.
@@ -47,11 +48,18 @@ from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, req
 from phase5_training import gpu_kernels as k
 
 __all__ = [
-    "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "split_for_step",
-    "tiles_for_step",
+    "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "graph_runs",
+    "split_for_step", "tiles_for_step",
 ]  # fmt: skip
 
 THREADS = 256
+#: the update's grid, in blocks per multiprocessor (a grid-stride loop over ~535,000 parameters
+#: for the main job): measured alone on the H200, 4 took 4.6 us, against 5.3 with 2 and 5.8 with 8
+UPDATE_BLOCKS_PER_SM = 4
+#: consecutive steps of one batch size captured into one CUDA graph: each graph launch costs the
+#: GPU a gap of a few microseconds that the kernels inside one graph do not pay (measured on the
+#: H200: 38.7 us a step with 50 steps in a graph, against 42-43 with one)
+STEPS_PER_GRAPH = 16
 ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
 #: block tiles for the step's small products, largest first: the first one that gives at least
 #: half the multiprocessors a block is used (MNIST's products are 128 rows tall). They are 32
@@ -156,6 +164,22 @@ class StepPlan:
     gather: Launch | None
 
 
+def graph_runs(sizes: list[int], steps_per_graph: int) -> list[tuple[int, int]]:
+    """An epoch's batch sizes as graph launches (batch size, steps): each run of equal sizes in
+    chunks of `steps_per_graph` steps, and what is left of it as one shorter graph. [128] * 468
+    + [96] in chunks of 16 is (128, 16) 29 times, (128, 4), (96, 1)."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(sizes):
+        j = i
+        while j < len(sizes) and sizes[j] == sizes[i]:
+            j += 1
+        whole, rest = divmod(j - i, steps_per_graph)
+        runs += [(sizes[i], steps_per_graph)] * whole + ([(sizes[i], rest)] if rest else [])
+        i = j
+    return runs
+
+
 def _sync_event():
     """An event for ordering streams only (no timing); the simulator's takes no arguments."""
     return cuda.event() if simulated() else cuda.event(timing=False)
@@ -228,8 +252,10 @@ class GpuTrainer:
         config: TrainConfig,
         use_graphs: bool | None = None,
         precision: str = "fp32",
+        steps_per_graph: int = STEPS_PER_GRAPH,
     ) -> None:
-        """`use_graphs`: replay steps from CUDA graphs (default: on a real GPU). `precision`:
+        """`use_graphs`: replay steps from CUDA graphs (default: on a real GPU), up to
+        `steps_per_graph` of them in one graph. `precision`:
         what the step's matrix products compute in, 'fp32' (the default: step for step the CPU
         trainer's) or 'tf32' / 'bf16' on the tensor cores (Phase 4's rungs 10 and 11); weights,
         momentum, the loss and every other kernel stay float32."""
@@ -238,6 +264,7 @@ class GpuTrainer:
         self.precision = precision
         self.config = config
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
+        self.steps_per_graph = steps_per_graph
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
         if self.widths[-1] > k.MAX_CLASSES:
             raise ValueError(
@@ -267,7 +294,6 @@ class GpuTrainer:
         self.gW, self.gb = G[:layers], G[layers:]
         self.stats = cuda.to_device(np.zeros(2, np.float64), stream=self.stream)
         self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
-        self.done = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)  # update's blocks
         self.lrs = cuda.to_device(np.zeros(1, np.float32), stream=self.stream)
         # A training batch's inputs and labels: every batch size up to the configured one uses
         # the first rows of these, so that a step's update can gather the next step's batch
@@ -278,7 +304,7 @@ class GpuTrainer:
         self.yb = cuda.device_array(config.batch_size, np.int32, stream=self.stream)
         self.x = self.y = self.order = None
         self._plans: dict[int, StepPlan] = {}
-        self._graphs: dict[int, StepGraph] = {}
+        self._graphs: dict[tuple[int, int], StepGraph] = {}  # (batch size, steps)
         self.compile_seconds = 0.0  # first launches (numba compiles or loads from its cache)
         self.capture_seconds = 0.0  # planning the steps and capturing their CUDA graphs
 
@@ -363,7 +389,7 @@ class GpuTrainer:
         output = Launch(
             k.output_layer, (b,), k.OUT_THREADS,
             (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], below,
-             self.stats), s,
+             self.stats, self.pos), s,
         )  # fmt: skip
         backward, backward_launches, joins = [], [], []
         for l in reversed(range(layers)):
@@ -394,9 +420,9 @@ class GpuTrainer:
         else:
             data = (self.x, self.y, self.order)
         update = Launch(
-            k.sgd_update, (_blocks(self.P.size, 8 * self.sms),), THREADS,
+            k.sgd_update, (_blocks(self.P.size, UPDATE_BLOCKS_PER_SM * self.sms),), THREADS,
             (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
-             np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov, self.done,
+             np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov,
              *data, cfg.batch_size, self.xb, self.yb), s,
         )  # fmt: skip
         products = [*forward[:-1], *backward]
@@ -412,26 +438,29 @@ class GpuTrainer:
         )
         return self._plans[b]
 
-    def _graph(self, b: int) -> StepGraph:
-        """The step of batch size b as a CUDA graph. Its first run is eager, to compile (or load
-        from numba's cache) every kernel outside the capture, the epoch's gather with them; its
-        effects are undone. The eager run counts as compile_seconds, the rest (planning the
-        step, keeping and restoring the state, capturing) as capture_seconds."""
-        if b in self._graphs:
-            return self._graphs[b]
+    def _graph(self, b: int, steps: int = 1) -> StepGraph:
+        """`steps` steps of batch size b as one CUDA graph. The first graph of a batch size is
+        preceded by an eager run of its step, to compile (or load from numba's cache) every
+        kernel outside the capture, the epoch's gather with them; its effects are undone. The
+        eager run counts as compile_seconds, the rest (planning the step, keeping and restoring
+        the state, capturing) as capture_seconds."""
+        if (b, steps) in self._graphs:
+            return self._graphs[(b, steps)]
         started = time.perf_counter()
         plan = self.step_plan(b)
-        state = (self.P, self.V, self.pos, self.stats, self.xb, self.yb)
-        saved = [a.copy_to_host(stream=self.stream) for a in state]
-        self.stream.synchronize()
-        t0 = time.perf_counter()
-        for launch in ([plan.gather] if plan.gather else []) + plan.train:
-            launch()
-        self.stream.synchronize()
-        t1 = time.perf_counter()
-        for a, host in zip(state, saved, strict=True):
-            a.copy_to_device(host, stream=self.stream)
-        self._graphs[b] = graph = StepGraph(plan.train, self.stream)
+        t0 = t1 = time.perf_counter()
+        if not any(size == b for size, _ in self._graphs):
+            state = (self.P, self.V, self.pos, self.stats, self.xb, self.yb)
+            saved = [a.copy_to_host(stream=self.stream) for a in state]
+            self.stream.synchronize()
+            t0 = time.perf_counter()
+            for launch in ([plan.gather] if plan.gather else []) + plan.train:
+                launch()
+            self.stream.synchronize()
+            t1 = time.perf_counter()
+            for a, host in zip(state, saved, strict=True):
+                a.copy_to_device(host, stream=self.stream)
+        self._graphs[(b, steps)] = graph = StepGraph(plan.train * steps, self.stream)
         self.stream.synchronize()
         self.compile_seconds += t1 - t0
         self.capture_seconds += time.perf_counter() - t1 + (t0 - started)
@@ -483,14 +512,14 @@ class GpuTrainer:
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
         if self.use_graphs:  # set up before the first launch, so the epoch's time is its steps
-            for b in sorted(set(sizes)):
-                self._graph(b)
+            graphs = [(self._graph(b, steps), steps)
+                      for b, steps in graph_runs(sizes, self.steps_per_graph)]  # fmt: skip
         self.step_plan(sizes[0]).gather()  # the first batch; each step's update gathers the next
         if self.use_graphs:
-            for b in sizes:
-                self._graph(b).launch()
+            for graph, steps in graphs:
+                graph.launch()
                 if bar is not None:
-                    bar.update()
+                    bar.update(steps)
         else:
             for b in sizes:
                 for launch in self.step_plan(b).train:

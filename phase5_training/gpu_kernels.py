@@ -9,8 +9,9 @@ output layer has too few columns (10) for a tiled product to use the GPU: one bl
 it, the loss with it, and the input gradient below it, whose row r needs only row r of delta.
 
 The step reads where it is from the device: `pos[0]` is the step's index in the epoch, which picks
-its rows of the permutation and its learning rate; the update also gathers the next step's rows,
-and its last block moves `pos` on. So
+its rows of the permutation and its learning rate. The output layer moves `pos` on (no kernel
+before it reads `pos`, and none between it and the update); the update, the step's last kernel,
+takes its learning rate at `pos[0] - 1` and gathers the next step's rows, those of `pos[0]`. So
 every step launches the same kernels with the same arguments, which is what lets a CUDA graph
 replay it (see gpu.py).
 """
@@ -26,6 +27,7 @@ from phase4_cuda.kernel_cache import cached
 __all__ = [
     "MAX_CLASSES",
     "OUT_THREADS",
+    "SEGMENTS",
     "gather_batch",
     "gather_rows",
     "output_layer",
@@ -60,23 +62,29 @@ def gather_batch(x, y, order, pos, batch, xb, yb):
     gather_rows(x, y, order, start, min(batch, order.shape[0] - start), xb, yb)
 
 
-#: the fused output layer: threads per row (a block each), and the most classes it handles
+#: the fused output layer: threads per row (a block each), the most classes it handles, and the
+#: segments of its two-level sum (OUT_THREADS // SEGMENTS partial sums each, then SEGMENTS per
+#: class; needs MAX_CLASSES * SEGMENTS <= OUT_THREADS)
 OUT_THREADS = 128
 MAX_CLASSES = 16
+SEGMENTS = 8
 
 
 @cached
 @cuda.jit
-def output_layer(h, W, bias, labels, scale, delta, below, stats):
+def output_layer(h, W, bias, labels, scale, delta, below, stats, pos):
     # The last layer, the loss and the first step of backpropagation in one kernel: logits =
     # h @ W + bias, softmax, cross-entropy and its gradient delta = (softmax - onehot) * scale,
     # then the layer below's delta, below = (delta @ W.T) * (h > 0). h: (b, k) the last hidden
     # layer, W: (k, c), bias: (c,), labels: (b,), delta: (b, c); below: (b, k), or (b, 0) when
     # h is the network's input (nothing below to backpropagate to); stats: (2,) float64 (loss
-    # sum, correct count). One block per row: the threads split k, their partial sums meet in
-    # shared memory (a tree, so the order is fixed), thread j < c takes class j's softmax, and
-    # the threads split k again for `below`, which needs only this row of delta.
+    # sum, correct count); pos: (1,) the step, which this kernel moves on (see sgd_update).
+    # One block per row: the threads split k, and their partial sums meet in shared memory in
+    # two levels (thread j * SEGMENTS + s sums segment s of class j, thread j < c the segments:
+    # a fixed order, and three barriers where a tree needs eight); thread j < c takes class j's
+    # softmax, and the threads split k again for `below`, which needs only this row of delta.
     part = cuda.shared.array((OUT_THREADS, MAX_CLASSES), float32)
+    seg = cuda.shared.array((MAX_CLASSES, SEGMENTS), float32)
     z = cuda.shared.array(MAX_CLASSES, float32)  # the row's logits
     d = cuda.shared.array(MAX_CLASSES, float32)  # the row's delta
     acc = cuda.local.array(MAX_CLASSES, float32)
@@ -94,15 +102,20 @@ def output_layer(h, W, bias, labels, scale, delta, below, stats):
     for j in range(MAX_CLASSES):
         part[t, j] = acc[j]
     cuda.syncthreads()
-    step = OUT_THREADS // 2
-    while step > 0:
-        if t < step:
-            for j in range(MAX_CLASSES):
-                part[t, j] += part[t + step, j]
-        cuda.syncthreads()
-        step //= 2
+    j = t // SEGMENTS
+    if j < c:
+        s = t - j * SEGMENTS
+        rows = OUT_THREADS // SEGMENTS
+        v = float32(0.0)
+        for q in range(rows):
+            v += part[s * rows + q, j]
+        seg[j, s] = v
+    cuda.syncthreads()
     if t < c:
-        z[t] = part[0, t] + bias[t]
+        v = bias[t]
+        for q in range(SEGMENTS):
+            v += seg[t, q]
+        z[t] = v
     cuda.syncthreads()
     # every thread finds the maximum and the softmax's denominator, in the same order
     top = z[0]
@@ -121,6 +134,8 @@ def output_layer(h, W, bias, labels, scale, delta, below, stats):
     if t == 0:  # the row's loss and hit (same-address atomics: one per row and statistic)
         cuda.atomic.add(stats, 0, float64(math.log(total) + top - z[label]))
         cuda.atomic.add(stats, 1, 1.0 if arg == label else 0.0)
+        if r == 0:
+            pos[0] += 1  # nothing else in this kernel reads pos
     cuda.syncthreads()
     for kk in range(t, below.shape[1], OUT_THREADS):
         v = float32(0.0)
@@ -132,29 +147,22 @@ def output_layer(h, W, bias, labels, scale, delta, below, stats):
 
 @cached
 @cuda.jit
-def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov, done,
+def sgd_update(value, velocity, grad, lrs, pos, momentum, decay, n_decay, nesterov,
                x, y, order, batch, xb, yb):  # fmt: skip
     # value, velocity, grad: (n,) every parameter in one flat buffer, the weights first: the
-    # first n_decay elements get weight decay, the biases after them do not. lr = lrs[pos[0]].
-    # The same rule as phase2_numpy.train.sgd_update. Then the next step's batch is gathered
-    # (gather_batch's rows for pos[0] + 1; none after an epoch's last step, or with an empty
+    # first n_decay elements get weight decay, the biases after them do not. The output layer
+    # has already moved pos on, so this step is pos[0] - 1 and lr = lrs[pos[0] - 1]. The same
+    # rule as phase2_numpy.train.sgd_update. Then the next step's batch is gathered
+    # (gather_batch's rows for pos[0]; none after an epoch's last step, or with an empty
     # `order`): nothing later in this step reads xb or yb, and the next step reads them first.
-    # The last block to finish moves the step on (pos += 1), when every block has read pos:
-    # done (1,) int32 counts finished blocks.
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     step = pos[0]
-    lr = lrs[step]
+    lr = lrs[step - 1]
     for k in range(i, value.shape[0], stride):
         g = grad[k] + (decay * value[k] if k < n_decay else float32(0.0))
         v = momentum * velocity[k] + g
         velocity[k] = v
         value[k] -= lr * (g + momentum * v if nesterov else v)
-    start = (step + 1) * batch
+    start = step * batch
     gather_rows(x, y, order, start, min(batch, order.shape[0] - start), xb, yb)
-    cuda.syncthreads()  # this block's threads have all read pos
-    if cuda.threadIdx.x == 0:
-        cuda.threadfence()
-        if cuda.atomic.add(done, 0, 1) == cuda.gridDim.x - 1:
-            done[0] = 0
-            pos[0] += 1

@@ -1,7 +1,7 @@
 """The step as one persistent kernel: every step of an epoch inside a single cooperative launch,
 its stages separated by grid-wide barriers instead of kernel boundaries (numba.cuda, float32).
 
-gpu.py's step is ten kernels replayed from a CUDA graph. Each costs at least 2.5-4 us on an H100
+gpu.py's step is eight kernels replayed from CUDA graphs. Each costs at least 2.5-4 us on an H100
 even when it has almost nothing to do (starting its blocks, their first loads, the tail of the
 last wave), and a 128-row step has little to do. Here the blocks are started once per launch and
 stay: every block is resident at once (a cooperative launch guarantees it, and `grid.sync()` is a

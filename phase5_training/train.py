@@ -50,7 +50,7 @@ def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
 #: what the step's matrix products can compute in: fp32 everywhere, tf32 and bf16 on the GPU's
 #: tensor cores (Phase 4's PRECISIONS; named here so that the CPU path needs no numba)
 PRECISIONS = ("fp32", "tf32", "bf16")
-#: how the GPU runs a step: ten kernels replayed from a CUDA graph (gpu.py), or every step of an
+#: how the GPU runs a step: eight kernels replayed from CUDA graphs (gpu.py), or every step of an
 #: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers)
 STEPS = ("graph", "persistent")
 
@@ -121,8 +121,8 @@ def train(
 ) -> dict:
     """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
     step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on
-    the GPU, `graph` (ten kernels replayed from a CUDA graph) or `persistent` (each epoch one
-    cooperative kernel; fp32, two hidden layers).
+    the GPU, `graph` (eight kernels a step, replayed from CUDA graphs) or `persistent` (each
+    epoch one cooperative kernel; fp32, two hidden layers).
 
     Raises TrainingDiverged on a NaN or infinite loss (after saying where the last good
     checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.

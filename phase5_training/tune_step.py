@@ -6,12 +6,16 @@ tiles and split-K counts beside the tiles and count gpu.py picks.
     python -m phase5_training.tune_step --precision tf32  # the same on the tensor cores
     ncu --profile-from-start off --metrics gpu__time_duration.sum \\
         python -m phase5_training.tune_step --profile-one-step    # one real step, per kernel
+    python -m phase5_training.tune_step --parts          # the step's own kernels, a step, an epoch
     python -m phase5_training.tune_step --persistent     # the persistent step: grids, splits, stages
     ncu --profile-from-start off --clock-control none --section WarpStateStats ... \\
         python -m phase5_training.tune_step --profile-persistent  # one launch of it, 20 steps
 
 Each configuration is 50 launches captured in a CUDA graph and replayed 20 times, so launch
-overhead is what a graph replay pays. `--persistent` times the persistent step (persistent.py)
+overhead is what a graph replay pays. `--parts` times the step's kernels that are not products
+(the output layer, the update at several grids, the gather), an empty kernel (what a graph node
+costs at least), whole steps replayed from one graph, and epochs of MNIST-shaped data through
+run_epoch with 1, 16 and 64 steps a graph. `--persistent` times the persistent step (persistent.py)
 over an epoch of MNIST-shaped data for several grids and splits of K, and then, for the first,
 with each stage alone doing its work (the others only meeting at the barriers): the barriers
 alone, and each stage's time above them. `--profile-one-step` runs one eager step of the GPU trainer
@@ -33,7 +37,16 @@ from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu
 from phase4_cuda.matmul import Launch, TensorTiles, Tiles
-from phase5_training.gpu import SMALL_TILES, TENSOR_TILES, GpuTrainer, Product, StepGraph
+from phase5_training import gpu_kernels
+from phase5_training.gpu import (
+    SMALL_TILES,
+    TENSOR_TILES,
+    THREADS,
+    UPDATE_BLOCKS_PER_SM,
+    GpuTrainer,
+    Product,
+    StepGraph,
+)
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
 #: the tensor-core products' candidates: TENSOR_TILES, and deeper or shallower pipelines
@@ -97,6 +110,81 @@ def time_products(tiles=None, splits=SPLITS, precision: str = "fp32") -> list[di
                 "picked_us": timings[picked],
             }
         )
+    return rows
+
+
+@cuda.jit
+def _empty(a):
+    if cuda.grid(1) == 0:
+        a[0] += 1.0
+
+
+def _time_replays(launches: list, stream, reset, copies: int = 50, replays: int = 20) -> float:
+    """Microseconds per copy of `launches`: `copies` of them in one CUDA graph, the median of
+    `replays` replays, each after `reset()` (outside the timed span)."""
+    for launch in launches:  # compile (or load from the cache) outside the capture
+        launch()
+    stream.synchronize()
+    graph = StepGraph(launches * copies, stream)
+    times = []
+    for _ in range(replays):
+        reset()
+        stream.synchronize()
+        t0 = time.perf_counter()
+        graph.launch()
+        stream.synchronize()
+        times.append((time.perf_counter() - t0) / copies * 1e6)
+    return sorted(times)[len(times) // 2]
+
+
+def time_step_parts(precision: str = "fp32", n: int = 60_000) -> list[dict]:
+    """The step's parts other than its products, each alone, then whole steps and epochs of n
+    rows (the main job's shapes, random MNIST-shaped data): rows of {"part", "us"}."""
+    require_gpu()
+    config = TrainConfig()
+    x, y, order = _random_mnist(n, config)
+    steps = math.ceil(n / config.batch_size)
+    lrs = [0.01] * steps
+    trainer = GpuTrainer(he_init(config.widths, 0), config, precision=precision)
+    trainer.load(x, y)
+    trainer.run_epoch(order, lrs)  # compile, plan and capture
+    s, plan = trainer.stream, trainer.step_plan(config.batch_size)
+
+    def at(step):
+        return lambda: trainer.pos.copy_to_device(np.full(1, step, np.int32), stream=s)
+
+    def find(kernel):
+        return next(x for x in plan.train if getattr(x, "kernel", None) is kernel)
+
+    output, update = find(gpu_kernels.output_layer), find(gpu_kernels.sgd_update)
+    flag = cuda.device_array(1, np.float32)
+    rows = [
+        {"part": "an empty kernel, one block", "us": _time_replays(
+            [Launch(_empty, (1,), 32, (flag,), s)], s, at(0))},
+        {"part": "output layer (+ loss + delta below)", "us": _time_replays([output], s, at(0))},
+    ]  # fmt: skip
+    for per_sm in sorted({2, UPDATE_BLOCKS_PER_SM, 8}):
+        grid = (per_sm * trainer.sms,)
+        launch = Launch(gpu_kernels.sgd_update, grid, THREADS, update.args, s)
+        rows.append({"part": f"update + next gather, {grid[0]} blocks ({per_sm} a multiprocessor)",
+                     "us": _time_replays([launch], s, at(1))})  # fmt: skip
+    # the same rows again and again: these come from the L2 cache, an epoch's from memory
+    rows.append({"part": "gather alone (rows in L2)", "us": _time_replays([plan.gather], s, at(1))})
+    rows.append({"part": "whole step, 50 in one graph (their rows in L2)",
+                 "us": _time_replays(plan.train, s, at(0))})  # fmt: skip
+    for per_graph in (1, 16, 64):
+        t = GpuTrainer(he_init(config.widths, 0), config, precision=precision,
+                       steps_per_graph=per_graph)  # fmt: skip
+        t.load(x, y)
+        t.run_epoch(order, lrs)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            t.run_epoch(order, lrs)
+            times.append((time.perf_counter() - t0) / steps * 1e6)
+        steps_label = f"{per_graph} step{'s' if per_graph > 1 else ''}"
+        rows.append({"part": f"an epoch through run_epoch, {steps_label} a graph",
+                     "us": sorted(times)[2]})  # fmt: skip
     return rows
 
 
@@ -229,8 +317,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--persistent", action="store_true", help="time the persistent step instead")
     p.add_argument("--profile-persistent", action="store_true",
                    help="one launch of the persistent step between profile_start and _stop")  # fmt: skip
-    p.add_argument("--json", help="--persistent: also write the rows to this JSON file")
+    p.add_argument("--parts", action="store_true",
+                   help="time the step's other kernels, whole steps and epochs instead")  # fmt: skip
+    p.add_argument("--json", help="--persistent, --parts: also write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.parts:
+        rows = time_step_parts(args.precision)
+        for row in rows:
+            print(f"{args.precision} {row['part']:55} {row['us']:6.2f} us")
+        if args.json:
+            from shared.bench import BenchResults
+
+            results = BenchResults(name="step_parts")
+            for row in rows:
+                results.add(peer=row["part"], us=row["us"], precision=args.precision)
+            print(f"results written to {results.write_json(args.json)}")
+        return 0
     if args.profile_persistent:
         profile_persistent()
         return 0

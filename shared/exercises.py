@@ -303,16 +303,16 @@ EXERCISES: dict[str, Exercise] = {
             hints={
                 "gather_rows": "a grid-stride loop over the rows * d elements of xb: row r, "
                 "column c; the source row is order[start + r]; column 0 also copies the label",
-                "output_layer": "one warp per row: the lanes split k and sum into the shared "
-                "`part`, a tree halves it to lane 0; lane j < c puts logit j (+ bias) in `z`; "
-                "every lane takes the maximum and the softmax's denominator; lane j writes "
-                "delta[r, j] = (p_j - onehot) * scale (and into `d`), lane 0 the row's loss and "
-                "hit; then the lanes split k again: below[r, kk] = sum_j d[j] W[kk, j] where "
-                "h[r, kk] > 0; thread 0 adds the block's rows to stats with one atomic each",
+                "output_layer": "one block per row: the threads split k and keep a partial "
+                "sum per class in `part`; thread j * SEGMENTS + s sums segment s of class j into "
+                "`seg`, thread j < c the segments (+ bias) into `z`; every thread takes the "
+                "maximum and the softmax's denominator; thread j writes delta[r, j] = (p_j - "
+                "onehot) * scale (and into `d`), thread 0 adds the row's loss and hit to stats "
+                "(atomics) and, in block 0, moves pos on; then the threads split k again: "
+                "below[r, kk] = sum_j d[j] W[kk, j] where h[r, kk] > 0",
                 "sgd_update": "phase2_numpy.train.sgd_update in a grid-stride loop, lr = "
-                "lrs[pos[0]], decay on the first n_decay only; then gather_rows for the next "
-                "step, start = (pos[0] + 1) * batch; then the last block to finish (an atomic "
-                "count in done) resets done and moves pos on",
+                "lrs[pos[0] - 1] (the output layer has moved pos on), decay on the first n_decay "
+                "only; then gather_rows for the next step, start = pos[0] * batch",
             },
         ),
         Exercise(

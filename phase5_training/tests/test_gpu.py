@@ -127,10 +127,22 @@ def test_small_products_split_k_until_the_gpu_is_busy():
     assert split_for_step(2048, 2048, 1024, t, sms=132) == 1  # blocks enough
 
 
+def test_an_epoch_is_cut_into_graphs_of_whole_runs_of_one_batch_size():
+    from phase5_training.gpu import graph_runs
+
+    assert graph_runs([128] * 468 + [96], 16) == [(128, 16)] * 29 + [(128, 4), (96, 1)]
+    assert graph_runs([32] * 6 + [8], 4) == [(32, 4), (32, 2), (8, 1)]
+    assert graph_runs([32] * 8, 4) == [(32, 4), (32, 4)]
+    assert graph_runs([5, 5, 3], 1) == [(5, 1), (5, 1), (3, 1)]
+    assert graph_runs([7], 16) == [(7, 1)]
+
+
 @pytest.mark.gpu
-def test_the_captured_graph_matches_launching_one_by_one(rng):
-    # Two epochs (a full and a partial batch size each), once replayed from CUDA graphs and once
-    # launched kernel by kernel: the same kernels in the same order give the same weights.
+@pytest.mark.parametrize("steps_per_graph", [1, 4])
+def test_the_captured_graph_matches_launching_one_by_one(rng, steps_per_graph):
+    # Two epochs (a full and a partial batch size each), once replayed from CUDA graphs (one
+    # step in each, or up to four) and once launched kernel by kernel: the same kernels in the
+    # same order give the same weights.
     from phase5_training.gpu import GpuTrainer
 
     widths = (784, 64, 32, 10)
@@ -140,7 +152,8 @@ def test_the_captured_graph_matches_launching_one_by_one(rng):
     y = rng.integers(0, 10, 200)
     runs = []
     for use_graphs in (True, False):
-        gpu = GpuTrainer(params.copy(), config, use_graphs=use_graphs)
+        gpu = GpuTrainer(params.copy(), config, use_graphs=use_graphs,
+                         steps_per_graph=steps_per_graph)  # fmt: skip
         gpu.load(x, y)
         sums = [gpu.run_epoch(rng_order, [0.1 - 0.01 * s for s in range(7)])
                 for rng_order in (np.arange(200), np.arange(200)[::-1].copy())]  # fmt: skip
@@ -162,6 +175,16 @@ def test_the_tuning_table_times_every_product():
     rows = time_products(tiles=[SMALL_TILES[2]], splits=[1])
     assert [r["product"] for r in rows] == [p.name for p in step_products()]
     assert all(r["picked_us"] > 0 and r["ranked"] for r in rows)
+
+
+@pytest.mark.gpu
+def test_the_parts_table_times_every_part():
+    from phase5_training.tune_step import time_step_parts
+
+    rows = time_step_parts(n=4096)
+    parts = [r["part"] for r in rows]
+    assert parts[1].startswith("output layer") and parts[-1].endswith("64 steps a graph")
+    assert len(rows) == 2 + 3 + 2 + 3 and all(r["us"] > 0 for r in rows)
 
 
 def test_the_step_plan_names_every_product_of_the_step():
