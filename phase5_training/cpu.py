@@ -9,6 +9,7 @@ glue that costs no arithmetic to speak of: the loss from the logits and the one-
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,9 +39,22 @@ class CpuTrainer:
         self.x, self.y = x, y
 
     def run_epoch(
-        self, order: np.ndarray, lrs: list[float], bar: Progress | None = None
+        self,
+        order: np.ndarray,
+        lrs: list[float],
+        bar: Progress | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> tuple[float, int]:
-        """All steps of an epoch, one host call each; see trainer.Trainer.run_epoch."""
+        """All steps of an epoch, one host call each, then `meanwhile` (the host is what runs
+        the steps, so nothing can overlap them); see trainer.Trainer.run_epoch."""
+        loss_sum, correct = self._steps(order, lrs, bar)
+        if meanwhile is not None:
+            meanwhile()
+        return loss_sum, correct
+
+    def _steps(
+        self, order: np.ndarray, lrs: list[float], bar: Progress | None
+    ) -> tuple[float, int]:
         if self.x is None:
             raise RuntimeError("load() the training set before run_epoch()")
         size = self.config.batch_size

@@ -1,7 +1,7 @@
 """The training step on the GPU with the project's own kernels (numba.cuda, float32).
 
 The whole training set is uploaded once, and each epoch uploads its permutation and learning
-rates. A step is 3L launches for L >= 2 layers (9 for 784-512-256-10; 4 for a single layer),
+rates. A step is 3L - 1 kernels for L >= 2 layers (8 for 784-512-256-10; 3 for a single layer),
 every one of them reading its inputs from the device:
 
     gather     an epoch's first mini-batch, rows order[0 : B] of the resident data (once an epoch)
@@ -504,9 +504,13 @@ class GpuTrainer:
         self.lrs.copy_to_device(np.asarray(lrs, np.float32), stream=self.stream)
         return steps
 
-    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
+    def run_epoch(
+        self, order: np.ndarray, lrs: list[float], bar=None, meanwhile=None
+    ) -> tuple[float, int]:
         """All steps of an epoch over the resident data in the order `order`; returns the summed
-        loss and the number correct, read from the device once at the end (see trainer.py)."""
+        loss and the number correct, read from the device once at the end (see trainer.py).
+        Launches only queue work, so `meanwhile()` runs on the host while the GPU trains, after
+        the last launch and before the wait for the epoch's loss."""
         self._upload_epoch(order, lrs)
         n, s, batch_size = len(order), self.stream, self.config.batch_size
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
@@ -526,6 +530,8 @@ class GpuTrainer:
                     launch()
                 if bar is not None:
                     bar.update()
+        if meanwhile is not None:
+            meanwhile()
         loss_sum, correct = self._read_stats()
         if bar is not None:
             bar.set_postfix(loss=loss_sum / n, acc=correct / n)

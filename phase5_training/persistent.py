@@ -1,9 +1,9 @@
 """The step as one persistent kernel: every step of an epoch inside a single cooperative launch,
 its stages separated by grid-wide barriers instead of kernel boundaries (numba.cuda, float32).
 
-gpu.py's step is eight kernels replayed from CUDA graphs. Each costs at least 2.5-4 us on an H100
-even when it has almost nothing to do (starting its blocks, their first loads, the tail of the
-last wave), and a 128-row step has little to do. Here the blocks are started once per launch and
+gpu.py's step is eight kernels replayed from CUDA graphs. Even the smallest of them costs 4.5-6 us
+on an H200 (starting its blocks, their first loads, the tail of the last wave; an empty kernel
+costs 0.9), and a 128-row step has little to do. Here the blocks are started once per launch and
 stay: every block is resident at once (a cooperative launch guarantees it, and `grid.sync()` is a
 barrier over the whole grid, about 1.6 us), and between barriers they share out the work of a
 stage as *items*: output tiles, slices of K, rows.
@@ -579,10 +579,15 @@ class PersistentTrainer(GpuTrainer):
         loss_sum, correct = self._read_stats()
         return loss_sum / b, correct
 
-    def run_epoch(self, order: np.ndarray, lrs: list[float], bar=None) -> tuple[float, int]:
-        """All steps of an epoch in one launch (or `steps_per_launch` at a time)."""
+    def run_epoch(
+        self, order: np.ndarray, lrs: list[float], bar=None, meanwhile=None
+    ) -> tuple[float, int]:
+        """All steps of an epoch in one launch (or `steps_per_launch` at a time), `meanwhile()`
+        on the host after the last launch (see trainer.py)."""
         steps = self._upload_epoch(order, lrs)
         self._run(self.x, self.y, self.order, self.lrs, steps, bar)
+        if meanwhile is not None:
+            meanwhile()
         loss_sum, correct = self._read_stats()
         if bar is not None:
             bar.set_postfix(loss=loss_sum / len(order), acc=correct / len(order))

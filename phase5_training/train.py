@@ -12,6 +12,7 @@ Artefacts in the output folder, each written atomically:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tempfile
@@ -156,6 +157,18 @@ def train(
     train_seconds = 0.0
     setup_before = _setup_seconds(trainer)
     test = None
+
+    def inputs(epoch: int, first_step: int) -> tuple[np.ndarray, list[float]]:
+        """An epoch's order of rows and its steps' learning rates."""
+        lrs = [lr_at(config, first_step + s, total_steps) for s in range(steps_per_epoch)]
+        return epoch_order(n, config, epoch), lrs
+
+    ready: dict[int, tuple] = {}  # the next epoch's inputs, made while this one ran
+
+    def prepare_next(epoch: int, first_step: int) -> None:
+        if epoch + 1 < config.epochs:
+            ready[epoch + 1] = inputs(epoch + 1, first_step + steps_per_epoch)
+
     try:
         for epoch in range(state["epoch"], config.epochs):
             t0 = time.perf_counter()
@@ -168,11 +181,13 @@ def train(
                 warmup=1,  # the first batch may compile kernels: no rate or ETA from it
             )
             with bar:
-                order = epoch_order(n, config, epoch)
-                lrs = [
-                    lr_at(config, state["step"] + s, total_steps) for s in range(steps_per_epoch)
-                ]
-                loss_sum, correct = trainer.run_epoch(order, lrs, bar)
+                first = state["step"]
+                order, lrs = ready.pop(epoch) if epoch in ready else inputs(epoch, first)
+                # a GPU trainer calls `meanwhile` while its queued steps run: the host makes the
+                # next epoch's inputs while the GPU trains, instead of between two epochs
+                loss_sum, correct = trainer.run_epoch(
+                    order, lrs, bar, meanwhile=functools.partial(prepare_next, epoch, first)
+                )
                 state["step"] += steps_per_epoch
             if not math.isfinite(loss_sum):
                 where = (

@@ -323,7 +323,8 @@ EXERCISES: dict[str, Exercise] = {
                 "evaluate": "the trainer's logits for the whole set, through Phase 2's "
                 "evaluation (evaluate_logits)",
                 "train": "before any work, a writable out folder; per epoch: epoch_order, the "
-                "steps' learning rates (lr_at), trainer.run_epoch under a Progress bar; a "
+                "steps' learning rates (lr_at), trainer.run_epoch under a Progress bar (its "
+                "meanwhile= may make the next epoch's order and rates while a GPU trains); a "
                 "non-finite loss raises TrainingDiverged; evaluate, record, save_checkpoint; on "
                 "KeyboardInterrupt say what was saved and re-raise; at the end model.npz and "
                 "metrics.json",

@@ -2,6 +2,8 @@
 the same weights within float32 tolerance. Runs on a GPU, or in numba's CUDA simulator (tiny
 network) where there is none; skipped when neither is available."""
 
+import functools
+
 import numpy as np
 import pytest
 from numba import cuda
@@ -65,7 +67,9 @@ def test_device_epochs_match_host_steps(rng):
     gpu.load(x, y)
     for lrs in ([0.1, 0.08, 0.06], [0.05, 0.04, 0.03]):
         order = rng.permutation(10)
-        loss_sum, correct = gpu.run_epoch(order, lrs)
+        calls = []
+        loss_sum, correct = gpu.run_epoch(order, lrs, meanwhile=functools.partial(calls.append, 1))
+        assert calls == [1]  # the host's work for the next epoch, once
         expected_loss, expected_correct = 0.0, 0
         for s, start in enumerate(range(0, 10, 4)):
             idx = order[start : start + 4]

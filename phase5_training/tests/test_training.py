@@ -73,6 +73,49 @@ def test_resume_continues_exactly(tiny_digits, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, y)
 
 
+def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tmp_path,
+                                                                 monkeypatch):  # fmt: skip
+    # The loop hands run_epoch a `meanwhile` that makes the next epoch's order and learning
+    # rates (a GPU trainer calls it while its queued steps run): each epoch's order after the
+    # first is made inside the run_epoch before it, and is the order the epoch would have made.
+    import math
+
+    from phase2_numpy.data import epoch_order
+    from phase2_numpy.train import lr_at
+
+    events, seen = [], []
+    make = train_module.make_trainer
+
+    def counted_order(n, config, epoch):
+        events.append(f"order {epoch}")
+        return epoch_order(n, config, epoch)
+
+    def make_trainer(device, params, config, precision="fp32", step="graph"):
+        trainer = make(device, params, config, precision, step)
+        original = trainer.run_epoch
+
+        def run_epoch(order, lrs, bar=None, meanwhile=None):
+            events.append("run")
+            seen.append((order.copy(), list(lrs)))
+            result = original(order, lrs, bar, meanwhile)
+            events.append("ran")
+            return result
+
+        trainer.run_epoch = run_epoch
+        return trainer
+
+    monkeypatch.setattr(train_module, "make_trainer", make_trainer)
+    monkeypatch.setattr(train_module, "epoch_order", counted_order)
+    config = TrainConfig(epochs=3, **SMALL)
+    train(config, tmp_path, dataset=tiny_digits, progress=False)
+    assert events == ["order 0", "run", "order 1", "ran", "run", "order 2", "ran", "run", "ran"]
+    n = len(seen[0][0])
+    steps = math.ceil(n / config.batch_size)
+    for epoch, (order, lrs) in enumerate(seen):
+        np.testing.assert_array_equal(order, epoch_order(n, config, epoch))
+        assert lrs == [lr_at(config, epoch * steps + s, 3 * steps) for s in range(steps)]
+
+
 def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
     train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
     good = (tmp_path / "checkpoint.npz").read_bytes()
