@@ -81,7 +81,7 @@ def output_layer(h, W, bias, labels, scale, delta, below, stats, pos):
     # sum, correct count); pos: (1,) the step, which this kernel moves on (see sgd_update).
     # One block per row: the threads split k, and their partial sums meet in shared memory in
     # two levels (thread j * SEGMENTS + s sums segment s of class j, thread j < c the segments:
-    # a fixed order, and three barriers where a tree needs eight); thread j < c takes class j's
+    # a fixed order, and three barriers where a tree needs nine); thread j < c takes class j's
     # softmax, and the threads split k again for `below`, which needs only this row of delta.
     part = cuda.shared.array((OUT_THREADS, MAX_CLASSES), float32)
     seg = cuda.shared.array((MAX_CLASSES, SEGMENTS), float32)

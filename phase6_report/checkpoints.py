@@ -193,11 +193,11 @@ def _mnist_gpu(data_dir) -> dict:
         rows = {r["peer"]: r for r in data["rows"]}
         fp32 = next(r for k, r in rows.items() if k.startswith("nn-foundations") and "fp32" in k)
         tf32 = next(r for k, r in rows.items() if k.startswith("nn-foundations") and "tf32" in k)
-        return (f"no GPU here; the committed H100 run: {fp32['train_s']:.2f} s of training in "
+        return (f"no GPU here; the committed H200 run: {fp32['train_s']:.2f} s of training in "
                 f"FP32 ({tf32['train_s']:.2f} s in TF32), {fp32['setup_s']:.1f} s loading the "
                 f"cached kernels, {fp32['test_accuracy']:.2%}")  # fmt: skip
 
-    figure = _committed("phase5_training/results/h100-precisions.json", pick)
+    figure = _committed("phase5_training/results/h200-steps.json", pick)
     return {"figure": figure, "target": "< 30 s", "passed": None}
 
 
@@ -211,7 +211,7 @@ CHECKPOINTS = {
     "mnist_gpu": ("6 MNIST on the GPU", ("5.1", "5.2"), _mnist_gpu),
 }
 
-#: the checkpoints measured only on a GPU (without one they quote the committed H100 run)
+#: the checkpoints measured only on a GPU (without one they quote the committed H100 or H200 run)
 NEEDS_GPU = frozenset({"gpu", "mnist_gpu"})
 
 
