@@ -137,6 +137,18 @@ def _time_replays(launches: list, stream, reset, copies: int = 50, replays: int 
     return sorted(times)[len(times) // 2]
 
 
+def _us_per_step(trainer, order: np.ndarray, lrs: list[float], epochs: int) -> list[float]:
+    """Microseconds a step of each of `epochs` epochs through run_epoch, fastest first, after one
+    epoch that warms up (compiles or loads the kernels, plans and captures the steps)."""
+    trainer.run_epoch(order, lrs)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        trainer.run_epoch(order, lrs)
+        times.append((time.perf_counter() - t0) / len(lrs) * 1e6)
+    return sorted(times)
+
+
 def time_step_parts(precision: str = "fp32", n: int = 60_000) -> list[dict]:
     """The step's parts other than its products, each alone, then whole steps and epochs of n
     rows (the main job's shapes, random MNIST-shaped data): rows of {"part", "us"}."""
@@ -176,15 +188,10 @@ def time_step_parts(precision: str = "fp32", n: int = 60_000) -> list[dict]:
         t = GpuTrainer(he_init(config.widths, 0), config, precision=precision,
                        steps_per_graph=per_graph)  # fmt: skip
         t.load(x, y)
-        t.run_epoch(order, lrs)
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            t.run_epoch(order, lrs)
-            times.append((time.perf_counter() - t0) / steps * 1e6)
         steps_label = f"{per_graph} step{'s' if per_graph > 1 else ''}"
+        # the median of five epochs
         rows.append({"part": f"an epoch through run_epoch, {steps_label} a graph",
-                     "us": sorted(times)[2]})  # fmt: skip
+                     "us": _us_per_step(t, order, lrs, 5)[2]})  # fmt: skip
     return rows
 
 
@@ -247,14 +254,8 @@ def time_persistent(
     steps = math.ceil(60000 / config.batch_size)
     lrs = [1e-3] * steps
 
-    def per_step(trainer) -> float:
-        trainer.run_epoch(order, lrs)  # warm up (and compile, once a process)
-        best = math.inf
-        for _ in range(epochs):
-            t0 = time.perf_counter()
-            trainer.run_epoch(order, lrs)
-            best = min(best, time.perf_counter() - t0)
-        return best / steps * 1e6
+    def per_step(trainer) -> float:  # the best epoch (the first compiles, once a process)
+        return _us_per_step(trainer, order, lrs, epochs)[0]
 
     def trainer_for(splits, blocks, stages=ALL_STAGES, max_registers=MAX_REGISTERS):
         trainer = PersistentTrainer(he_init(config.widths, 0), config, splits=splits,
