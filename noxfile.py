@@ -169,15 +169,41 @@ def _tested_packages() -> list[str]:
     return [p for p in PACKAGES if (ROOT / p / "tests").is_dir()]
 
 
+#: The tests each session runs: the extras it installs for them, its folders ("*": every
+#: package's), and whether it runs the quick selection (`-m "not slow"`) or every test. One table,
+#: read by the sessions and by the root conftest.py, which hides from each folder's tests every
+#: extra that some session running them does not install: a Phase 1 test or lesson command that
+#: needs matplotlib fails in every run, CI's included, not only in `nox -s phase1`.
+TESTED = {
+    "tests": {"extras": "test,plot", "folders": "*", "quick": False},
+    "phase1": {"extras": "test", "folders": ["phase1_python"], "quick": True},
+    "phase2": {"extras": "test", "folders": ["phase2_numpy"], "quick": True},
+    "phase3": {"extras": "test", "folders": ["phase3_c"], "quick": True},
+    "ctests": {"extras": "test", "folders": ["phase3_c"], "quick": False},
+    "phase4": {"extras": "test", "folders": ["phase4_cuda"], "quick": True},
+}
+
+
+def _run_tests(session: nox.Session, *folders: str) -> bool:
+    """Install the extras TESTED names for this session and run its tests (or `folders`); return
+    whether a real GPU ran them."""
+    plan = TESTED[session.name]
+    _install(session, plan["extras"])
+    gpu = _describe(session)
+    if not folders:
+        folders = _tested_packages() if plan["folders"] == "*" else plan["folders"]
+    _pytest(session, gpu, *(["-m", "not slow"] if plan["quick"] else []), *folders)
+    return gpu
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Every phase's tests in parallel; CUDA kernels in numba's simulator where there is no GPU.
+    """Every phase's tests and lessons in parallel, the slow ones too (CI runs this); CUDA kernels
+    in numba's simulator where there is no GPU.
 
     Phase 6's browser test runs where Chromium is installed. Arguments after -- replace the list
     of folders (e.g. `nox -s tests -- phase3_c`)."""
-    _install(session, "test,plot")
-    gpu = _describe(session)
-    _pytest(session, gpu, *(session.posargs or _tested_packages()))
+    _run_tests(session, *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -190,24 +216,21 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase1(session: nox.Session) -> None:
-    """Phase 1 (pure Python): its tests, the XOR example and the benchmark table.
+    """Phase 1 (pure Python): its quick tests and lesson, the XOR example and the benchmark table.
 
     Arguments after -- go to the benchmark (e.g. `nox -s phase1 -- --large`)."""
-    _install(session, "test")
-    gpu = _describe(session)
-    _pytest(session, gpu, "shared", "phase1_python")
+    _run_tests(session)
     _module(session, "phase1_python.examples.xor")
     _bench_phase1(session, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def phase2(session: nox.Session) -> None:
-    """Phase 2 (NumPy): its tests, the gradient check, then 784-512-256-10 trained on MNIST.
+    """Phase 2 (NumPy): its quick tests and lesson, the gradient check, then 784-512-256-10 trained
+    on MNIST.
 
     Arguments after -- go to the training (e.g. `nox -s phase2 -- --epochs 2 --activation tanh`)."""
-    _install(session, "test")
-    gpu = _describe(session)
-    _pytest(session, gpu, "phase2_numpy")
+    _run_tests(session)
     _module(session, "phase2_numpy.gradcheck")
     _module(session, "phase2_numpy", *session.posargs)
 
@@ -252,7 +275,7 @@ def ctests(session: nox.Session) -> None:
     built with both sanitizers and the three bindings' Python tests run against that build, the
     sanitizer runtimes preloaded into Python. Any finding fails the session. CI runs it."""
     _c_tests(session)
-    _install(session, "test", setup_args=SANITIZED)
+    _install(session, TESTED["ctests"]["extras"], setup_args=SANITIZED)
     compiler = os.environ.get("CC", "cc")
     runtimes = [
         session.run(compiler, f"-print-file-name={lib}", silent=True, external=True).strip()
@@ -268,19 +291,19 @@ def ctests(session: nox.Session) -> None:
         NUMBA_ENABLE_CUDASIM="1",
     )
     # -s: a sanitizer report ends the process at once; uncaptured, it reaches the log
-    session.run("python", "-P", "-m", "pytest", "-s", "-q", "phase3_c", env=env)
+    session.run("python", "-P", "-m", "pytest", "-s", "-q", *TESTED["ctests"]["folders"], env=env)
 
 
 @nox.session(python=PYTHON, default=False)
 def phase3(session: nox.Session) -> None:
-    """Phase 3 (C library): C tests plain and sanitized, binding tests, then the benchmark.
+    """Phase 3 (C library): C tests plain and sanitized, quick binding tests, then the benchmark.
 
     The C tests run plain, under AddressSanitizer + UBSan, and under valgrind where installed;
-    then the Python tests of the three bindings and the benchmark (arguments after -- go to it,
-    e.g. `nox -s phase3 -- --large`). `nox -s ctests` also runs the bindings' tests sanitized."""
+    then the quick Python tests of the three bindings, the lesson, and the benchmark (arguments
+    after -- go to it, e.g. `nox -s phase3 -- --large`). `nox -s ctests` also runs the bindings'
+    tests sanitized."""
     _c_tests(session)
-    _install(session, "test")
-    _pytest(session, _describe(session), "phase3_c")
+    _run_tests(session)
     _module(
         session,
         "phase3_c.benchmark",
@@ -292,12 +315,11 @@ def phase3(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def phase4(session: nox.Session) -> None:
-    """Phase 4 (CUDA in numba): tests (simulator without a GPU); on a GPU the check and benchmark.
+    """Phase 4 (CUDA in numba): quick tests and lesson (simulator without a GPU); on a GPU the
+    kernel check and the benchmark.
 
     Arguments after -- go to the benchmark (e.g. `nox -s phase4 -- --autotune`)."""
-    _install(session, "test")
-    gpu = _describe(session)
-    _pytest(session, gpu, "phase4_cuda")
+    gpu = _run_tests(session)
     if not gpu:
         session.log(
             "no CUDA GPU here: the tests ran in numba's simulator; the benchmark needs a GPU"
@@ -335,12 +357,13 @@ def mnist(session: nox.Session) -> None:
 def mnist_gpu(session: nox.Session) -> None:
     """The main job on the GPU: Phase 4's kernel check, then training with the project's kernels.
 
-    Fails with a clear message on a machine without a GPU (`nox -s mnist` runs on the CPU there).
+    The kernel check runs in full once for each build of the kernels and each GPU (a stamp in the
+    kernel cache records that it passed; `python -m phase4_cuda` checks again). Fails with a clear message on a machine without a GPU (`nox -s mnist` runs on the CPU there).
     Arguments after -- go to `python -m phase5_training`."""
     _install(session, "cuda")
     if not _describe(session):
         session.error("no usable CUDA GPU here (see above); `nox -s mnist` trains on the CPU")
-    _module(session, "phase4_cuda")
+    _module(session, "phase4_cuda", "--once")  # once for these kernels' sources and this GPU
     _module(
         session,
         "phase5_training",
