@@ -136,7 +136,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--limit",
         type=int,
         metavar="N",
-        help="train on the first N training images only, for a quick look (default: all)",
+        help="the first N training images and N test images only, for a quick look (default: all)",
     )
     p.add_argument(
         "--out",
@@ -178,7 +178,14 @@ def pick_device(requested: str) -> str:
         return "cpu"
     status = gpu_status()
     if requested == "gpu":
-        if status.usable or status.simulated:  # the simulator: tests, and learners without a GPU
+        if status.simulated:  # tests, and learners without a GPU: say why it is slow
+            print(
+                "device: gpu, in numba's CUDA simulator (each CUDA thread a Python thread, about "
+                "a million times slower: keep --limit, --widths and --batch-size small)",
+                flush=True,
+            )
+            return "gpu"
+        if status.usable:
             return "gpu"
         if not status.installed:
             raise DeviceError(
