@@ -3,19 +3,25 @@
 and 7 that the dense layer and Phase 5 use. This is the "kernel check" step that
 `nox -s mnist_gpu` runs before training.
 
-    python -m phase4_cuda [--versions naive wide ...] [--shape M K N]
+    python -m phase4_cuda [--versions naive wide ...] [--shape M K N] [--once]
 
 With no options it checks every version on the default shapes. `--versions` and `--shape` make
 a quick check (the simulator runs one Python thread per CUDA thread): the fused epilogues are
-checked only for the versions 6 and 7 among those named."""
+checked only for the versions 6 and 7 among those named. `--once` (what `nox -s mnist_gpu` runs)
+skips a full check that has already passed on this GPU for the same kernel sources and numba:
+a stamp in the kernel cache folder records it, keyed on their digest (kernel_cache.py)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 from phase4_cuda import matmul
 from phase4_cuda.device import NoGPUError, gpu_name, require_gpu, simulated
+from shared.files import atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", type=int, nargs=3, metavar=("M", "K", "N"),
         help="check this one (M, K) @ (K, N) product instead of the default shapes",
     )  # fmt: skip
+    parser.add_argument(
+        "--once", action="store_true",
+        help="skip a full check that already passed on this GPU for the same kernel sources",
+    )  # fmt: skip
     args = parser.parse_args([] if argv is None else argv)
     if args.shape and min(args.shape) < 1:
         parser.error(f"--shape needs positive sizes, got {args.shape}")
@@ -36,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     except NoGPUError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    full = not args.shape and args.versions == list(matmul.VERSIONS)
+    stamp = _stamp_path() if args.once and full and not simulated() else None
+    if stamp is not None and stamp.is_file():
+        print(f"{gpu_name()}: the kernel check passed for these kernels' sources "
+              f"({_stamp_text(stamp)}); `python -m phase4_cuda` checks again")  # fmt: skip
+        return 0
     shapes = matmul.CHECK_SHAPES[:2]  # the simulator runs one Python thread per CUDA thread
     if not simulated():
         shapes = (*matmul.CHECK_SHAPES, (1000, 1000, 1000), (1024, 784, 512), (4096, 4096, 4096))
@@ -73,7 +89,38 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print("fused epilogues: not checked (they belong to double_buffered and wide)")
+    if stamp is not None:
+        record = {"gpu": gpu_name(), "checks": len(errors) + len(epilogues), "when": time.time()}
+        atomic_write_text(stamp, json.dumps(record) + "\n")
     return 0
+
+
+def _stamp_path() -> Path:
+    """Where a passed full check is recorded: named by the digest of this check's sources (every
+    kernel it imports), the GPU and its compute capability, and numba-cuda's version."""
+    import hashlib
+
+    import numba_cuda
+    from numba import cuda
+
+    from phase4_cuda.kernel_cache import cache_folder, source_digest
+
+    device = cuda.get_current_device()
+    key = "\0".join(
+        (source_digest(Path(__file__)), gpu_name(), str(device.compute_capability),
+         getattr(numba_cuda, "__version__", "?"))
+    )  # fmt: skip
+    return cache_folder() / "checked" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _stamp_text(stamp: Path) -> str:
+    """When the recorded check ran, and how many checks it made, from its stamp."""
+    try:
+        record = json.loads(stamp.read_text(encoding="utf-8"))
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(record["when"])))
+        return f"{int(record['checks'])} checks on {when}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "recorded"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.network import he_init
@@ -112,12 +113,19 @@ def torch_graph_run(
 
     dev = torch.device("cuda")
     F = torch.nn.functional
-    allow_tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
-    try:
-        return _torch_graph_run(torch, F, dev, data, config, precision, compiled)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+    with warnings.catch_warnings():
+        # PyTorch's hints, which say nothing true of this comparison: inductor's "TensorFloat32
+        # tensor cores ... available but not enabled" (the fp32 peer keeps TF32 off on purpose),
+        # and newer releases' advice to set TF32 through fp32_precision (the flag still works)
+        warnings.filterwarnings("ignore", message=".*TensorFloat32 tensor cores")
+        warnings.filterwarnings("ignore", message=".*fp32_precision")
+        warnings.filterwarnings("ignore", message=".*allow_tf32")
+        allow_tf32 = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        try:
+            return _torch_graph_run(torch, F, dev, data, config, precision, compiled)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = allow_tf32
 
 
 def _torch_graph_run(torch, F, dev, data, config, precision, compiled) -> dict:
