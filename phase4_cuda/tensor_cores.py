@@ -26,8 +26,8 @@ Under the simulator each CUDA thread is a Python thread: `mma_tf32` there is the
 instruction written out, a warp-wide exchange. Every lane posts its fragments (rounded to TF32)
 and waits for the other 31 at a barrier; the last to arrive rebuilds A, B and C from the
 fragment layout and computes D (in float64, rounded to float32); each lane takes its four values
-and waits again before the exchange can be reused. It needs what the hardware needs: all 32
-lanes of the warp call it together.
+(two sets of slots, used in turn, let the next call post while a slow lane still reads). It
+needs what the hardware needs: all 32 lanes of the warp call it together.
 """
 
 from __future__ import annotations
@@ -109,38 +109,54 @@ if simulated():
 
     class _Warp:
         """The exchange of one warp for one instruction: lanes post their fragments; the last to
-        arrive computes the warp's D (the barrier's action, once); each lane takes its four."""
+        arrive computes the warp's D (the barrier's action, once); each lane takes its four.
+
+        Two sets of slots, used in turn, so that one barrier a call suffices: a lane that has
+        taken its D from one set posts its next fragments into the other, and it can come back
+        to the first only after the next call's barrier, which every lane reaches only after
+        taking its D. (A second barrier before reuse doubled the waits; every barrier costs a
+        wake-up of 32 Python threads.)"""
 
         def __init__(self, shape_a, shape_b, a_at, b_at):
             self.shape_a, self.shape_b, self.a_at, self.b_at = shape_a, shape_b, a_at, b_at
-            self.a = np.zeros((32, len(a_at[0]) // 32))
-            self.b = np.zeros((32, len(b_at[0]) // 32))
-            self.c = np.zeros((32, 4))
-            self.d = None
+            self.a = np.zeros((2, 32, len(a_at[0]) // 32))
+            self.b = np.zeros((2, 32, len(b_at[0]) // 32))
+            self.c = np.zeros((2, 32, 4))
+            self.d = [None, None]
+            self.turn = 0  # the set the next barrier's action computes
+            self.lane_turn = [0] * 32  # the set each lane posts into next
             self.arrive = threading.Barrier(32, action=self._multiply)
-            self.leave = threading.Barrier(32)
 
         def _multiply(self):
+            k = self.turn
             A, B, C = np.zeros(self.shape_a), np.zeros(self.shape_b), np.zeros((16, 8))
-            A[self.a_at] = self.a.ravel()  # lane l's value r lands where the fragment puts it
-            B[self.b_at] = self.b.ravel()
-            C[_C_AT] = self.c.ravel()
+            A[self.a_at] = self.a[k].ravel()  # lane l's value r lands where the fragment puts it
+            B[self.b_at] = self.b[k].ravel()
+            C[_C_AT] = self.c[k].ravel()
             # inputs already rounded (as posted), products and sums in float64, D in float32
-            self.d = (A @ B + C).astype(np.float32)[_C_AT].reshape(32, 4)
+            self.d[k] = (A @ B + C).astype(np.float32)[_C_AT].reshape(32, 4)
+            self.turn = 1 - k
+
+    def _warp_exchange(key, instruction):
+        warp = _warps.get(key)  # (a dict read is atomic: the lock only guards a first creation)
+        if warp is None:
+            with _lock:
+                warp = _warps.get(key)
+                if warp is None:
+                    warp = _warps[key] = _Warp(*_SHAPES[instruction])
+        return warp
 
     @cuda.jit(device=True)
     def _exchange(instruction, a_vals, b_vals, c_vals):
         t_idx, b_idx, b_dim = cuda.threadIdx, cuda.blockIdx, cuda.blockDim
         linear = t_idx.x + b_dim.x * (t_idx.y + b_dim.y * t_idx.z)
         lane, key = linear % 32, (b_idx.x, b_idx.y, b_idx.z, linear // 32, instruction)
-        with _lock:
-            warp = _warps.get(key)
-            if warp is None:
-                warp = _warps[key] = _Warp(*_SHAPES[instruction])
-        warp.a[lane], warp.b[lane], warp.c[lane] = a_vals, b_vals, c_vals
-        warp.arrive.wait()  # all 32 lanes posted; the last one computed warp.d
-        d = warp.d[lane]
-        warp.leave.wait()  # every lane has its values: the exchange may be reused
+        warp = _warp_exchange(key, instruction)
+        k = warp.lane_turn[lane]
+        warp.a[k, lane], warp.b[k, lane], warp.c[k, lane] = a_vals, b_vals, c_vals
+        warp.arrive.wait()  # all 32 lanes posted; the last one computed warp.d[k]
+        d = warp.d[k][lane]
+        warp.lane_turn[lane] = 1 - k
         return float32(d[0]), float32(d[1]), float32(d[2]), float32(d[3])
 
     def _pair(reg) -> list[float]:
