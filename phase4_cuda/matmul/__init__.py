@@ -2,7 +2,8 @@
 
 A is (M, K), B is (K, N), C is (M, N), all row-major. Every rung handles any shape (edges are
 guarded, missing elements read as 0). Each file opens with what it changes from the rung below,
-why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the command that gives it:
+why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the command that gives it
+(rungs 1-7 from results/h100-ladder.json, rungs 8-11 from results/h100-ladder-async.json):
 
   k01_naive.py               1.4   one thread per output; a warp reads a row of B together
   k02_tiled.py               7.7   32 x 32 tiles of A and B in shared memory: each load used 32x

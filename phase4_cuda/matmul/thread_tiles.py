@@ -15,6 +15,7 @@ from __future__ import annotations
 from numba import cuda, float32, uint32
 
 from phase4_cuda.device import simulated
+from phase4_cuda.matmul.compiled import GemmVariant
 from phase4_cuda.matmul.epilogues import output_writer
 from phase4_cuda.matmul.split_k import last_to_arrive, reset
 from phase4_cuda.matmul.tiles import Tiles
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 
-def check(variant) -> None:
+def check(variant: GemmVariant) -> None:
     """ValueError before anything compiles: tiles that do not divide among the threads, or
     column sums with fewer threads than columns (one thread sums one column)."""
     variant.tiles.check()
@@ -143,7 +144,7 @@ def add_column(tiles: Tiles, trans_b: bool):
     return add
 
 
-def outputs(variant, row_off: tuple[int, ...], col_off: tuple[int, ...]):
+def outputs(variant: GemmVariant, row_off: tuple[int, ...], col_off: tuple[int, ...]):
     """store(c, acc, col_sum, sums_here, bias_vec, mask_vec, sums, work, counters, split,
     n_split, row0, col0, ty, tx, t, m, n): the way out of a thread's accumulators, the kernel's
     last step. acc[r, q] is output (row0 + ty + row_off[r], col0 + tx + col_off[q]); edges are
