@@ -206,14 +206,13 @@ def triton_peers() -> dict:
         return run
 
     name = f"Triton {triton.__version__}"
-    return {
-        p: (f"{name} {p.upper()}", runner(p), torch.cuda.synchronize)
-        for p in ("fp32", "tf32", "bf16")
-    }
+    return {p: (f"{name} {p.upper()}", runner(p), torch.cuda.synchronize) for p in mm.PRECISIONS}
 
 
-#: the peer column each precision is compared with
-PEER_COLUMN = {"fp32": "cublas_tflops", "tf32": "cublas_tf32_tflops", "bf16": "cublas_bf16_tflops"}
+#: cuBLAS in each precision of mm.PRECISIONS: the peer of the rungs that compute in it
+CUBLAS_PEERS = {"fp32": cublas_peer, "tf32": cublas_tf32_peer, "bf16": cublas_bf16_peer}
+#: the peer column each precision is compared with (FP32's keeps the name of the first runs)
+PEER_COLUMN = {p: "cublas_tflops" if p == "fp32" else f"cublas_{p}_tflops" for p in mm.PRECISIONS}
 
 
 def time_gpu(fn, sync, seconds: float = 0.2, repeat: int = 7):
@@ -263,16 +262,11 @@ def warm_up(seconds: float = 1.5) -> None:
 
 
 def ladder(
-    results: BenchResults,
-    sizes,
-    peer,
-    timings: dict[str, Timing],
-    tf32_peer=None,
-    bf16_peer=None,
-    tritons=None,
+    results: BenchResults, sizes, peers: dict, timings: dict[str, Timing], tritons=None
 ) -> None:
-    """Validate, then time, every version at each size, and each precision's cuBLAS peer; each
-    Timing also goes into `timings`, by name, for the spread check."""
+    """Validate, then time, every version at each size, and each precision's cuBLAS peer (`peers`:
+    precision -> peer or None); each Timing also goes into `timings`, by name, for the spread
+    check."""
     warm_up()
     for n in sizes:
         mm.validate(shapes=[(n, n, n)])
@@ -287,10 +281,9 @@ def ladder(
                 f"n={n} {version}: {t.median * 1e3:.3f} ms, {row[f'{version}_tflops']:.2f} TFLOP/s",
                 file=sys.stderr,
             )
-        peers = (("cublas_tflops", peer), ("cublas_tf32_tflops", tf32_peer),
-                 ("cublas_bf16_tflops", bf16_peer))  # fmt: skip
-        peers += tuple((f"triton_{p}_tflops", t) for p, t in (tritons or {}).items())
-        for column, this_peer in peers:
+        columns = [(PEER_COLUMN[p], peer) for p, peer in peers.items()]
+        columns += [(f"triton_{p}_tflops", t) for p, t in (tritons or {}).items()]
+        for column, this_peer in columns:
             if this_peer:
                 name, run, sync = this_peer
                 t = time_gpu(partial(run, da, db, dc), sync)
@@ -417,18 +410,17 @@ def main(argv: list[str] | None = None) -> int:
     # The host launches every kernel: others on the CPU matter.
     load = LoadMonitor().start()
     mm.validate()
-    peer = cublas_peer()
-    if peer is None:
+    peers = {p: CUBLAS_PEERS[p]() for p in mm.PRECISIONS}
+    if peers["fp32"] is None:
         results.notes.append("neither CuPy nor PyTorch is installed: no cuBLAS column")
     else:
-        results.machine["peer"] = peer[0]
-    tf32_peer, bf16_peer = cublas_tf32_peer(), cublas_bf16_peer()
-    if tf32_peer is None:
+        results.machine["peer"] = peers["fp32"][0]
+    if peers["tf32"] is None:
         results.notes.append("PyTorch is not installed: no cuBLAS TF32 and BF16 columns")
     tritons = triton_peers()
     if not tritons:
         results.notes.append("Triton is not installed: no Triton rows")
-    ladder(results, args.sizes, peer, timings, tf32_peer, bf16_peer, tritons)
+    ladder(results, args.sizes, peers, timings, tritons)
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)

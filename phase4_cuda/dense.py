@@ -1,9 +1,10 @@
 """The forward pass of an MLP on the GPU: a fused dense layer (product + bias + activation in one
 kernel), a row-wise softmax, and a network built from them. Matches Phase 1 and NumPy.
 
-The dense layer is matmul version 7 (`matmul.gemm_kernel`) with an epilogue: each output element
-gets its bias and activation while it is still in a register, so the pre-activation never goes
-to global memory (one launch, one write of the output instead of three of each).
+The dense layer is rung 7 of the matmul ladder (matmul/k07_wide.py) with its epilogue
+(matmul/epilogues.py): each output element gets its bias and activation while it is still in a
+register, so the pre-activation never goes to global memory (one launch, one write of the output
+instead of three of each).
 The softmax runs one block per row: a shared-memory reduction for the row's maximum (subtracted
 for stability), another for the sum of exponentials, then one normalised write.
 Deliberately forward only: the backward kernels belong to Phase 5's trainer.

@@ -251,7 +251,7 @@ EXERCISES: dict[str, Exercise] = {
             },
         ),
         Exercise(
-            "4.3", "the naive matmul kernel", "phase4_cuda.matmul",
+            "4.3", "the naive matmul kernel", "phase4_cuda.matmul.k01_naive",
             ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
             write=frozenset({"matmul_naive"}), select="odd_shapes and naive",
             hints={
@@ -260,7 +260,7 @@ EXERCISES: dict[str, Exercise] = {
             },
         ),
         Exercise(
-            "4.4", "the tiled matmul kernel, with shared memory", "phase4_cuda.matmul",
+            "4.4", "the tiled matmul kernel, with shared memory", "phase4_cuda.matmul.k02_tiled",
             ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
             write=frozenset({"matmul_tiled"}), select="odd_shapes and tiled",
             hints={
@@ -270,7 +270,7 @@ EXERCISES: dict[str, Exercise] = {
             },
         ),
         Exercise(
-            "4.5", "calling the kernels from Python", "phase4_cuda.matmul",
+            "4.5", "calling the kernels from Python", "phase4_cuda.matmul.host",
             ("phase4_cuda/tests/test_host_api.py",), "phase4_cuda/README.md",
             write=frozenset({"matmul"}), select="not vector_add",
             hints={

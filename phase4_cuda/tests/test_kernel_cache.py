@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from phase4_cuda import kernel_cache, matmul
+from phase4_cuda import kernel_cache
 from phase4_cuda.kernel_cache import source_digest, source_files
+from phase4_cuda.matmul import k01_naive, k07_wide
 
 DEMO = frozenset({"kc_demo"})
 
@@ -67,9 +68,16 @@ def test_the_key_follows_the_imports(tmp_path, monkeypatch):
     kernels = make_demo(tmp_path)
     names = [p.name for p in source_files(kernels, DEMO)]
     assert names == ["__init__.py", "consts.py", "kernels.py"]
-    # the real ladder: matmul's kernels read device functions and constants from two modules
-    ladder = {p.name for p in source_files(Path(matmul.__file__))}
-    assert {"matmul.py", "device.py", "wide_loads.py"} <= ladder
+    # the real ladder: rung 7's kernels read device functions and constants from the modules the
+    # rungs share and from wide_loads.py; and importing any rung runs the package's __init__.py,
+    # which imports every rung, so each rung's key covers every file of the package
+    wide = {p.name for p in source_files(Path(k07_wide.__file__))}
+    assert {"k07_wide.py", "thread_tiles.py", "split_k.py", "epilogues.py", "wide_loads.py"} <= wide
+    package = Path(k01_naive.__file__).parent
+    naive = set(source_files(Path(k01_naive.__file__)))
+    assert set(package.glob("*.py")) <= naive
+    names = {p.name for p in naive}
+    assert {"device.py", "kernel_cache.py", "tensor_cores.py", "async_copy.py"} <= names
 
 
 def test_a_reinstall_keeps_the_key_and_a_change_moves_it(tmp_path, monkeypatch, fresh_imports):

@@ -106,19 +106,20 @@ def test_validate_reports_every_version():
 
 def test_validate_catches_a_wrong_or_missing_output(monkeypatch):
     # A launch that leaves the poisoned output alone, or writes the wrong product, must fail.
+    # (validate plans its launches through the plan of its own module, validation.py.)
     real_plan = mm.plan
 
     def elsewhere(version, a, b, c, **options):  # writes another array: c stays poisoned
         return real_plan(version, a, b, cuda.device_array(c.shape, np.float32), **options)
 
-    monkeypatch.setattr(mm, "plan", elsewhere)
+    monkeypatch.setattr(mm.validation, "plan", elsewhere)
     with pytest.raises(AssertionError, match="relative error nan"):
         mm.validate(["naive"], [(3, 4, 5)])
 
     def transposed_b(version, a, b, c, **options):  # a (3, 3) @ b.T: same shape, wrong values
         return real_plan(version, a, cuda.to_device(b.copy_to_host().T.copy()), c, **options)
 
-    monkeypatch.setattr(mm, "plan", transposed_b)
+    monkeypatch.setattr(mm.validation, "plan", transposed_b)
     with pytest.raises(AssertionError, match="naive at"):
         mm.validate(["naive"], [(3, 3, 3)])
 

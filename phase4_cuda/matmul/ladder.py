@@ -1,0 +1,127 @@
+"""The ladder: every rung in the order a learner climbs it, and `plan()`, the one switch that
+turns a rung's name into a launch. Each rung's kernel is in its own file (k01_naive.py ...
+k11_tensor_bf16_async.py), declared there as `RUNG` with the kind of launch it needs
+(launch.py); this module only lists them.
+"""
+
+from __future__ import annotations
+
+from phase4_cuda.matmul import (
+    k01_naive,
+    k02_tiled,
+    k03_blocked1d,
+    k04_blocked2d,
+    k05_unsigned,
+    k06_double_buffered,
+    k07_wide,
+    k08_tensor_tf32,
+    k09_tensor_bf16,
+    k10_tensor_tf32_async,
+    k11_tensor_bf16_async,
+)
+from phase4_cuda.matmul.compiled import compiled_variants
+from phase4_cuda.matmul.launch import Launch, PlainRung
+from phase4_cuda.matmul.options import KernelOptions, Options
+from phase4_cuda.matmul.tiles import TensorTiles, Tiles
+
+__all__ = [
+    "FUSED",
+    "RUNGS",
+    "VERSIONS",
+    "compiled_kernels",
+    "gemm_kernel",
+    "plan",
+    "precision_of",
+    "tensor_kernel",
+]
+
+#: Every rung by its version name, in ladder order.
+RUNGS = {
+    rung.version: rung
+    for rung in (
+        k01_naive.RUNG,
+        k02_tiled.RUNG,
+        k03_blocked1d.RUNG,
+        k04_blocked2d.RUNG,
+        k05_unsigned.RUNG,
+        k06_double_buffered.RUNG,
+        k07_wide.RUNG,
+        k08_tensor_tf32.RUNG,
+        k09_tensor_bf16.RUNG,
+        k10_tensor_tf32_async.RUNG,
+        k11_tensor_bf16_async.RUNG,
+    )
+}
+#: Every version, by name, in ladder order.
+VERSIONS: tuple[str, ...] = tuple(RUNGS)
+#: The float32 versions with the training step's options (rungs 6, 7).
+FUSED: tuple[str, ...] = (k06_double_buffered.RUNG.version, k07_wide.RUNG.version)
+
+
+def _rung(version: str):
+    if version not in RUNGS:
+        raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
+    return RUNGS[version]
+
+
+def precision_of(version: str) -> str:
+    """The precision a version computes in: 'fp32' for rungs 1-7, its own for the tensor rungs."""
+    return _rung(version).precision
+
+
+def plan(version: str, a, b, c, *, tiles=None, stream=0, **options) -> Launch:
+    """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
+    float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
+
+    Versions 1-5, 8 and 9 compute the plain product A (M, K) @ B (K, N). Versions 6, 7, 10 and
+    11 compute op(a) @ op(b) with the training step's `options` (options.py: bias, activation,
+    trans_a, trans_b, mask, col_sums, split; 10 and 11 all but col_sums with split). `tiles`:
+    Tiles for 6 and 7 (default: tiles_for the output), TensorTiles for 8-11 (default:
+    tensor_tiles_for it). With split-K the workspace and tile counters are allocated here, so
+    plan once per launch site. `stream`: the CUDA stream to launch on.
+    """
+    rung = _rung(version)
+    asked = Options(**options)
+    given = asked.given()
+    if tiles is not None and isinstance(rung, PlainRung):  # rungs 1-5: their tiles are fixed
+        given.insert(0, "tiles")
+    if given and not rung.takes_options:
+        fused = [v for v, r in RUNGS.items() if r.takes_options]
+        raise ValueError(
+            f"version {version!r} computes the plain product; {', '.join(given)} needs "
+            f"one of {', '.join(map(repr, fused))}"
+        )
+    return rung.plan(a, b, c, tiles, asked, stream)
+
+
+def gemm_kernel(tiles: Tiles, wide: bool = True, **options):
+    """The kernel of rung 7 (`wide`) or 6 (not `wide`) for `tiles`, compiled once per variant
+    (see options.KernelOptions for the options: activation, bias, trans_a, trans_b, mask,
+    col_sums, split_k). It computes C = op(A) @ op(B) with the options' epilogue; its arguments
+    are those `plan` passes (k06_double_buffered.build)."""
+    rung = k07_wide.RUNG if wide else k06_double_buffered.RUNG
+    return rung.kernel(tiles, KernelOptions(**options))
+
+
+def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4, **options):
+    """The tensor-core kernel for `tiles` in `precision` ('tf32' or 'bf16'), compiled once each:
+    staged through registers (rungs 8, 9) for tiles of one stage, else through a cp.async
+    pipeline (rungs 10, 11) copying `vec` floats (4 or 1) at a time, which also take the
+    options (options.KernelOptions). Kernels of rungs 10 and 11 take (a, b, bias, mask, sums,
+    work, counters, c, m, n, k_dim, n_split); those of rungs 8 and 9 (a, b, c, m, n, k_dim)."""
+    flags = KernelOptions(**options)
+    if tiles.stages == 1:
+        if flags != KernelOptions():
+            raise ValueError(f"{tiles}: the register-staged rungs compute the plain product")
+        rung = {"tf32": k08_tensor_tf32.RUNG, "bf16": k09_tensor_bf16.RUNG}[precision]
+        return rung.kernel(tiles)
+    rung = {"tf32": k10_tensor_tf32_async.RUNG, "bf16": k11_tensor_bf16_async.RUNG}[precision]
+    return rung.kernel(tiles, vec, flags)
+
+
+def compiled_kernels() -> dict[str, object]:
+    """Every kernel of the ladder by a readable name: rungs 1-5, then each variant of rungs
+    6-11 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
+    friends tell their resources)."""
+    plain = {v: r.kernel for v, r in RUNGS.items() if isinstance(r, PlainRung)}
+    return plain | compiled_variants()

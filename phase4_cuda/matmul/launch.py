@@ -1,0 +1,201 @@
+"""How a rung of the ladder is launched: `Launch`, one planned kernel launch, and the four kinds
+of rung that `plan()` (ladder.py) turns into one.
+
+Every rung is one of these, declared in its own file as `RUNG`, and each kind keeps one small
+contract, so that `plan()` never asks which kind it holds:
+
+    version, precision     its name in VERSIONS and what it computes in ('fp32', 'tf32', 'bf16')
+    takes_options          whether it takes the training step's options (options.py)
+    plan(a, b, c, tiles, options, stream) -> Launch
+                           its grid, block and arguments for c (M, N) = op(a) @ op(b), from
+                           C-contiguous float32 device arrays, with no checks of the data
+
+    PlainRung        rungs 1-5: a fixed tile of C per block, the plain product
+    ThreadTileRung   rungs 6, 7: Tiles (a tile of outputs per thread), every option
+    TensorRung       rungs 8, 9: TensorTiles of one stage, the plain product
+    AsyncTensorRung  rungs 10, 11: TensorTiles of two or more stages, every option but
+                     column sums with split-K
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from phase4_cuda.device import configure
+from phase4_cuda.matmul import split_k
+from phase4_cuda.matmul.compiled import GemmVariant, TensorVariant, compiled
+from phase4_cuda.matmul.options import KernelOptions, Options
+from phase4_cuda.matmul.tiles import TensorTiles, Tiles, tensor_tiles_for, tiles_for
+
+__all__ = ["AsyncTensorRung", "Launch", "PlainRung", "TensorRung", "ThreadTileRung"]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One planned kernel launch: the kernel, its grid and block, its arguments and the stream.
+    Calling it launches the kernel (asynchronously, no checks); the launch configuration is made
+    once, here, so a step that replays its launches pays only for the launch itself."""
+
+    kernel: object
+    grid: tuple[int, ...]
+    block: int | tuple[int, ...]
+    args: tuple
+    stream: object = 0
+    _configured: object = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        configured = configure(self.kernel, self.grid, self.block, self.stream)
+        object.__setattr__(self, "_configured", configured)
+
+    def __call__(self) -> None:
+        self._configured(*self.args)
+
+
+def _aligned16(x) -> bool:
+    """Whether a device array starts on a 16-byte boundary (the simulator has no addresses)."""
+    interface = getattr(x, "__cuda_array_interface__", None)
+    return interface is None or interface["data"][0] % 16 == 0
+
+
+def _flat(a, b, c, k_dim: int) -> tuple:
+    """1-D views of a, b, c and the sizes m, n, k_dim as uint32 (the kernels from rung 5 on)."""
+    m, n = c.shape
+    sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim))
+    return (a.reshape(a.size), b.reshape(b.size), c.reshape(c.size), *sizes)
+
+
+def _grid(c, rows: int, columns: int) -> tuple[int, int]:
+    """Blocks of `rows` x `columns` outputs over c (M, N)."""
+    m, n = c.shape
+    return math.ceil(n / columns), math.ceil(m / rows)
+
+
+def _refuse_tiles(version: str, tiles, kind) -> None:
+    if tiles is not None and not isinstance(tiles, kind or ()):
+        takes = f"{kind.__name__} tiles" if kind else "no tiles (its own are fixed)"
+        raise ValueError(f"version {version!r} takes {takes}, not {tiles!r}")
+
+
+@dataclass(frozen=True)
+class PlainRung:
+    """Rungs 1-5: `kernel` computes the plain product A (M, K) @ B (K, N) in blocks of `block`
+    threads, each block the `tile` = (rows, columns) of C; `flat`: it takes 1-D views and the
+    sizes as uint32 (rung 5), else the 2-D arrays."""
+
+    version: str
+    kernel: object
+    block: int | tuple[int, int]
+    tile: tuple[int, int]
+    flat: bool = False
+    precision: str = "fp32"
+    takes_options = False
+
+    def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
+        _refuse_tiles(self.version, tiles, None)
+        args = _flat(a, b, c, a.shape[1]) if self.flat else (a, b, c)
+        return Launch(self.kernel, _grid(c, *self.tile), self.block, args, stream)
+
+
+def _with_options(a, b, c, options: Options, grid, sizes: tuple) -> tuple:
+    """The arguments of the rungs that take options: a, b, bias, mask, sums, workspace,
+    counters, c (all flat), then `sizes`. The workspace and counters are allocated here, once
+    per planned launch (so plan once per launch site)."""
+    m, n = c.shape
+    fc = c.reshape(c.size)
+    work = split_k.workspace(options.split, m, n, grid[0] * grid[1], fc[:1])
+    return (a.reshape(a.size), b.reshape(b.size), *options.arrays(c), *work, fc, *sizes)
+
+
+@dataclass(frozen=True)
+class ThreadTileRung:
+    """Rungs 6 and 7: op(A) @ op(B) with the training step's options, on `Tiles` (default:
+    tiles_for the output); `build(GemmVariant)` makes a kernel, `wide` names the rung in it."""
+
+    version: str
+    build: Callable
+    wide: bool
+    precision: str = "fp32"
+    takes_options = True
+
+    def kernel(self, tiles: Tiles, options: KernelOptions | None = None):
+        flags = dataclasses.asdict(options or KernelOptions())
+        return compiled(GemmVariant(tiles, self.wide, **flags), self.build)
+
+    def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
+        _refuse_tiles(self.version, tiles, Tiles)
+        m, n = c.shape
+        k_dim = options.inner_size(a)
+        tiles = tiles or tiles_for(m, n)
+        if not self.wide:  # rung 6 has no operand prefetch: the same tile shape without it
+            tiles = dataclasses.replace(tiles, prefetch=False)
+        kernel = self.kernel(tiles, options.kernel_options())
+        grid = (*_grid(c, tiles.BM, tiles.BN), options.split)
+        # the 128-bit global loads of rung 7 need rows of multiples of 4 floats, aligned
+        vec_ok = k_dim % 4 == 0 and n % 4 == 0 and _aligned16(a) and _aligned16(b)
+        sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(vec_ok),
+                 np.uint32(options.split))  # fmt: skip
+        return Launch(kernel, grid, tiles.threads, _with_options(a, b, c, options, grid, sizes),
+                      stream)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TensorRung:
+    """Rungs 8 and 9: the plain product on the tensor cores in `precision`, on `TensorTiles` of
+    one stage (default: tensor_tiles_for the output); `build(TensorVariant)` makes a kernel."""
+
+    version: str
+    precision: str
+    build: Callable
+    takes_options = False
+
+    def kernel(self, tiles: TensorTiles):
+        return compiled(TensorVariant(tiles, self.precision, 1), self.build)
+
+    def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
+        _refuse_tiles(self.version, tiles, TensorTiles)
+        tc = tiles or tensor_tiles_for(*c.shape, self.version)
+        if tc.stages > 1:
+            raise ValueError(f"version {self.version!r} takes tiles of one stage, not {tc}")
+        args = _flat(a, b, c, a.shape[1])
+        return Launch(self.kernel(tc), _grid(c, tc.BM, tc.BN), tc.threads, args, stream)
+
+
+@dataclass(frozen=True)
+class AsyncTensorRung:
+    """Rungs 10 and 11: op(A) @ op(B) on the tensor cores in `precision` with the training
+    step's options, on `TensorTiles` of two or more stages (default: tensor_tiles_for the
+    output); `build(TensorVariant)` makes a kernel."""
+
+    version: str
+    precision: str
+    build: Callable
+    takes_options = True
+
+    def kernel(self, tiles: TensorTiles, vec: int = 4, options: KernelOptions | None = None):
+        flags = dataclasses.asdict(options or KernelOptions())
+        return compiled(TensorVariant(tiles, self.precision, vec, **flags), self.build)
+
+    def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
+        _refuse_tiles(self.version, tiles, TensorTiles)
+        m, n = c.shape
+        tc = tiles or tensor_tiles_for(m, n, self.version)
+        if tc.stages < 2:
+            raise ValueError(
+                f"version {self.version!r} takes tiles of two or more stages, not {tc}"
+            )
+        k_dim = options.inner_size(a)
+        # 16-byte copies need every stored row a multiple of 4 floats and aligned operands
+        rows_ok = (m if options.trans_a else k_dim) % 4 == 0 and (
+            k_dim if options.trans_b else n
+        ) % 4 == 0
+        vec = 4 if rows_ok and _aligned16(a) and _aligned16(b) else 1
+        kernel = self.kernel(tc, vec, options.kernel_options())
+        grid = (*_grid(c, tc.BM, tc.BN), options.split)
+        sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(options.split))
+        args = _with_options(a, b, c, options, grid, sizes)
+        return Launch(kernel, grid, tc.threads, args, stream)

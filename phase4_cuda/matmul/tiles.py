@@ -1,0 +1,170 @@
+"""The tile shapes of the ladder's tunable rungs, and the tables that choose them per problem size.
+
+`Tiles` are the block and thread tiles of the float32 rungs 6 and 7; `TensorTiles` the block and
+warp tiles of the tensor-core rungs 8-11. Each checks that its shape divides evenly among its
+threads before anything compiles. Rungs 1-5 have fixed tiles, written in their own files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from phase4_cuda.device import simulated
+
+__all__ = [
+    "SHARED_LIMIT",
+    "TC_FILL",
+    "TC_LARGE",
+    "TC_SIMULATED",
+    "TC_SIMULATED_ASYNC",
+    "TC_SMALL",
+    "TUNED",
+    "TensorTiles",
+    "Tiles",
+    "tensor_tiles_for",
+    "tiles_for",
+]
+
+#: the most static shared memory one kernel may declare (more needs dynamic shared memory and an
+#: opt-in that numba does not offer)
+SHARED_LIMIT = 48 * 1024
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Block tile BM x BN, BK deep; each thread computes TM x TN outputs (rungs 6 and 7)."""
+
+    BM: int = 128
+    BN: int = 128
+    BK: int = 8
+    TM: int = 8
+    TN: int = 8
+    #: blocks that must fit on one multiprocessor at once (`launch_bounds`): 2 caps a 256-thread
+    #: kernel at 128 registers, so two blocks share an SM and hide each other's waits.
+    min_blocks: int = 1
+    #: load the next step's operands from shared memory while this step's FMAs run (rung 7 only)
+    prefetch: bool = False
+
+    @property
+    def threads(self) -> int:
+        return (self.BM // self.TM) * (self.BN // self.TN)
+
+    def check(self) -> None:
+        t = self.threads
+        ok = (
+            self.BM % self.TM == 0
+            and self.BN % self.TN == 0
+            and (self.BM * self.BK) % t == 0
+            and (self.BK * self.BN) % t == 0
+            and 32 <= t <= 1024
+        )
+        if not ok:
+            raise ValueError(f"{self}: tiles must divide evenly among 32..1024 threads")
+
+    def __str__(self) -> str:
+        bound = f" min{self.min_blocks}" if self.min_blocks > 1 else ""
+        pre = " prefetch" if self.prefetch else ""
+        return f"{self.BM}x{self.BN}x{self.BK}/{self.TM}x{self.TN}{bound}{pre}"
+
+
+#: The tile sizes rungs 6 and 7 use, by the largest of M and N. Chosen with
+#: `nox -s phase4 -- --autotune` on the H100 (see README.md): for small products a small block
+#: tile gives more blocks to the 132 multiprocessors (at n <= 1024 the differences between
+#: candidates are within the run-to-run spread); for large ones the deepest tile with two blocks
+#: per multiprocessor and operand prefetch wins.
+TUNED: list[tuple[int, Tiles]] = [
+    (1024, Tiles(64, 64, 8, 4, 4)),
+    (1 << 62, Tiles(128, 128, 16, 8, 8, min_blocks=2, prefetch=True)),
+]
+
+
+def tiles_for(m: int, n: int) -> Tiles:
+    """The tiles rungs 6 and 7 use for an (m, n) output (see TUNED)."""
+    size = max(m, n)
+    return next(t for limit, t in TUNED if size <= limit)
+
+
+@dataclass(frozen=True)
+class TensorTiles:
+    """Block tile BM x BN, BK deep; warp tile WM x WN; `stages` shared buffers for the
+    cp.async rungs (10, 11) to cycle through (rungs 8 and 9 stage through registers: one)."""
+
+    BM: int = 128
+    BN: int = 128
+    BK: int = 32
+    WM: int = 64
+    WN: int = 32
+    stages: int = 1
+
+    @property
+    def warps(self) -> int:
+        return (self.BM // self.WM) * (self.BN // self.WN)
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps
+
+    def check(self) -> None:
+        if self.BM % self.WM or self.BN % self.WN or self.WM % 16 or self.WN % 8 or self.BK % 8:
+            raise ValueError(f"{self}: warp tiles must divide the block tile, in 16 x 8 mma tiles")
+        share = self.threads * (4 if self.stages > 1 else 1)  # cp.async: 16-byte copies
+        if (self.BM * self.BK) % share or (self.BK * self.BN) % share:
+            raise ValueError(f"{self}: the threads must share the tiles' loads evenly")
+        if self.stages > 1 and self.shared_bytes > SHARED_LIMIT:
+            raise ValueError(
+                f"{self}: {self.stages} stages need {self.shared_bytes} bytes of shared memory; "
+                f"a kernel's static shared memory is limited to {SHARED_LIMIT}"
+            )
+
+    @property
+    def shared_bytes(self) -> int:
+        """Shared memory of the cp.async rungs: `stages` float32 tiles of A and B, padded."""
+        return 4 * self.stages * (self.BM * (self.BK + 4) + self.BK * (self.BN + 8))
+
+    def __str__(self) -> str:
+        text = f"{self.BM}x{self.BN}x{self.BK}/warp {self.WM}x{self.WN}"
+        return text + (f" x{self.stages} stages" if self.stages > 1 else "")
+
+
+#: The block and warp tiles the tensor-core rungs run with, per rung, the fastest of seven
+#: measured for each on the H100 (results/h100-tensor-tiles.json): 128x128 blocks of four 64x64
+#: warp tiles (32 mma per step of the instruction's K, for 16 + 16 fragment reads) where the
+#: output has enough of them to fill the GPU, else 64x64 blocks of four 32x32 warp tiles; BK 16
+#: for TF32 (32 spilled registers past it), 32 for BF16 (two of its 16-deep steps per barrier).
+#: The cp.async rungs (10, 11), the fastest of nine measured for each precision on the H100
+#: (results/h100-async-tiles.json): the same 128x128 blocks of 64x64 warp tiles, BK 16, with two
+#: float32 buffers in shared memory (38 KB of the 48 a kernel may declare); three or four stages
+#: fit only with BK 8 or smaller blocks, and both measured slower. Their small tiles, four stages
+#: of 64x64, run only for outputs of fewer than 64 blocks (TC_FILL).
+TC_LARGE = {
+    "tensor_tf32": TensorTiles(128, 128, 16, 64, 64),
+    "tensor_bf16": TensorTiles(128, 128, 32, 64, 64),
+    "tensor_tf32_async": TensorTiles(128, 128, 16, 64, 64, stages=2),
+    "tensor_bf16_async": TensorTiles(128, 128, 16, 64, 64, stages=2),
+}
+TC_SMALL = {
+    "tensor_tf32": TensorTiles(64, 64, 16, 32, 32),
+    "tensor_bf16": TensorTiles(64, 64, 32, 32, 32),
+    "tensor_tf32_async": TensorTiles(64, 64, 16, 32, 32, stages=4),
+    "tensor_bf16_async": TensorTiles(64, 64, 16, 32, 32, stages=4),
+}
+#: In the simulator, where each CUDA thread is a Python thread and every mma a barrier of 32 of
+#: them, small tiles that still have several mma tiles per warp: the same index arithmetic on
+#: odd shapes in seconds instead of minutes.
+TC_SIMULATED = TensorTiles(64, 32, 16, 32, 16)
+TC_SIMULATED_ASYNC = TensorTiles(64, 32, 16, 32, 16, stages=3)
+#: Below how many large blocks a rung takes its small tiles. Rungs 8 and 9: the H100's 132
+#: multiprocessors (fewer blocks leave some idle). Rungs 10 and 11: 64, measured: at n = 1024 the
+#: 64 large blocks (half the GPU idle) beat 256 small ones by 20-25%, a 64x64 warp tile doing
+#: twice the mma per fragment read of a 32x32 one.
+TC_FILL = {"tensor_tf32": 132, "tensor_bf16": 132, "tensor_tf32_async": 64, "tensor_bf16_async": 64}
+
+
+def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTiles:
+    """The tiles a tensor-core rung uses for an (m, n) output (see TC_LARGE)."""
+    large = TC_LARGE[version]
+    if simulated():
+        return TC_SIMULATED_ASYNC if large.stages > 1 else TC_SIMULATED
+    blocks = math.ceil(m / large.BM) * math.ceil(n / large.BN)
+    return large if blocks >= TC_FILL[version] else TC_SMALL[version]
