@@ -1,0 +1,317 @@
+"""Validate, then time, the wgmma rungs (wgmma_gemm.py) beside cuBLAS (through PyTorch) and Triton
+in one process on one GPU, and write the figures as JSON. A measuring harness: it needs a real
+Hopper GPU with PyTorch (Triton optional), and leaves out everything but square sizes.
+
+    python -m phase4_cuda.wgmma_gemm [--sizes 1024 2048 4096] [--json FILE] [--sweep]
+
+Order: every kernel is checked against float64 NumPy (outputs poisoned with NaN) on odd shapes,
+then at each timed size; only then is anything timed.
+
+How everything is timed, the same way for every kernel and peer: GPU time from CUDA events
+around a batch of back-to-back launches, median of 7 batches, after a warm-up. Before each
+batch the stream is held busy by a spin kernel (torch.cuda._sleep) long enough for the host to
+queue the whole batch behind it, so the events see the GPU run the launches back to back and
+not the host issuing them. Without that, a product that takes the GPU less time than the host
+needs to launch it is timed at the host's pace: at n = 1024 a bf16 product takes cuBLAS a few
+microseconds, a PyTorch call costs the host about 10-15 and a numba or Triton launch 20 or more,
+which is why a host-clocked loop (what `phase4_cuda.benchmark` does) measured cuBLAS BF16 at 126
+TFLOP/s there. `host_clocked` in the JSON repeats that method on the same calls to show it: on
+an H100 at n = 1024, 48 TFLOP/s host-clocked against 319 timed as here, in the same run; at
+n = 2048, where one product outlasts one launch, the two agree (698 and 695).
+A batch whose queuing outlasted the hold is counted in `starved`. Inputs are the same buffers
+every launch: at n = 1024 they sit in the 50 MB L2 for every peer alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+from numba import cuda
+
+from phase4_cuda import wgmma_gemm as wg
+from phase4_cuda.device import gpu_name
+
+#: extra tile shapes timed with --sweep (the rungs are always timed)
+SWEEP = [
+    wg.WgmmaTiles(128, 1, 5, "bf16"),
+    wg.WgmmaTiles(128, 2, 4, "bf16"),
+    wg.WgmmaTiles(256, 2, 3, "bf16"),
+    wg.WgmmaTiles(128, 2, 4, "tf32"),
+]
+
+
+class Timer:
+    """GPU seconds per call of asynchronous work on one stream (see the module docstring)."""
+
+    def __init__(self, torch):
+        self.torch = torch
+        self.stream = torch.cuda.Stream()
+        self.numba_stream = cuda.external_stream(self.stream.cuda_stream)
+        with torch.cuda.stream(self.stream):  # the spin kernel's rate, cycles per second
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda._sleep(1000)
+            start.record()
+            torch.cuda._sleep(20_000_000)
+            end.record()
+            end.synchronize()
+            self.cycles_per_s = 20_000_000 / (start.elapsed_time(end) / 1e3)
+
+    def time(self, fn, reps: int = 7, batch_s: float = 2e-3, max_iters: int = 200) -> dict:
+        torch = self.torch
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        with torch.cuda.stream(self.stream):
+            for _ in range(3):
+                fn()
+            self.stream.synchronize()
+            t0 = time.perf_counter()
+            start.record()
+            for _ in range(10):
+                fn()
+            end.record()
+            host_once = (time.perf_counter() - t0) / 10
+            end.synchronize()
+            rough = start.elapsed_time(end) / 1e3 / 10  # an upper bound: maybe host-paced
+            iters = int(min(max_iters, max(10, batch_s / rough)))
+            hold = 2.0 * iters * host_once + 1e-3
+            times, starved = [], 0
+            for _ in range(reps):
+                torch.cuda._sleep(int(hold * self.cycles_per_s))
+                t0 = time.perf_counter()
+                start.record()
+                for _ in range(iters):
+                    fn()
+                end.record()
+                starved += time.perf_counter() - t0 > hold
+                end.synchronize()
+                times.append(start.elapsed_time(end) / 1e3 / iters)
+        times.sort()
+        return {"seconds": times[len(times) // 2], "min": times[0], "max": times[-1],
+                "iters": iters, "starved": starved}  # fmt: skip
+
+    def host_clocked(self, fn, number: int = 100) -> float:
+        """The older method: a host clock around back-to-back calls, one sync at the end."""
+        with self.torch.cuda.stream(self.stream):
+            fn()
+            self.stream.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            self.stream.synchronize()
+            return (time.perf_counter() - t0) / number
+
+
+def triton_matmul():
+    """A Triton matmul as Triton's tutorial writes it (grouped block order, autotuned tiles),
+    float32 output; bf16 or float32 (TF32) inputs. None without Triton."""
+    try:
+        import triton
+        import triton.language as tl
+    except ImportError:
+        return None
+    configs = [
+        triton.Config({"BM": 128, "BN": 256, "BK": 64, "G": 8}, num_stages=3, num_warps=8),
+        triton.Config({"BM": 128, "BN": 128, "BK": 64, "G": 8}, num_stages=4, num_warps=8),
+        triton.Config({"BM": 128, "BN": 128, "BK": 32, "G": 8}, num_stages=4, num_warps=4),
+        triton.Config({"BM": 64, "BN": 128, "BK": 64, "G": 8}, num_stages=4, num_warps=4),
+    ]
+
+    @triton.autotune(configs=configs, key=["M", "N", "K", "BF16"])
+    @triton.jit
+    def kernel(a, b, c, M, N, K, BF16: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+               BK: tl.constexpr, G: tl.constexpr):  # fmt: skip
+        pid = tl.program_id(0)
+        blocks_m, blocks_n = tl.cdiv(M, BM), tl.cdiv(N, BN)
+        first_m = (pid // (G * blocks_n)) * G
+        group = min(blocks_m - first_m, G)
+        pid_m = first_m + (pid % (G * blocks_n)) % group
+        pid_n = (pid % (G * blocks_n)) // group
+        rows, cols, ks = (
+            pid_m * BM + tl.arange(0, BM),
+            pid_n * BN + tl.arange(0, BN),
+            tl.arange(0, BK),
+        )
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k0 in range(0, K, BK):
+            x = tl.load(a + rows[:, None] * K + (k0 + ks)[None, :],
+                        mask=(rows[:, None] < M) & ((k0 + ks)[None, :] < K), other=0.0)  # fmt: skip
+            y = tl.load(b + (k0 + ks)[:, None] * N + cols[None, :],
+                        mask=((k0 + ks)[:, None] < K) & (cols[None, :] < N), other=0.0)  # fmt: skip
+            acc = tl.dot(x, y, acc)  # float32 inputs: TF32, Triton's default
+        tl.store(c + rows[:, None] * N + cols[None, :], acc,
+                 mask=(rows[:, None] < M) & (cols[None, :] < N))  # fmt: skip
+
+    def run(a, b, c):
+        (m, k), n = a.shape, b.shape[1]
+        grid = lambda meta: (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, meta["BN"]),)  # noqa: E731
+        kernel[grid](a, b, c, m, n, k, BF16=a.dtype != c.dtype)
+
+    return run
+
+
+def peers(torch, a, b, c):
+    """{name: call} of the peers on float32 a (n, n), b (n, n) and c: cuBLAS through PyTorch in
+    bf16 (operands converted once, outside the timing: what a bf16 model holds), with B as
+    stored and as B^T (the layout the wgmma rungs read), with bf16 and float32 outputs, and in
+    TF32; Triton in bf16 and TF32."""
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    bt16 = b.t().contiguous().bfloat16()
+    c16 = torch.empty_like(c, dtype=torch.bfloat16)
+
+    def tf32(x, y, out):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.matmul(x, y, out=out)
+
+    calls = {
+        "cublas_bf16": lambda: torch.matmul(a16, b16, out=c16),
+        "cublas_bf16_bt": lambda: torch.matmul(a16, bt16.t(), out=c16),
+        "cublas_tf32": lambda: tf32(a, b, c),
+    }
+    try:  # bf16 inputs, float32 output: the same bytes out as the wgmma rungs write
+        torch.mm(a16, b16, out_dtype=torch.float32)
+        calls["cublas_bf16_f32out"] = lambda: torch.mm(a16, b16, out_dtype=torch.float32)
+    except (TypeError, RuntimeError):
+        pass
+    if (run := triton_matmul()) is not None:
+        calls["triton_bf16"] = lambda: run(a16, b16, c)
+        calls["triton_tf32"] = lambda: run(a, b, c)
+    return calls
+
+
+def resources(tiles: wg.WgmmaTiles) -> dict:
+    """Registers, spills, the PTX target and the SASS tensor-core instructions of a kernel."""
+    kernel = wg.gemm_kernel(tiles)
+    cc = cuda.get_current_device().compute_capability
+    facts = {}
+    for compiled in kernel.overloads.values():  # (one signature per kernel here)
+        facts["registers"] = compiled.regs_per_thread
+        facts["local_bytes"] = compiled.local_mem_per_thread
+        ptx = compiled.inspect_asm(cc)
+        facts["ptx_target"] = [ln for ln in ptx.splitlines() if ln.startswith(".target")]
+        facts["ptx_wgmma"] = ptx.count("wgmma.mma_async")
+        try:
+            sass = compiled.inspect_sass()
+            facts["sass_hgmma"] = sass.count("HGMMA")
+            facts["sass_local"] = sass.count("LDL") + sass.count("STL")
+            facts["sass_warpgroup_waits"] = sass.count("WARPGROUP.DEPBAR")
+        except Exception as e:  # nvdisasm missing: say so, keep going
+            facts["sass"] = f"{type(e).__name__}: {e}"[:200]
+    return facts
+
+
+def versions(torch) -> dict:
+    from importlib.metadata import version
+
+    import numba
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+           "numba_cuda": version("numba-cuda"), "torch": torch.__version__,
+           "torch_cuda": torch.version.cuda}  # fmt: skip
+    try:
+        out["cuda_driver"] = cuda.cudadrv.driver.driver.get_version()
+        import triton
+
+        out["triton"] = triton.__version__
+    except Exception as e:  # a missing peer or attribute: say so, keep going
+        out["note"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def time_size(timer, torch, n: int, kernels, results: dict) -> None:
+    """Time every kernel, the staging and every peer at n x n x n; add to results."""
+    rng = np.random.default_rng(n)
+    ha, hb = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    a, b = torch.from_numpy(ha).cuda(), torch.from_numpy(hb).cuda()
+    c = torch.empty((n, n), dtype=torch.float32, device="cuda")
+    da, db, dc = (cuda.as_cuda_array(x) for x in (a, b, c))
+    ns, flops = timer.numba_stream, 2.0 * n**3
+    row = results["figures"].setdefault(str(n), {})
+    staged = {}
+    for p in wg.PRECISIONS:
+        staged[p] = (wg.stage(da, p), wg.stage(db, p, transpose=True))
+        sa, sb = staged[p]
+        t = timer.time(lambda p=p, sa=sa, sb=sb: (wg.stage(da, p, out=sa, stream=ns),
+                                                  wg.stage(db, p, True, out=sb, stream=ns)))  # fmt: skip
+        row[f"staging_{p}"] = {**t, "ms": t["seconds"] * 1e3}
+    cuda.synchronize()
+    for name, tiles in kernels.items():
+        launch = wg.plan_gemm(*staged[tiles.precision], dc, tiles, stream=ns)
+        t = timer.time(launch)
+        row[name] = {**t, "tflops": flops / t["seconds"] / 1e12, "tiles": str(tiles)}
+        print(f"n={n} {name} ({tiles}): {row[name]['tflops']:.1f} TFLOP/s", flush=True)
+    for name, call in peers(torch, a, b, c).items():
+        t = timer.time(call)
+        row[name] = {**t, "tflops": flops / t["seconds"] / 1e12}
+        print(f"n={n} {name}: {row[name]['tflops']:.1f} TFLOP/s", flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    host = results["host_clocked"].setdefault(str(n), {})
+    host["cublas_bf16"] = flops / timer.host_clocked(peers(torch, a, b, c)["cublas_bf16"]) / 1e12
+    if "wgmma_bf16_2wg" in kernels:
+        rung = wg.plan_gemm(*staged["bf16"], dc, kernels["wgmma_bf16_2wg"], stream=ns)
+        host["wgmma_bf16_2wg"] = flops / timer.host_clocked(rung) / 1e12
+
+
+def table(results: dict) -> str:
+    sizes = list(results["figures"])
+    names = [k for k in results["figures"][sizes[-1]] if not k.startswith("staging")]
+    lines = ["| kernel | " + " | ".join(f"n={s} TFLOP/s" for s in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]  # fmt: skip
+    for name in names:
+        cells = [
+            f"{results['figures'][s][name]['tflops']:.1f}" if name in results["figures"][s] else "-"
+            for s in sizes
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for p in wg.PRECISIONS:
+        cells = [f"{results['figures'][s][f'staging_{p}']['ms']:.3f} ms" for s in sizes]
+        lines.append(f"| staging {p} (A and B) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--sweep", action="store_true", help="also time the tile shapes of SWEEP")
+    args = parser.parse_args(argv)
+    import torch
+
+    kernels = dict(wg.RUNGS)
+    if args.sweep:
+        kernels |= {f"sweep {t}": t for t in SWEEP}
+    results = {"command": " ".join(["python -m phase4_cuda.wgmma_gemm", *(argv or sys.argv[1:])]),
+               "card": gpu_name(), "versions": versions(torch), "validation": {},
+               "figures": {}, "host_clocked": {}, "resources": {}}  # fmt: skip
+    t0 = time.perf_counter()
+    checked = {}  # a kernel that fails its check is reported, never timed
+    for name, tiles in kernels.items():
+        try:
+            errors = wg.validate([tiles])
+            for n in args.sizes:
+                errors |= wg.validate([tiles], [(n, n, n)], seed=n)
+            results["validation"] |= {f"{t} {s}": e for (t, s), e in errors.items()}
+            checked[name] = tiles
+            print(f"{name} ({tiles}): largest error {max(errors.values()):.2e}", flush=True)
+        except Exception as e:
+            results.setdefault("failed", {})[name] = f"{type(e).__name__}: {e}"[:1000]
+            print(f"{name} ({tiles}) FAILED: {results['failed'][name]}", flush=True)
+    results["compile_and_check_s"] = time.perf_counter() - t0
+    kernels = checked
+    results["resources"] = {name: resources(t) for name, t in kernels.items()}
+    timer = Timer(torch)
+    for n in args.sizes:
+        time_size(timer, torch, n, kernels, results)
+        if args.json:  # after each size: a run cut short keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+    print(table(results))
+    print(json.dumps({"host_clocked": results["host_clocked"], **results["resources"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
