@@ -33,8 +33,9 @@ from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig, lr_at
 from phase5_training.train import train
-from shared.bench import BenchResults, LoadMonitor, markdown_table
 from shared.datasets import load_dataset
+from shared.load_monitor import LoadMonitor
+from shared.results import BenchResults, markdown_table
 
 
 def _torch_model(config: TrainConfig, dev):

@@ -28,9 +28,9 @@ from phase2_numpy.train import TrainConfig, lr_at
 from phase2_numpy.train import evaluate as evaluate_logits
 from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.trainer import Trainer
-from shared.bench import machine_info
 from shared.datasets import Dataset, load_dataset
 from shared.files import atomic_write_text
+from shared.machine import machine_info
 from shared.progress import Progress
 
 __all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "train"]

@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(f"{args.precision} {row['part']:55} {row['us']:6.2f} us")
         if args.json:
-            from shared.bench import BenchResults
+            from shared.results import BenchResults
 
             results = BenchResults(name="step_parts")
             for row in rows:
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['us_per_step']:6.1f} us a step"
             )
         if args.json:
-            from shared.bench import BenchResults
+            from shared.results import BenchResults
 
             results = BenchResults(name="persistent_step")
             for row in rows:
