@@ -45,7 +45,7 @@ from phase2_numpy.network import Params
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
 from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
-from phase5_training import gpu_kernels as k
+from phase5_training import gpu_kernels
 
 __all__ = [
     "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "graph_runs",
@@ -130,6 +130,8 @@ class Product:
     the tiles and split-K count chosen for it, and the launch they make."""
 
     name: str  # "forward 1", "dW 2", "delta 1": the layer it belongs to, counted from 1
+    # Phase 4's plan's names: c (m, n) = A (m, k) @ B (k, n), A being `a` or, with trans_a in
+    # `options`, its transpose (B likewise)
     a: object
     b: object
     c: object
@@ -266,9 +268,9 @@ class GpuTrainer:
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
         self.steps_per_graph = steps_per_graph
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
-        if self.widths[-1] > k.MAX_CLASSES:
+        if self.widths[-1] > gpu_kernels.MAX_CLASSES:
             raise ValueError(
-                f"the GPU trainer's output layer handles up to {k.MAX_CLASSES} classes, "
+                f"the GPU trainer's output layer handles up to {gpu_kernels.MAX_CLASSES} classes, "
                 f"got {self.widths[-1]}"
             )
         self.sms = _multiprocessors()
@@ -277,7 +279,7 @@ class GpuTrainer:
         self._branches = [cuda.stream() for _ in params.W[1:]]
         # Every parameter (weights first, then biases) in one flat buffer, each at an aligned
         # offset; velocities and gradients share the layout, so one kernel updates them all.
-        shapes = [w.shape for w in params.W] + [b.shape for b in params.b]
+        shapes = [w.shape for w in params.W] + [bias.shape for bias in params.b]
         self._offsets, total = [], 0
         for shape in shapes:
             self._offsets.append(total)
@@ -290,7 +292,8 @@ class GpuTrainer:
         self.G.copy_to_device(np.zeros(total, np.float32), stream=self.stream)  # padding stays 0
         layers = len(params.W)
         P, G = self._views(self.P), self._views(self.G)
-        self.W, self.b = P[:layers], P[layers:]
+        # views of the flat buffers: each layer's weights and biases, and their gradients
+        self.W, self.biases = P[:layers], P[layers:]
         self.gW, self.gb = G[:layers], G[layers:]
         self.stats = cuda.to_device(np.zeros(2, np.float64), stream=self.stream)
         self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
@@ -345,50 +348,50 @@ class GpuTrainer:
         self._graphs.clear()
 
     # -- launch plans ------------------------------------------------------------------------------
-    def step_plan(self, b: int) -> StepPlan:
-        """Every launch of a step of batch size b, built once: buffers, views, configured kernels
+    def step_plan(self, batch: int) -> StepPlan:
+        """Every launch of a step of `batch` rows, built once: buffers, views, configured kernels
         and their arguments. Building these (slicing device arrays, choosing tiles) costs far more
         Python time than the launches themselves, so a step only replays them."""
-        if b in self._plans:
-            return self._plans[b]
+        if batch in self._plans:
+            return self._plans[batch]
         w, layers, s, cfg = self.widths, len(self.W), self.stream, self.config
-        hs = [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]  # layer outputs
-        if b <= cfg.batch_size:  # a training batch: the shared buffers
-            hs.insert(0, self.xb[:b])
-            yb = self.yb[:b]
+        hs = [cuda.device_array((batch, n), np.float32, stream=s) for n in w[1:]]  # layer outputs
+        if batch <= cfg.batch_size:  # a training batch: the shared buffers
+            hs.insert(0, self.xb[:batch])
+            yb = self.yb[:batch]
         else:  # evaluation's larger chunks
-            hs.insert(0, cuda.device_array((b, w[0]), np.float32, stream=s))
-            yb = cuda.device_array(b, np.int32, stream=s)
-        deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
+            hs.insert(0, cuda.device_array((batch, w[0]), np.float32, stream=s))
+            yb = cuda.device_array(batch, np.int32, stream=s)
+        deltas = [None] + [cuda.device_array((batch, n), np.float32, stream=s) for n in w[1:]]
 
-        def product(name, a, bb, c, k_dim, stream=s, **options) -> Product:
+        def product(name, a, b, c, k, stream=s, **options) -> Product:
             if self.precision == "fp32":
                 version = "wide"
                 tiles = tiles_for_step(*c.shape, self.sms)
-                split = split_for_step(*c.shape, k_dim, tiles, self.sms)
+                split = split_for_step(*c.shape, k, tiles, self.sms)
             else:  # the tensor-core rung, split-K up to TENSOR_MAX_SPLIT except with col_sums
                 version = PRECISIONS[self.precision][0]
                 tiles = tiles_for_step(*c.shape, self.sms, TENSOR_TILES)
                 split = split_for_step(
-                    *c.shape, k_dim, tiles, self.sms, TENSOR_MAX_SPLIT, TENSOR_MIN_K_TILES
+                    *c.shape, k, tiles, self.sms, TENSOR_MAX_SPLIT, TENSOR_MIN_K_TILES
                 )
                 if options.get("col_sums") is not None:
                     split = 1
-            launch = plan(version, a, bb, c, tiles=tiles, split=split, stream=stream, **options)
-            return Product(name, a, bb, c, k_dim, options, tiles, split, launch, version)
+            launch = plan(version, a, b, c, tiles=tiles, split=split, stream=stream, **options)
+            return Product(name, a, b, c, k, options, tiles, split, launch, version)
 
         forward = [
-            product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
+            product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], w[l], bias=self.biases[l],
                     activation="relu" if l < layers - 1 else None)
             for l in range(layers)
         ]  # fmt: skip
         # training runs the hidden layers' products, then the output layer fused with the loss
         # and the delta of the layer below it (evaluation uses `forward`, whose last product
         # writes the logits); a network without hidden layers has no delta below its output
-        below = deltas[-2] if layers > 1 else cuda.device_array((b, 0), np.float32, stream=s)
+        below = deltas[-2] if layers > 1 else cuda.device_array((batch, 0), np.float32, stream=s)
         output = Launch(
-            k.output_layer, (b,), k.OUT_THREADS,
-            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], below,
+            gpu_kernels.output_layer, (batch,), gpu_kernels.OUT_THREADS,
+            (hs[-2], self.W[-1], self.biases[-1], yb, np.float32(1.0 / batch), deltas[-1], below,
              self.stats, self.pos), s,
         )  # fmt: skip
         backward, backward_launches, joins = [], [], []
@@ -400,7 +403,7 @@ class GpuTrainer:
             # its own, beside the chain of deltas (branches of the graph), joined before the
             # update; dW 1 needs the last delta, so it stays on the chain.
             side = self._branches[l - 1] if l else s
-            dW = product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], b, trans_a=True,
+            dW = product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], batch, trans_a=True,
                          col_sums=self.gb[l], stream=side)  # fmt: skip
             backward.append(dW)
             if l:
@@ -420,7 +423,7 @@ class GpuTrainer:
         else:
             data = (self.x, self.y, self.order)
         update = Launch(
-            k.sgd_update, (_blocks(self.P.size, UPDATE_BLOCKS_PER_SM * self.sms),), THREADS,
+            gpu_kernels.sgd_update, (_blocks(self.P.size, UPDATE_BLOCKS_PER_SM * self.sms),), THREADS,
             (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
              np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov,
              *data, cfg.batch_size, self.xb, self.yb), s,
@@ -430,26 +433,26 @@ class GpuTrainer:
         gather = None
         if self.x is not None:
             gather = Launch(
-                k.gather_batch, (_blocks(cfg.batch_size * w[0]),), THREADS,
+                gpu_kernels.gather_batch, (_blocks(cfg.batch_size * w[0]),), THREADS,
                 (*data, self.pos, cfg.batch_size, self.xb, self.yb), s,
             )  # fmt: skip
-        self._plans[b] = StepPlan(
-            b, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, gather
+        self._plans[batch] = StepPlan(
+            batch, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, gather
         )
-        return self._plans[b]
+        return self._plans[batch]
 
-    def _graph(self, b: int, steps: int = 1) -> StepGraph:
-        """`steps` steps of batch size b as one CUDA graph. The first graph of a batch size is
+    def _graph(self, batch: int, steps: int = 1) -> StepGraph:
+        """`steps` steps of `batch` rows as one CUDA graph. The first graph of a batch size is
         preceded by an eager run of its step, to compile (or load from numba's cache) every
         kernel outside the capture, the epoch's gather with them; its effects are undone. The
         eager run counts as compile_seconds, the rest (planning the step, keeping and restoring
         the state, capturing) as capture_seconds."""
-        if (b, steps) in self._graphs:
-            return self._graphs[(b, steps)]
+        if (batch, steps) in self._graphs:
+            return self._graphs[(batch, steps)]
         started = time.perf_counter()
-        plan = self.step_plan(b)
+        plan = self.step_plan(batch)
         t0 = t1 = time.perf_counter()
-        if not any(size == b for size, _ in self._graphs):
+        if not any(size == batch for size, _ in self._graphs):
             state = (self.P, self.V, self.pos, self.stats, self.xb, self.yb)
             saved = [a.copy_to_host(stream=self.stream) for a in state]
             self.stream.synchronize()
@@ -460,7 +463,7 @@ class GpuTrainer:
             t1 = time.perf_counter()
             for a, host in zip(state, saved, strict=True):
                 a.copy_to_device(host, stream=self.stream)
-        self._graphs[(b, steps)] = graph = StepGraph(plan.train * steps, self.stream)
+        self._graphs[(batch, steps)] = graph = StepGraph(plan.train * steps, self.stream)
         self.stream.synchronize()
         self.compile_seconds += t1 - t0
         self.capture_seconds += time.perf_counter() - t1 + (t0 - started)
@@ -516,8 +519,8 @@ class GpuTrainer:
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
         if self.use_graphs:  # set up before the first launch, so the epoch's time is its steps
-            graphs = [(self._graph(b, steps), steps)
-                      for b, steps in graph_runs(sizes, self.steps_per_graph)]  # fmt: skip
+            graphs = [(self._graph(batch, steps), steps)
+                      for batch, steps in graph_runs(sizes, self.steps_per_graph)]  # fmt: skip
         self.step_plan(sizes[0]).gather()  # the first batch; each step's update gathers the next
         if self.use_graphs:
             for graph, steps in graphs:
@@ -525,8 +528,8 @@ class GpuTrainer:
                 if bar is not None:
                     bar.update(steps)
         else:
-            for b in sizes:
-                for launch in self.step_plan(b).train:
+            for batch in sizes:
+                for launch in self.step_plan(batch).train:
                     launch()
                 if bar is not None:
                     bar.update()

@@ -8,13 +8,13 @@ stay: every block is resident at once (a cooperative launch guarantees it, and `
 barrier over the whole grid, about 1.6 us), and between barriers they share out the work of a
 stage as *items*: output tiles, slices of K, rows.
 
-One step of the 784-512-256-10 network is five stages (b rows, layer widths n0-n1-n2-c):
+One step of the 784-512-256-10 network is five stages (a batch of B rows, layer widths n0-n1-n2-c):
 
     A  forward 1, split-K:  p1[s] = x_b @ W1 over the s-th slice of K (slices summed by B)
     B  forward 2, split-K:  p2[s] = h1 @ W2, where the A-operand loader forms
                             h1 = relu(sum_s p1[s] + b1) as it reads, and keeps h1 for backward
     C  the output layer, a warp per row: h2 = relu(sum_s p2[s] + b2), logits, softmax, the loss,
-                            delta3 = (softmax - onehot) / b, and straight away
+                            delta3 = (softmax - onehot) / B, and straight away
                             delta2 = (delta3 @ W3.T) * (h2 > 0), which needs only that row
     D  delta 1, split-K:    q[s] = delta2 @ W2.T (masked by B-operand loaders in E);
                             dW3 = h2.T @ delta3 and db3, each applied at once (SGD with momentum)
@@ -24,7 +24,7 @@ One step of the 784-512-256-10 network is five stages (b rows, layer widths n0-n
 
 Every fusion follows from one question: which stage may write a value that another reads? A
 weight may be updated only once no stage of the step still reads it (W3 after C, W2 and W1 in
-the last stage), and a weight gradient that one block computes whole (K = b is short: no split)
+the last stage), and a weight gradient that one block computes whole (K = B is short: no split)
 can be applied by that block at once, so no gradient is ever stored. The slices of a split-K
 product are not summed in a stage of their own: the next stage's loader adds them as it reads.
 Sums run in a fixed order (no atomics but the loss and hit counts, in float64), so a run is
@@ -502,16 +502,17 @@ class PersistentTrainer(GpuTrainer):
         super().__init__(params, config, use_graphs=False, precision="fp32")
         self.steps_per_launch = steps_per_launch
         n0, n1, n2, c = self.widths
-        b, s = config.batch_size, self.stream
+        batch, s = config.batch_size, self.stream
         s1, s2, sd = splits
 
         def scratch(*shape, dtype=np.float32):
             return cuda.device_array(shape, dtype, stream=s)
 
-        self._xbuf, self._ybuf = scratch(2, b, n0), scratch(2, b, dtype=np.int32)
-        self._p1, self._h1 = scratch(s1, b, n1), scratch(1, b, n1)
-        self._p2, self._h2 = scratch(s2, b, n2), scratch(1, b, n2)
-        self._d3, self._d2, self._q1 = scratch(1, b, c), scratch(1, b, n2), scratch(sd, b, n1)
+        self._xbuf, self._ybuf = scratch(2, batch, n0), scratch(2, batch, dtype=np.int32)
+        self._p1, self._h1 = scratch(s1, batch, n1), scratch(1, batch, n1)
+        self._p2, self._h2 = scratch(s2, batch, n2), scratch(1, batch, n2)
+        self._d3, self._d2 = scratch(1, batch, c), scratch(1, batch, n2)
+        self._q1 = scratch(sd, batch, n1)
         self._requested_blocks = blocks
         self.kernel = steps_kernel(max_registers)
         self.stages = ALL_STAGES  # tune_step leaves stages out to time the others
@@ -521,7 +522,7 @@ class PersistentTrainer(GpuTrainer):
         cfg = self.config
         return (
             x, y, order, lrs, s_first, s_last, cfg.batch_size,
-            *(w.reshape(1, *w.shape) for w in self.W), *self.b,
+            *(w.reshape(1, *w.shape) for w in self.W), *self.biases,
             *(v.reshape(1, *v.shape) for v in self._views(self.V)[:3]), *self._views(self.V)[3:],
             self._xbuf, self._ybuf, self._p1, self._h1, self._p2, self._h2,
             self._d3, self._d2, self._q1,
@@ -565,19 +566,19 @@ class PersistentTrainer(GpuTrainer):
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
         """One step on a host batch: the batch is uploaded as a one-step data set."""
-        b = len(y)
-        if b > self.config.batch_size:
+        rows = len(y)
+        if rows > self.config.batch_size:
             raise ValueError(
-                f"a batch of {b} rows is larger than the batch size {self.config.batch_size}"
+                f"a batch of {rows} rows is larger than the batch size {self.config.batch_size}"
             )
         s = self.stream
         xs = cuda.to_device(np.ascontiguousarray(x, np.float32), stream=s)
         ys = cuda.to_device(np.ascontiguousarray(y, np.int32), stream=s)
-        order = cuda.to_device(np.arange(b, dtype=np.int32), stream=s)
+        order = cuda.to_device(np.arange(rows, dtype=np.int32), stream=s)
         lrs = cuda.to_device(np.array([lr], np.float32), stream=s)
         self._run(xs, ys, order, lrs, 1)
         loss_sum, correct = self._read_stats()
-        return loss_sum / b, correct
+        return loss_sum / rows, correct
 
     def run_epoch(
         self, order: np.ndarray, lrs: list[float], bar=None, meanwhile=None
