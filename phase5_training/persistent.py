@@ -45,6 +45,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from enum import IntEnum, IntFlag
 
 import numpy as np
 from numba import cuda, float32, float64
@@ -55,7 +56,7 @@ from phase4_cuda.device import simulated
 from phase5_training.gpu import GpuTrainer
 from phase5_training.gpu_kernels import MAX_CLASSES
 
-__all__ = ["SPLITS", "PersistentTrainer", "steps_kernel"]
+__all__ = ["SPLITS", "Loader", "PersistentTrainer", "Stage", "steps_kernel"]
 
 THREADS = 256
 T = 32  # a tile: T x T outputs per item, T deep per step of K
@@ -65,29 +66,57 @@ _CH = 8  # stage C: a lane's columns handled at a time (all loads in flight, the
 #: slices of K for the three split products (forward 1, forward 2, delta 1): each item's chain
 #: of loads is ceil(K / T / slices) steps long
 SPLITS = (8, 4, 4)
-#: every stage's bit (A = 1, ..., E = 16)
-ALL_STAGES = 31
 #: registers a thread may use (steps_kernel)
 MAX_REGISTERS = 128
 
-# how a loader forms an operand's element (r, c) from its source array `src` (3-d: parts, rows,
-# columns); the plain kinds read part p0
-PLAIN = 0  # src[p0, r, c]
-TRANS = 1  # src[p0, c, r]: the operand is the transpose of what is stored
-RELU_SUM = 2  # relu(sum over parts of src[p, r, c] + vec[c]): split-K slices, bias, ReLU
-MASKED_SUM = 3  # sum over parts of src[p, r, c], where mat[0, r, c] > 0, else 0: ReLU's gradient
+
+class Stage(IntFlag):
+    """The stages of a step (module docstring) as bits of the kernel's `stages` mask: the stages
+    whose bit is set do their work, the others only meet at the barriers (tune_step times the
+    stages this way); the gathers of the batches always run."""
+
+    A = 1
+    B = 2
+    C = 4
+    D = 8
+    E = 16
+    ALL = A | B | C | D | E
+
+
+class Loader(IntEnum):
+    """How a loader forms an operand's element (r, c) from its source array `src` (3-d: parts,
+    rows, columns); the plain kinds read part p0. The kernel compares these as numbers known
+    when it is compiled, so each loader is specialised, its other branches gone."""
+
+    #: src[p0, r, c]
+    PLAIN = 0
+    #: src[p0, c, r]: the operand is the transpose of what is stored
+    TRANS = 1
+    #: relu(sum over parts of src[p, r, c] + vec[c]): split-K slices, bias, ReLU
+    RELU_SUM = 2
+    #: sum over parts of src[p, r, c], where mat[0, r, c] > 0, else 0: ReLU's gradient
+    MASKED_SUM = 3
+
+
+# The kernel reads the enums' values through these plain ints: numba compiles an int global as a
+# literal and prunes the branches it decides at compile time, whereas an enum member is a value
+# of its own type that reaches the code generator (with Loader's members in the kernel, its PTX
+# grew by 70 lines).
+_PLAIN, _TRANS, _RELU_SUM, _MASKED_SUM = map(int, (Loader.PLAIN, Loader.TRANS, Loader.RELU_SUM,
+                                                   Loader.MASKED_SUM))  # fmt: skip
+_A, _B, _C, _D, _E = map(int, (Stage.A, Stage.B, Stage.C, Stage.D, Stage.E))
 
 
 @cuda.jit(device=True, inline="always")
 def _element(kind, src, p0, parts, vec, mat, r, c):
-    if kind == PLAIN:
+    if kind == _PLAIN:
         return src[p0, r, c]
-    if kind == TRANS:
+    if kind == _TRANS:
         return src[p0, c, r]
     v = float32(0.0)
     for p in range(parts):
         v += src[p, r, c]
-    if kind == RELU_SUM:
+    if kind == _RELU_SUM:
         v += vec[c]
         return v if v > float32(0.0) else float32(0.0)
     return v if mat[0, r, c] > float32(0.0) else float32(0.0)
@@ -98,7 +127,7 @@ def _place(kind, flat):
     # where element `flat` of a tile's 1024 goes: (row, column) of the tile, chosen so that a
     # warp's 32 loads are neighbours in memory (along the rows as stored: a transposed operand's
     # rows are the tile's columns)
-    if kind == TRANS:
+    if kind == _TRANS:
         return flat % T, flat // T
     return flat // T, flat % T
 
@@ -274,9 +303,8 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
     # reshape runs in the kernel). Scratch: xbuf (2, batch, n0) and ybuf (2, batch) the batches,
     # double-buffered; p1 (S1, batch, n1), p2 (S2, batch, n2), q1 (Sd, batch, n1) split-K slices;
     # h1 (1, batch, n1), h2 (1, batch, n2), d3 (1, batch, c), d2 (1, batch, n2). stats (2,) float64: loss
-    # sum and hits, added to. stages: a bit mask of the stages A-E that do their work (all: 31);
-    # the rest only meet at the barriers (tune_step times the stages this way); the gathers of
-    # the batches always run.
+    # sum and hits, added to. stages: the bits of the stages that do their work (Stage, as an
+    # int).
     As = cuda.shared.array((T, _TP), float32)
     Bs = cuda.shared.array((T, _TP), float32)
     part = cuda.shared.array((THREADS, MAX_CLASSES), float32)
@@ -309,21 +337,21 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
         lr = lrs[s]
 
         # A: forward 1, slices of K
-        for item in range(blk, tm * tn1 * s1 if stages & 1 else 0, blocks):
+        for item in range(blk, tm * tn1 * s1 if stages & _A else 0, blocks):
             _split_item(item, As, Bs, acc, av, bv, rows, n1, n0, s1, p1,
-                        PLAIN, xbuf, cur, 1, b1, h1, h1, False,
-                        PLAIN, W1, 0, 1, b1, h1)  # fmt: skip
+                        _PLAIN, xbuf, cur, 1, b1, h1, h1, False,
+                        _PLAIN, W1, 0, 1, b1, h1)  # fmt: skip
         grid.sync()
 
         # B: forward 2, its loader summing A's slices (+ bias, ReLU) and keeping h1
-        for item in range(blk, tm * tn2 * s2 if stages & 2 else 0, blocks):
+        for item in range(blk, tm * tn2 * s2 if stages & _B else 0, blocks):
             _split_item(item, As, Bs, acc, av, bv, rows, n2, n1, s2, p2,
-                        RELU_SUM, p1, 0, s1, b1, h1, h1, True,
-                        PLAIN, W2, 0, 1, b2, h1)  # fmt: skip
+                        _RELU_SUM, p1, 0, s1, b1, h1, h1, True,
+                        _PLAIN, W2, 0, 1, b2, h1)  # fmt: skip
         grid.sync()
 
         # C: a warp per row: h2, the logits, softmax + cross-entropy, delta3, then delta2
-        for item in range(blk, (rows + _WARPS - 1) // _WARPS if stages & 4 else 0, blocks):
+        for item in range(blk, (rows + _WARPS - 1) // _WARPS if stages & _C else 0, blocks):
             r = item * _WARPS + warp
             for j in range(MAX_CLASSES):
                 logit[j] = float32(0.0)
@@ -410,18 +438,18 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
         n_delta = tm * tn1 * sd
         n_w3 = ((n2 + T - 1) // T) * ((c + T - 1) // T)
         n_b3 = (c + 31) // 32
-        for item in range(blk, n_delta + n_w3 + n_b3 if stages & 8 else 0, blocks):
+        for item in range(blk, n_delta + n_w3 + n_b3 if stages & _D else 0, blocks):
             if item < n_delta:
                 _split_item(item, As, Bs, acc, av, bv, rows, n1, n2, sd, q1,
-                            PLAIN, d2, 0, 1, b1, h1, h1, False,
-                            TRANS, W2, 0, 1, b1, h1)  # fmt: skip
+                            _PLAIN, d2, 0, 1, b1, h1, h1, False,
+                            _TRANS, W2, 0, 1, b1, h1)  # fmt: skip
             elif item < n_delta + n_w3:
                 _gradient_item(item - n_delta, As, Bs, acc, av, bv, n2, c, rows, W3, V3, lr,
                                momentum, decay, nesterov,
-                               TRANS, h2, 0, PLAIN, d3, 0, 1, h1, b1)  # fmt: skip
+                               _TRANS, h2, 0, _PLAIN, d3, 0, 1, h1, b1)  # fmt: skip
             else:
                 _bias_item(item - n_delta - n_w3, part, av, rows, c, b3, vb3, lr, momentum,
-                           nesterov, PLAIN, d3, 0, 1, h1)  # fmt: skip
+                           nesterov, _PLAIN, d3, 0, 1, h1)  # fmt: skip
         grid.sync()
 
         # E: W2's and W1's gradients and the biases', applied; the next step's batch gathered
@@ -431,7 +459,7 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
         n_b1 = (n1 + 31) // 32
         last = s + 1 == s_last
         nxt = (s + 1) * batch
-        n_grads = n_w2 + n_b2 + n_w1 + n_b1 if stages & 16 else 0
+        n_grads = n_w2 + n_b2 + n_w1 + n_b1 if stages & _E else 0
         n_gather = 0 if last else batch  # (always: it is the next step's labels too)
         for item in range(blk, n_grads + n_gather, blocks):
             if item >= n_grads:
@@ -440,17 +468,17 @@ def _persistent_steps(x, y, order, lrs, s_first, s_last, batch,
             elif item < n_w2:
                 _gradient_item(item, As, Bs, acc, av, bv, n1, n2, rows, W2, V2, lr,
                                momentum, decay, nesterov,
-                               TRANS, h1, 0, PLAIN, d2, 0, 1, h1, b1)  # fmt: skip
+                               _TRANS, h1, 0, _PLAIN, d2, 0, 1, h1, b1)  # fmt: skip
             elif item < n_w2 + n_b2:
                 _bias_item(item - n_w2, part, av, rows, n2, b2, vb2, lr, momentum, nesterov,
-                           PLAIN, d2, 0, 1, h1)  # fmt: skip
+                           _PLAIN, d2, 0, 1, h1)  # fmt: skip
             elif item < n_w2 + n_b2 + n_w1:
                 _gradient_item(item - n_w2 - n_b2, As, Bs, acc, av, bv, n0, n1, rows, W1, V1, lr,
                                momentum, decay, nesterov,
-                               TRANS, xbuf, cur, MASKED_SUM, q1, 0, sd, h1, b1)  # fmt: skip
+                               _TRANS, xbuf, cur, _MASKED_SUM, q1, 0, sd, h1, b1)  # fmt: skip
             else:
                 _bias_item(item - n_w2 - n_b2 - n_w1, part, av, rows, n1, b1, vb1, lr, momentum,
-                           nesterov, MASKED_SUM, q1, 0, sd, h1)  # fmt: skip
+                           nesterov, _MASKED_SUM, q1, 0, sd, h1)  # fmt: skip
         grid.sync()
 
 
@@ -515,7 +543,7 @@ class PersistentTrainer(GpuTrainer):
         self._q1 = scratch(sd, batch, n1)
         self._requested_blocks = blocks
         self.kernel = steps_kernel(max_registers)
-        self.stages = ALL_STAGES  # tune_step leaves stages out to time the others
+        self.stages = Stage.ALL  # tune_step leaves stages out to time the others
         self.blocks = 0  # set at the first launch, once the kernel is compiled
 
     def _args(self, x, y, order, lrs, s_first, s_last) -> tuple:
@@ -527,7 +555,7 @@ class PersistentTrainer(GpuTrainer):
             self._xbuf, self._ybuf, self._p1, self._h1, self._p2, self._h2,
             self._d3, self._d2, self._q1,
             np.float32(cfg.momentum), np.float32(cfg.weight_decay), cfg.nesterov, self.stats,
-            self.stages,
+            int(self.stages),  # a plain number: the kernel was compiled for one
         )  # fmt: skip
 
     def _grid(self, args) -> int:

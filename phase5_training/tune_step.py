@@ -246,7 +246,7 @@ def time_persistent(
     """Microseconds per step of the persistent trainer on random MNIST-shaped data (60000 rows),
     the best of `epochs` epochs, for each splits x grid; other register caps; then, for the
     first, each stage alone."""
-    from phase5_training.persistent import ALL_STAGES, MAX_REGISTERS, PersistentTrainer
+    from phase5_training.persistent import MAX_REGISTERS, PersistentTrainer, Stage
 
     require_gpu()
     config = TrainConfig()
@@ -257,7 +257,7 @@ def time_persistent(
     def per_step(trainer) -> float:  # the best epoch (the first compiles, once a process)
         return _us_per_step(trainer, order, lrs, epochs)[0]
 
-    def trainer_for(splits, blocks, stages=ALL_STAGES, max_registers=MAX_REGISTERS):
+    def trainer_for(splits, blocks, stages=Stage.ALL, max_registers=MAX_REGISTERS):
         trainer = PersistentTrainer(he_init(config.widths, 0), config, splits=splits,
                                     blocks=blocks, max_registers=max_registers)  # fmt: skip
         trainer.stages = stages
@@ -279,9 +279,9 @@ def time_persistent(
                      "us_per_step": us})  # fmt: skip
     first = rows[0]
     for name, mask in (
-        [("barriers only", 0)]
-        + [(f"stage {c}", 1 << i) for i, c in enumerate("ABCDE")]
-        + [("all", ALL_STAGES)]
+        [("barriers only", Stage(0))]
+        + [(f"stage {stage.name}", stage) for stage in Stage]  # one bit each: A to E
+        + [("all", Stage.ALL)]
     ):
         trainer = trainer_for(first["splits"], first["blocks"], mask)
         rows.append({"splits": first["splits"], "blocks": first["blocks"], "stages": name,
