@@ -49,15 +49,22 @@ def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 #: what the step's matrix products can compute in: fp32 everywhere, tf32 and bf16 on the GPU's
-#: tensor cores (Phase 4's PRECISIONS; named here so that the CPU path needs no numba)
+#: tensor cores. Phase 4's PRECISIONS (a test holds them equal), written here because importing
+#: Phase 4 imports numba, which the CPU path must not need. Every command line of Phase 5 reads
+#: its choices from here; the first is the default (step for step the CPU trainer's).
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: how the GPU runs a step: eight kernels replayed from CUDA graphs (gpu.py), or every step of an
-#: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers)
+#: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers). The
+#: first is the default, and the only kind of step the CPU trainer has.
 STEPS = ("graph", "persistent")
 
 
 def make_trainer(
-    device: str, params: Params, config: TrainConfig, precision: str = "fp32", step: str = "graph"
+    device: str,
+    params: Params,
+    config: TrainConfig,
+    precision: str = PRECISIONS[0],
+    step: str = STEPS[0],
 ) -> Trainer:
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
@@ -117,8 +124,8 @@ def train(
     resume: str | Path | None = None,
     progress: bool = True,
     dataset: Dataset | None = None,
-    precision: str = "fp32",
-    step: str = "graph",
+    precision: str = PRECISIONS[0],
+    step: str = STEPS[0],
 ) -> dict:
     """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
     step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on

@@ -47,6 +47,7 @@ from phase5_training.gpu import (
     Product,
     StepGraph,
 )
+from phase5_training.train import PRECISIONS
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
 #: the tensor-core products' candidates: TENSOR_TILES, and deeper or shallower pipelines
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile-one-step", action="store_true")
     p.add_argument("--data-dir")
-    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     p.add_argument("--persistent", action="store_true", help="time the persistent step instead")
     p.add_argument("--profile-persistent", action="store_true",
                    help="one launch of the persistent step between profile_start and _stop")  # fmt: skip
