@@ -86,8 +86,7 @@ class Stage(IntFlag):
 
 class Loader(IntEnum):
     """How a loader forms an operand's element (r, c) from its source array `src` (3-d: parts,
-    rows, columns); the plain kinds read part p0. The kernel compares these as numbers known
-    when it is compiled, so each loader is specialised, its other branches gone."""
+    rows, columns); the plain kinds read part p0."""
 
     #: src[p0, r, c]
     PLAIN = 0
@@ -99,10 +98,9 @@ class Loader(IntEnum):
     MASKED_SUM = 3
 
 
-# The kernel reads the enums' values through these plain ints: numba compiles an int global as a
-# literal and prunes the branches it decides at compile time, whereas an enum member is a value
-# of its own type that reaches the code generator (with Loader's members in the kernel, its PTX
-# grew by 70 lines).
+# The kernel reads the enums' values through these plain ints: numba types an int global as a
+# literal constant, but an enum member as a member of its enum, and the kernel compiled from that
+# is another (with Loader's members in it, its PTX grew by 70 lines).
 _PLAIN, _TRANS, _RELU_SUM, _MASKED_SUM = map(int, (Loader.PLAIN, Loader.TRANS, Loader.RELU_SUM,
                                                    Loader.MASKED_SUM))  # fmt: skip
 _A, _B, _C, _D, _E = map(int, (Stage.A, Stage.B, Stage.C, Stage.D, Stage.E))
