@@ -292,6 +292,94 @@ def _gather(item, tmp, x, y, order, start, rows, xbuf, ybuf, p):
             ybuf[p, item] = y[src]
 
 
+@cuda.jit(device=True, inline="always")
+def _output_item(item, t, warp, lane, rows, cur, obufs, n2, c, s2, p2, b2, W3, b3, h2, d3, d2,
+                 ybuf, stats):  # fmt: skip
+    # one item of stage C, rows item * _WARPS ... of the step's batch, a warp each: h2 = relu(sum
+    # of p2's slices + b2), the logits, softmax + cross-entropy (the loss and hits added to
+    # stats), delta3 into d3, then delta2 = (delta3 @ W3.T) * (h2 > 0) into d2. obufs: (part,
+    # dsh, row_loss, row_hit, logit, hv), the block's shared sums and the thread's registers
+    part, dsh, row_loss, row_hit, logit, hv = obufs
+    r = item * _WARPS + warp
+    for j in range(MAX_CLASSES):
+        logit[j] = float32(0.0)
+    if r < rows:  # the lane's columns kk = lane + 32 q, _CH at a time: loads, then stores
+        for base in range(0, n2, 32 * _CH):
+            for q in range(_CH):
+                kk = base + lane + 32 * q
+                v = float32(0.0)
+                if kk < n2:
+                    v = b2[kk]
+                    for p in range(s2):
+                        v += p2[p, r, kk]
+                hv[q] = v if v > float32(0.0) else float32(0.0)
+            for q in range(_CH):
+                kk = base + lane + 32 * q
+                if kk < n2:
+                    for j in range(MAX_CLASSES):
+                        if j < c:
+                            logit[j] += hv[q] * W3[0, kk, j]
+            for q in range(_CH):
+                kk = base + lane + 32 * q
+                if kk < n2:
+                    h2[0, r, kk] = hv[q]
+    for j in range(MAX_CLASSES):
+        part[t, j] = logit[j]
+    cuda.syncthreads()
+    step = 16
+    while step > 0:  # the lanes' partial sums: a tree, so the order is fixed
+        if lane < step:
+            for j in range(MAX_CLASSES):
+                part[t, j] += part[t + step, j]
+        cuda.syncthreads()
+        step //= 2
+    if lane == 0:
+        row_loss[warp] = 0.0
+        row_hit[warp] = 0.0
+        if r < rows:
+            first = warp * 32
+            top = part[first, 0] + b3[0]
+            arg = 0
+            for j in range(1, c):
+                z = part[first, j] + b3[j]
+                if z > top:
+                    top, arg = z, j
+            total = float32(0.0)
+            for j in range(c):
+                total += math.exp(part[first, j] + b3[j] - top)
+            label = ybuf[cur, r]
+            scale = float32(1.0) / float32(rows)
+            for j in range(c):
+                p = math.exp(part[first, j] + b3[j] - top) / total
+                g = (p - float32(1.0 if j == label else 0.0)) * scale
+                d3[0, r, j] = g
+                dsh[warp, j] = g
+            row_loss[warp] = float64(math.log(total) + top - (part[first, label] + b3[label]))
+            row_hit[warp] = 1.0 if arg == label else 0.0
+    cuda.syncthreads()
+    if r < rows:
+        for base in range(0, n2, 32 * _CH):
+            for q in range(_CH):
+                kk = base + lane + 32 * q
+                v = float32(0.0)
+                if kk < n2 and h2[0, r, kk] > float32(0.0):  # its own write above
+                    for j in range(c):
+                        v += dsh[warp, j] * W3[0, kk, j]
+                hv[q] = v
+            for q in range(_CH):
+                kk = base + lane + 32 * q
+                if kk < n2:
+                    d2[0, r, kk] = hv[q]
+    if t == 0:
+        loss, hits = float64(0.0), float64(0.0)
+        for w in range(_WARPS):
+            loss += row_loss[w]
+            hits += row_hit[w]
+        cuda.atomic.add(stats, 0, loss)
+        cuda.atomic.add(stats, 1, hits)
+    cuda.syncthreads()
+
+
 def _persistent_steps(x, y, order, lrs,  # _EpochData
                       s_first, s_last, batch,
                       W1, W2, W3, b1, b2, b3, V1, V2, V3, vb1, vb2, vb3,  # _Layers
@@ -318,6 +406,7 @@ def _persistent_steps(x, y, order, lrs,  # _EpochData
     logit = cuda.local.array(MAX_CLASSES, float32)
     hv = cuda.local.array(_CH, float32)
     bufs = (As, Bs, acc, av, bv)  # the block's tiles, the thread's registers: for products
+    obufs = (part, dsh, row_loss, row_hit, logit, hv)  # the same for the output layer
     grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     blk, blocks = cuda.blockIdx.x, cuda.gridDim.x
@@ -356,86 +445,8 @@ def _persistent_steps(x, y, order, lrs,  # _EpochData
 
         # C: a warp per row: h2, the logits, softmax + cross-entropy, delta3, then delta2
         for item in range(blk, (rows + _WARPS - 1) // _WARPS if stages & _C else 0, blocks):
-            r = item * _WARPS + warp
-            for j in range(MAX_CLASSES):
-                logit[j] = float32(0.0)
-            if r < rows:  # the lane's columns kk = lane + 32 q, _CH at a time: loads, then stores
-                for base in range(0, n2, 32 * _CH):
-                    for q in range(_CH):
-                        kk = base + lane + 32 * q
-                        v = float32(0.0)
-                        if kk < n2:
-                            v = b2[kk]
-                            for p in range(s2):
-                                v += p2[p, r, kk]
-                        hv[q] = v if v > float32(0.0) else float32(0.0)
-                    for q in range(_CH):
-                        kk = base + lane + 32 * q
-                        if kk < n2:
-                            for j in range(MAX_CLASSES):
-                                if j < c:
-                                    logit[j] += hv[q] * W3[0, kk, j]
-                    for q in range(_CH):
-                        kk = base + lane + 32 * q
-                        if kk < n2:
-                            h2[0, r, kk] = hv[q]
-            for j in range(MAX_CLASSES):
-                part[t, j] = logit[j]
-            cuda.syncthreads()
-            step = 16
-            while step > 0:  # the lanes' partial sums: a tree, so the order is fixed
-                if lane < step:
-                    for j in range(MAX_CLASSES):
-                        part[t, j] += part[t + step, j]
-                cuda.syncthreads()
-                step //= 2
-            if lane == 0:
-                row_loss[warp] = 0.0
-                row_hit[warp] = 0.0
-                if r < rows:
-                    first = warp * 32
-                    top = part[first, 0] + b3[0]
-                    arg = 0
-                    for j in range(1, c):
-                        z = part[first, j] + b3[j]
-                        if z > top:
-                            top, arg = z, j
-                    total = float32(0.0)
-                    for j in range(c):
-                        total += math.exp(part[first, j] + b3[j] - top)
-                    label = ybuf[cur, r]
-                    scale = float32(1.0) / float32(rows)
-                    for j in range(c):
-                        p = math.exp(part[first, j] + b3[j] - top) / total
-                        g = (p - float32(1.0 if j == label else 0.0)) * scale
-                        d3[0, r, j] = g
-                        dsh[warp, j] = g
-                    row_loss[warp] = float64(
-                        math.log(total) + top - (part[first, label] + b3[label])
-                    )
-                    row_hit[warp] = 1.0 if arg == label else 0.0
-            cuda.syncthreads()
-            if r < rows:
-                for base in range(0, n2, 32 * _CH):
-                    for q in range(_CH):
-                        kk = base + lane + 32 * q
-                        v = float32(0.0)
-                        if kk < n2 and h2[0, r, kk] > float32(0.0):  # its own write above
-                            for j in range(c):
-                                v += dsh[warp, j] * W3[0, kk, j]
-                        hv[q] = v
-                    for q in range(_CH):
-                        kk = base + lane + 32 * q
-                        if kk < n2:
-                            d2[0, r, kk] = hv[q]
-            if t == 0:
-                loss, hits = float64(0.0), float64(0.0)
-                for w in range(_WARPS):
-                    loss += row_loss[w]
-                    hits += row_hit[w]
-                cuda.atomic.add(stats, 0, loss)
-                cuda.atomic.add(stats, 1, hits)
-            cuda.syncthreads()
+            _output_item(item, t, warp, lane, rows, cur, obufs, n2, c, s2, p2, b2, W3, b3, h2, d3,
+                         d2, ybuf, stats)  # fmt: skip
         grid.sync()
 
         # D: delta 1's slices; W3's gradient and b3's, applied (C was the last to read W3)
