@@ -6,7 +6,7 @@ For each n it multiplies two random n x n float64 matrices with the textbook i-j
 (`matmul_naive`), with `Matrix.__matmul__` (transpose once + C-level dot products) and with NumPy
 (OpenBLAS), all in this one run, checks that the three agree, and prints
 "Size | Naive i-j-k | Pure Python | NumPy | Speedup" where Speedup is NumPy over pure Python,
-with a warning under it when the machine was busy or the repeats unsteady (shared/bench.py).
+with a warning under it when the machine was busy or the repeats unsteady (shared/load_monitor.py).
 `--large` adds n = 1000 (about a minute for the pure-Python product and more for the naive loop).
 """
 
@@ -19,15 +19,9 @@ from functools import partial
 import numpy as np
 
 from phase1_python.matrix import Matrix, matmul_naive
-from shared.bench import (
-    BenchResults,
-    LoadMonitor,
-    Timing,
-    flop_rate,
-    markdown_table,
-    matmul_flops,
-    time_call,
-)
+from shared.load_monitor import LoadMonitor
+from shared.results import BenchResults, markdown_table
+from shared.timing import Timing, flop_rate, matmul_flops, time_call
 
 
 def run(sizes: list[int], seed: int = 0, max_seconds: float = 5.0) -> BenchResults:

@@ -10,7 +10,7 @@ loops (float64, n <= 1000), the packed C product through each binding, NumPy, an
 n <= 500, or 1000 with --large) Phase 1's pure-Python product and its naive triple loop. Times are
 medians after a warm-up. Also: microseconds per call of a 2x2 add through each binding and NumPy.
 The parent watches the machine over the whole run and prints a warning under the tables when it was
-busy or the repeats were unsteady (shared/bench.py): the children's CPU time counts as its own.
+busy or the repeats were unsteady (shared/load_monitor.py): the children's CPU time counts as its own.
 It names the micro-kernel the C product ran (`avx512`, `avx2`, `generic`; NN_MATRIX_KERNEL forces
 one) and the kernels NumPy's OpenBLAS picked, and warns when OPENBLAS_CORETYPE holds them down.
 """
@@ -27,16 +27,10 @@ from functools import partial
 import numpy as np
 
 import phase3_c
-from shared.bench import (
-    BenchResults,
-    LoadMonitor,
-    Timing,
-    flop_rate,
-    markdown_table,
-    matmul_flops,
-    openblas_warning,
-    time_call,
-)
+from shared.load_monitor import LoadMonitor
+from shared.machine import openblas_warning
+from shared.results import BenchResults, markdown_table
+from shared.timing import Timing, flop_rate, matmul_flops, time_call
 
 
 def child(sizes: list[int], threads: int, large: bool) -> dict:

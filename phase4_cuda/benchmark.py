@@ -12,7 +12,7 @@ rung; each version's percentage is of the peer in its own precision. A Triton ma
 style of Triton's tutorial runs beside them in FP32, TF32 and BF16. A peer that is not
 installed is left out, with a note. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
-the machine was busy or the repeats were unsteady (shared/bench.py).
+the machine was busy or the repeats were unsteady (shared/load_monitor.py).
 """
 
 from __future__ import annotations
@@ -27,22 +27,10 @@ import numpy as np
 from numba import cuda
 
 from phase4_cuda import matmul as mm
-from phase4_cuda.device import (
-    LOW_OCCUPANCY_HINT,
-    NoGPUError,
-    gpu_name,
-    require_gpu,
-    simulated,
-)
-from shared.bench import (
-    BenchResults,
-    LoadMonitor,
-    Timing,
-    flop_rate,
-    markdown_table,
-    matmul_flops,
-    time_call,
-)
+from phase4_cuda.device import LOW_OCCUPANCY_HINT, NoGPUError, gpu_name, require_gpu, simulated
+from shared.load_monitor import LoadMonitor
+from shared.results import BenchResults, markdown_table
+from shared.timing import Timing, flop_rate, matmul_flops, time_call
 
 CANDIDATE_TILES = [
     mm.Tiles(64, 64, 8, 4, 4),

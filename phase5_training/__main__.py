@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from phase2_numpy.train import TrainConfig
+from phase5_training.train import PRECISIONS, STEPS
 from shared.datasets import DataNotFoundError
 from shared.idx import IdxError
 from shared.machine import gpu_status
@@ -151,15 +152,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--precision",
-        choices=["fp32", "tf32", "bf16"],
-        default="fp32",
+        choices=PRECISIONS,
+        default=PRECISIONS[0],
         help="what the GPU step's matrix products compute in: fp32 (step for step the CPU "
         "trainer's), or tf32 / bf16 on the tensor cores (float32 weights and sums; GPU only)",
     )
     p.add_argument(
         "--step",
-        choices=["graph", "persistent"],
-        default="graph",
+        choices=STEPS,
+        default=STEPS[0],
         help="how the GPU runs a step: graph (eight kernels a step, replayed from CUDA graphs) or "
         "persistent (every step of an epoch in one cooperative kernel; fp32, two hidden layers)",
     )

@@ -33,9 +33,10 @@ import warnings
 from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig, lr_at
-from phase5_training.train import train
-from shared.bench import BenchResults, LoadMonitor, markdown_table
+from phase5_training.train import PRECISIONS, STEPS, train
 from shared.datasets import load_dataset
+from shared.load_monitor import LoadMonitor
+from shared.results import BenchResults, markdown_table
 
 
 def _torch_model(config: TrainConfig, dev):
@@ -322,14 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--precisions",
         nargs="+",
-        choices=["fp32", "tf32", "bf16"],
+        choices=PRECISIONS,
         help="GPU: the precisions of the products, for our trainer and PyTorch's captured step "
         "(default: all three on a GPU; the CPU computes in fp32)",
     )
     p.add_argument(
         "--steps",
         nargs="+",
-        choices=["graph", "persistent"],
+        choices=STEPS,
         help="GPU: how our trainer runs a step, graph (CUDA graphs of eight kernels a step) and/or "
         "persistent (one cooperative kernel an epoch, fp32 only) (default: both on a GPU)",
     )
@@ -339,10 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         help="GPU: also PyTorch with the model through torch.compile inside the captured step",
     )
     args = p.parse_args(argv)  # fmt: skip
-    precisions = args.precisions or (["fp32", "tf32", "bf16"] if args.device == "gpu" else ["fp32"])
+    precisions = args.precisions or (list(PRECISIONS) if args.device == "gpu" else ["fp32"])
     if args.device == "cpu" and precisions != ["fp32"]:
         p.error("the CPU trainer computes in fp32: --precisions tf32 and bf16 need --device gpu")
-    kinds = args.steps or (["graph", "persistent"] if args.device == "gpu" else ["graph"])
+    kinds = args.steps or (list(STEPS) if args.device == "gpu" else ["graph"])
     if args.device == "cpu" and kinds != ["graph"]:
         p.error("--steps persistent needs --device gpu")
     config = TrainConfig(epochs=args.epochs)

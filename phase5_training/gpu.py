@@ -45,7 +45,7 @@ from phase2_numpy.network import Params
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
 from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
-from phase5_training import gpu_kernels as k
+from phase5_training import gpu_kernels
 
 __all__ = [
     "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "graph_runs",
@@ -135,6 +135,8 @@ class Product:
     the tiles and split-K count chosen for it, and the launch they make."""
 
     name: str  # "forward 1", "dW 2", "delta 1": the layer it belongs to, counted from 1
+    # Phase 4's plan's names: c (m, n) = A (m, k) @ B (k, n), A being `a` or, with trans_a in
+    # `options`, its transpose (B likewise)
     a: object
     b: object
     c: object
@@ -271,9 +273,9 @@ class GpuTrainer:
         self.use_graphs = (not simulated()) if use_graphs is None else use_graphs
         self.steps_per_graph = steps_per_graph
         self.widths = [params.W[0].shape[0]] + [w.shape[1] for w in params.W]
-        if self.widths[-1] > k.MAX_CLASSES:
+        if self.widths[-1] > gpu_kernels.MAX_CLASSES:
             raise ValueError(
-                f"the GPU trainer's output layer handles up to {k.MAX_CLASSES} classes, "
+                f"the GPU trainer's output layer handles up to {gpu_kernels.MAX_CLASSES} classes, "
                 f"got {self.widths[-1]}"
             )
         self.sms = _multiprocessors()
@@ -282,7 +284,7 @@ class GpuTrainer:
         self._branches = [cuda.stream() for _ in params.W[1:]]
         # Every parameter (weights first, then biases) in one flat buffer, each at an aligned
         # offset; velocities and gradients share the layout, so one kernel updates them all.
-        shapes = [w.shape for w in params.W] + [b.shape for b in params.b]
+        shapes = [w.shape for w in params.W] + [bias.shape for bias in params.b]
         self._offsets, total = [], 0
         for shape in shapes:
             self._offsets.append(total)
@@ -295,7 +297,8 @@ class GpuTrainer:
         self.G.copy_to_device(np.zeros(total, np.float32), stream=self.stream)  # padding stays 0
         layers = len(params.W)
         P, G = self._views(self.P), self._views(self.G)
-        self.W, self.b = P[:layers], P[layers:]
+        # views of the flat buffers: each layer's weights and biases, and their gradients
+        self.W, self.biases = P[:layers], P[layers:]
         self.gW, self.gb = G[:layers], G[layers:]
         self.stats = cuda.to_device(np.zeros(2, np.float64), stream=self.stream)
         self.pos = cuda.to_device(np.zeros(1, np.int32), stream=self.stream)
@@ -350,53 +353,90 @@ class GpuTrainer:
         self._graphs.clear()
 
     # -- launch plans ------------------------------------------------------------------------------
-    def step_plan(self, b: int) -> StepPlan:
-        """Every launch of a step of batch size b, built once: buffers, views, configured kernels
+    def step_plan(self, batch: int) -> StepPlan:
+        """Every launch of a step of `batch` rows, built once: buffers, views, configured kernels
         and their arguments. Building these (slicing device arrays, choosing tiles) costs far more
         Python time than the launches themselves, so a step only replays them."""
-        if b in self._plans:
-            return self._plans[b]
-        w, layers, s, cfg = self.widths, len(self.W), self.stream, self.config
-        hs = [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]  # layer outputs
-        if b <= cfg.batch_size:  # a training batch: the shared buffers
-            hs.insert(0, self.xb[:b])
-            yb = self.yb[:b]
-        else:  # evaluation's larger chunks
-            hs.insert(0, cuda.device_array((b, w[0]), np.float32, stream=s))
-            yb = cuda.device_array(b, np.int32, stream=s)
-        deltas = [None] + [cuda.device_array((b, n), np.float32, stream=s) for n in w[1:]]
+        if batch not in self._plans:
+            self._plans[batch] = self._plan_step(batch)
+        return self._plans[batch]
 
-        def product(name, a, bb, c, k_dim, stream=s, **options) -> Product:
-            if self.precision == "fp32":
-                version = "wide"
-                tiles = tiles_for_step(*c.shape, self.sms)
-                split = split_for_step(*c.shape, k_dim, tiles, self.sms)
-            else:  # the tensor-core rung, split-K up to TENSOR_MAX_SPLIT except with col_sums
-                version = PRECISIONS[self.precision][0]
-                tiles = tiles_for_step(*c.shape, self.sms, TENSOR_TILES)
-                split = split_for_step(
-                    *c.shape, k_dim, tiles, self.sms, TENSOR_MAX_SPLIT, TENSOR_MIN_K_TILES
-                )
-                if options.get("col_sums") is not None:
-                    split = 1
-            launch = plan(version, a, bb, c, tiles=tiles, split=split, stream=stream, **options)
-            return Product(name, a, bb, c, k_dim, options, tiles, split, launch, version)
-
-        forward = [
-            product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], w[l], bias=self.b[l],
-                    activation="relu" if l < layers - 1 else None)
-            for l in range(layers)
-        ]  # fmt: skip
+    def _plan_step(self, batch: int) -> StepPlan:
+        hs, yb, deltas = self._step_buffers(batch)
+        forward = self._forward(hs)
+        output = self._output_layer(hs, yb, deltas, batch)
+        backward, backward_launches = self._backward(hs, deltas, batch)
+        data = self._gather_source()
         # training runs the hidden layers' products, then the output layer fused with the loss
         # and the delta of the layer below it (evaluation uses `forward`, whose last product
-        # writes the logits); a network without hidden layers has no delta below its output
-        below = deltas[-2] if layers > 1 else cuda.device_array((b, 0), np.float32, stream=s)
-        output = Launch(
-            k.output_layer, (b,), k.OUT_THREADS,
-            (hs[-2], self.W[-1], self.b[-1], yb, np.float32(1.0 / b), deltas[-1], below,
+        # writes the logits), the backward pass, and the update
+        train = [*(p.launch for p in forward[:-1]), output, *backward_launches,
+                 self._update(data)]  # fmt: skip
+        gather = self._gather(data) if self.x is not None else None
+        return StepPlan(batch, hs[0], yb, hs[-1], [*forward[:-1], *backward],
+                        [p.launch for p in forward], train, gather)  # fmt: skip
+
+    def _step_buffers(self, batch: int) -> tuple[list, object, list]:
+        """A step's activations and deltas: hs[l] (batch, n_l) is layer l's input (hs[0] the
+        batch's inputs, hs[-1] the logits), yb (batch,) the labels, deltas[l] (batch, n_l) the
+        loss's gradient at layer l's output (deltas[0] None: nothing needs the input's)."""
+        w, s = self.widths, self.stream
+        hs = [cuda.device_array((batch, n), np.float32, stream=s) for n in w[1:]]  # layer outputs
+        if batch <= self.config.batch_size:  # a training batch: the shared buffers
+            hs.insert(0, self.xb[:batch])
+            yb = self.yb[:batch]
+        else:  # evaluation's larger chunks
+            hs.insert(0, cuda.device_array((batch, w[0]), np.float32, stream=s))
+            yb = cuda.device_array(batch, np.int32, stream=s)
+        deltas = [None] + [cuda.device_array((batch, n), np.float32, stream=s) for n in w[1:]]
+        return hs, yb, deltas
+
+    def _product(self, name: str, a, b, c, k: int, stream=None, **options) -> Product:
+        """c = a @ b (with Phase 4's epilogue `options`) planned on `stream` (default: the
+        trainer's), with the tiles and split-K this step's shapes call for in its precision."""
+        stream = self.stream if stream is None else stream
+        if self.precision == "fp32":
+            version = "wide"
+            tiles = tiles_for_step(*c.shape, self.sms)
+            split = split_for_step(*c.shape, k, tiles, self.sms)
+        else:  # the tensor-core rung, split-K up to TENSOR_MAX_SPLIT except with col_sums
+            version = PRECISIONS[self.precision][0]
+            tiles = tiles_for_step(*c.shape, self.sms, TENSOR_TILES)
+            split = split_for_step(
+                *c.shape, k, tiles, self.sms, TENSOR_MAX_SPLIT, TENSOR_MIN_K_TILES
+            )
+            if options.get("col_sums") is not None:
+                split = 1
+        launch = plan(version, a, b, c, tiles=tiles, split=split, stream=stream, **options)
+        return Product(name, a, b, c, k, options, tiles, split, launch, version)
+
+    def _forward(self, hs: list) -> list[Product]:
+        """Every layer's product, bias and (below the output layer) ReLU fused into it."""
+        layers = len(self.W)
+        return [
+            self._product(f"forward {l + 1}", hs[l], self.W[l], hs[l + 1], self.widths[l],
+                          bias=self.biases[l], activation="relu" if l < layers - 1 else None)
+            for l in range(layers)
+        ]  # fmt: skip
+
+    def _output_layer(self, hs: list, yb, deltas: list, batch: int) -> Launch:
+        """The output layer fused with softmax, the loss, its gradient and the delta below (a
+        network without hidden layers has no delta below its output: an empty one)."""
+        s = self.stream
+        below = (
+            deltas[-2] if len(self.W) > 1 else cuda.device_array((batch, 0), np.float32, stream=s)
+        )
+        return Launch(
+            gpu_kernels.output_layer, (batch,), gpu_kernels.OUT_THREADS,
+            (hs[-2], self.W[-1], self.biases[-1], yb, np.float32(1.0 / batch), deltas[-1], below,
              self.stats, self.pos), s,
         )  # fmt: skip
-        backward, backward_launches, joins = [], [], []
+
+    def _backward(self, hs: list, deltas: list, batch: int) -> tuple[list[Product], list]:
+        """The backward pass from the top layer down: its products, and its launches in step
+        order, the StreamWaits that fork and join the weight gradients' branches among them."""
+        s, layers = self.stream, len(self.W)
+        products, launches, joins = [], [], []
         for l in reversed(range(layers)):
             # dW = h.T @ delta, with the bias gradient (delta's column sums) in the same launch;
             # then, below the first layer and the output layer (which did its own), the layer
@@ -405,56 +445,62 @@ class GpuTrainer:
             # its own, beside the chain of deltas (branches of the graph), joined before the
             # update; dW 1 needs the last delta, so it stays on the chain.
             side = self._branches[l - 1] if l else s
-            dW = product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], b, trans_a=True,
-                         col_sums=self.gb[l], stream=side)  # fmt: skip
-            backward.append(dW)
+            dW = self._product(f"dW {l + 1}", hs[l], deltas[l + 1], self.gW[l], batch,
+                               trans_a=True, col_sums=self.gb[l], stream=side)  # fmt: skip
+            products.append(dW)
             if l:
-                backward_launches += [StreamWait(s, side), dW.launch]
+                launches += [StreamWait(s, side), dW.launch]
                 joins.append(StreamWait(side, s))
             else:
-                backward_launches.append(dW.launch)
+                launches.append(dW.launch)
             if 0 < l < layers - 1:
-                delta = product(f"delta {l}", deltas[l + 1], self.W[l], deltas[l], w[l + 1],
-                                trans_b=True, mask=hs[l])  # fmt: skip
-                backward.append(delta)
-                backward_launches.append(delta.launch)
-        # the update gathers the next step's batch from the resident data, once there is any
-        if self.x is None:
-            data = (cuda.device_array((0, w[0]), np.float32, stream=s),
-                    cuda.device_array(0, np.int32, stream=s), cuda.device_array(0, np.int32, stream=s))  # fmt: skip
-        else:
-            data = (self.x, self.y, self.order)
-        update = Launch(
-            k.sgd_update, (_blocks(self.P.size, UPDATE_BLOCKS_PER_SM * self.sms),), THREADS,
+                delta = self._product(f"delta {l}", deltas[l + 1], self.W[l], deltas[l],
+                                      self.widths[l + 1], trans_b=True, mask=hs[l])  # fmt: skip
+                products.append(delta)
+                launches.append(delta.launch)
+        return products, launches + joins
+
+    def _gather_source(self) -> tuple:
+        """Where a step's batch is gathered from: the resident x (n, n_0), y (n,) and the
+        epoch's order (n,); empty arrays before load (a step on a host batch gathers nothing)."""
+        if self.x is not None:
+            return self.x, self.y, self.order
+        s = self.stream
+        return (cuda.device_array((0, self.widths[0]), np.float32, stream=s),
+                cuda.device_array(0, np.int32, stream=s), cuda.device_array(0, np.int32, stream=s))  # fmt: skip
+
+    def _update(self, data: tuple) -> Launch:
+        """SGD on every parameter at once, then the next step's batch gathered from `data`."""
+        cfg = self.config
+        return Launch(
+            gpu_kernels.sgd_update, (_blocks(self.P.size, UPDATE_BLOCKS_PER_SM * self.sms),),
+            THREADS,
             (self.P, self.V, self.G, self.lrs, self.pos, np.float32(cfg.momentum),
              np.float32(cfg.weight_decay), self.n_decay, cfg.nesterov,
-             *data, cfg.batch_size, self.xb, self.yb), s,
+             *data, cfg.batch_size, self.xb, self.yb), self.stream,
         )  # fmt: skip
-        products = [*forward[:-1], *backward]
-        train = [*(p.launch for p in forward[:-1]), output, *backward_launches, *joins, update]
-        gather = None
-        if self.x is not None:
-            gather = Launch(
-                k.gather_batch, (_blocks(cfg.batch_size * w[0]),), THREADS,
-                (*data, self.pos, cfg.batch_size, self.xb, self.yb), s,
-            )  # fmt: skip
-        self._plans[b] = StepPlan(
-            b, hs[0], yb, hs[-1], products, [p.launch for p in forward], train, gather
-        )
-        return self._plans[b]
 
-    def _graph(self, b: int, steps: int = 1) -> StepGraph:
-        """`steps` steps of batch size b as one CUDA graph. The first graph of a batch size is
+    def _gather(self, data: tuple) -> Launch:
+        """The batch of step pos[0] from `data` into xb, yb: an epoch's first (each step's
+        update gathers the next)."""
+        cfg = self.config
+        return Launch(
+            gpu_kernels.gather_batch, (_blocks(cfg.batch_size * self.widths[0]),), THREADS,
+            (*data, self.pos, cfg.batch_size, self.xb, self.yb), self.stream,
+        )  # fmt: skip
+
+    def _graph(self, batch: int, steps: int = 1) -> StepGraph:
+        """`steps` steps of `batch` rows as one CUDA graph. The first graph of a batch size is
         preceded by an eager run of its step, to compile (or load from numba's cache) every
         kernel outside the capture, the epoch's gather with them; its effects are undone. The
         eager run counts as compile_seconds, the rest (planning the step, keeping and restoring
         the state, capturing) as capture_seconds."""
-        if (b, steps) in self._graphs:
-            return self._graphs[(b, steps)]
+        if (batch, steps) in self._graphs:
+            return self._graphs[(batch, steps)]
         started = time.perf_counter()
-        plan = self.step_plan(b)
+        plan = self.step_plan(batch)
         t0 = t1 = time.perf_counter()
-        if not any(size == b for size, _ in self._graphs):
+        if not any(size == batch for size, _ in self._graphs):
             state = (self.P, self.V, self.pos, self.stats, self.xb, self.yb)
             saved = [a.copy_to_host(stream=self.stream) for a in state]
             self.stream.synchronize()
@@ -465,7 +511,7 @@ class GpuTrainer:
             t1 = time.perf_counter()
             for a, host in zip(state, saved, strict=True):
                 a.copy_to_device(host, stream=self.stream)
-        self._graphs[(b, steps)] = graph = StepGraph(plan.train * steps, self.stream)
+        self._graphs[(batch, steps)] = graph = StepGraph(plan.train * steps, self.stream)
         self.stream.synchronize()
         self.compile_seconds += t1 - t0
         self.capture_seconds += time.perf_counter() - t1 + (t0 - started)
@@ -521,8 +567,8 @@ class GpuTrainer:
         self.pos.copy_to_device(np.zeros(1, np.int32), stream=s)
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
         if self.use_graphs:  # set up before the first launch, so the epoch's time is its steps
-            graphs = [(self._graph(b, steps), steps)
-                      for b, steps in graph_runs(sizes, self.steps_per_graph)]  # fmt: skip
+            graphs = [(self._graph(batch, steps), steps)
+                      for batch, steps in graph_runs(sizes, self.steps_per_graph)]  # fmt: skip
         self.step_plan(sizes[0]).gather()  # the first batch; each step's update gathers the next
         if self.use_graphs:
             for graph, steps in graphs:
@@ -530,8 +576,8 @@ class GpuTrainer:
                 if bar is not None:
                     bar.update(steps)
         else:
-            for b in sizes:
-                for launch in self.step_plan(b).train:
+            for batch in sizes:
+                for launch in self.step_plan(batch).train:
                     launch()
                 if bar is not None:
                     bar.update()

@@ -17,7 +17,7 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,9 @@ from phase2_numpy.train import TrainConfig, lr_at
 from phase2_numpy.train import evaluate as evaluate_logits
 from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.trainer import Trainer
-from shared.bench import machine_info
 from shared.datasets import Dataset, load_dataset
 from shared.files import atomic_write_text
+from shared.machine import machine_info
 from shared.progress import Progress
 
 __all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "train"]
@@ -49,15 +49,22 @@ def evaluate(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 #: what the step's matrix products can compute in: fp32 everywhere, tf32 and bf16 on the GPU's
-#: tensor cores (Phase 4's PRECISIONS; named here so that the CPU path needs no numba)
+#: tensor cores. Phase 4's PRECISIONS (a test holds them equal), written here because importing
+#: Phase 4 imports numba, which the CPU path must not need. Every command line of Phase 5 reads
+#: its choices from here; the first is the default (step for step the CPU trainer's).
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: how the GPU runs a step: eight kernels replayed from CUDA graphs (gpu.py), or every step of an
-#: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers)
+#: epoch inside one persistent cooperative kernel (persistent.py: FP32, two hidden layers). The
+#: first is the default, and the only kind of step the CPU trainer has.
 STEPS = ("graph", "persistent")
 
 
 def make_trainer(
-    device: str, params: Params, config: TrainConfig, precision: str = "fp32", step: str = "graph"
+    device: str,
+    params: Params,
+    config: TrainConfig,
+    precision: str = PRECISIONS[0],
+    step: str = STEPS[0],
 ) -> Trainer:
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
@@ -117,8 +124,8 @@ def train(
     resume: str | Path | None = None,
     progress: bool = True,
     dataset: Dataset | None = None,
-    precision: str = "fp32",
-    step: str = "graph",
+    precision: str = PRECISIONS[0],
+    step: str = STEPS[0],
 ) -> dict:
     """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
     step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on
@@ -130,117 +137,180 @@ def train(
     """
     out = Path(out_dir)
     writable_folder(out)  # before any work: a bad --out must not cost an epoch
-    state = {"epoch": 0, "step": 0, "history": []}
-    if resume:
-        params, saved, state = load_checkpoint(resume)
-        if tuple(saved.widths) != tuple(config.widths):
-            raise ValueError(
-                f"--resume: {resume} holds widths {saved.widths}, the run asks for {config.widths}"
-            )
-    else:
-        params = he_init(tuple(config.widths), config.seed)
+    params, state = _starting_point(config, resume)
     config.validate()
     ds = dataset or load_dataset(config.dataset, data_dir)
+    data = _prepare_data(ds, config)
+    trainer = make_trainer(device, params, config, precision, step)
+    trainer.load(data["x_train"], data["y_train"])
+    inputs = _EpochInputs(config, len(data["y_train"]))
+    checkpoint = out / "checkpoint.npz"
+    finished_here = False  # an epoch of this run has been saved to `checkpoint`
+    started, train_seconds, test = time.perf_counter(), 0.0, None
+    try:
+        for epoch in range(state["epoch"], config.epochs):
+            loss_sum, correct, seconds = _train_epoch(trainer, inputs, epoch, state, device,
+                                                      progress)  # fmt: skip
+            if not math.isfinite(loss_sum):
+                raise _diverged(loss_sum, epoch, checkpoint)
+            train_seconds += seconds
+            record, test = _epoch_record(trainer, data, epoch, loss_sum, correct, seconds)
+            state["history"].append(record)
+            state["epoch"] = epoch + 1
+            save_checkpoint(checkpoint, trainer.params, config, state)
+            finished_here = True
+            print(_epoch_line(record), flush=True)
+    except KeyboardInterrupt:
+        print(_interrupted(finished_here, state, checkpoint, resume), flush=True)
+        raise
+    if test is None:  # no epoch ran (resuming a finished run): evaluate the loaded weights
+        test = evaluate(trainer, data["x_test"], data["y_test"])
+    metrics = _metrics(config, ds, trainer, state, test, device=device, precision=precision,
+                       step=step, train_seconds=train_seconds, started=started)  # fmt: skip
+    save_checkpoint(out / "model.npz", trainer.params, config, state)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _starting_point(config: TrainConfig, resume: str | Path | None) -> tuple[Params, dict]:
+    """The parameters and the loop's state to start from: those of the checkpoint `resume`
+    (whose widths must be the run's), else He-initialised weights before the first epoch."""
+    state = {"epoch": 0, "step": 0, "history": []}
+    if not resume:
+        return he_init(tuple(config.widths), config.seed), state
+    params, saved, state = load_checkpoint(resume)
+    if tuple(saved.widths) != tuple(config.widths):
+        raise ValueError(
+            f"--resume: {resume} holds widths {saved.widths}, the run asks for {config.widths}"
+        )
+    return params, state
+
+
+def _prepare_data(ds: Dataset, config: TrainConfig) -> dict:
+    """Phase 2's preparation of the data set (scaled, split, limited), checked against the
+    network's inputs."""
     data = prepare_data(ds, config)
     if data["x_train"].shape[1] != config.widths[0]:
         raise ValueError(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
         )
-    trainer = make_trainer(device, params, config, precision, step)
-    trainer.load(data["x_train"], data["y_train"])
+    return data
+
+
+@dataclass
+class _EpochInputs:
+    """Each epoch's order of the training set's rows and its steps' learning rates, the next
+    epoch's made ahead (`prepare_next`) where the trainer lets the host work while it trains."""
+
+    config: TrainConfig
+    n: int  # rows of the training set
+    ready: dict[int, tuple[np.ndarray, list[float]]] = field(default_factory=dict)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.n / self.config.batch_size)
+
+    def make(self, epoch: int, first_step: int) -> tuple[np.ndarray, list[float]]:
+        """Epoch `epoch`'s order of rows and its steps' learning rates, its first step being the
+        run's `first_step` (the schedule spans every step of every epoch)."""
+        total_steps = self.config.epochs * self.steps_per_epoch
+        lrs = [lr_at(self.config, first_step + s, total_steps) for s in range(self.steps_per_epoch)]
+        return epoch_order(self.n, self.config, epoch), lrs
+
+    def take(self, epoch: int, first_step: int) -> tuple[np.ndarray, list[float]]:
+        """Epoch `epoch`'s inputs: made ahead by prepare_next, else made now."""
+        return self.ready.pop(epoch) if epoch in self.ready else self.make(epoch, first_step)
+
+    def prepare_next(self, epoch: int, first_step: int) -> None:
+        """Make the inputs of the epoch after `epoch` (whose first step is `first_step`), if the
+        run has one."""
+        if epoch + 1 < self.config.epochs:
+            self.ready[epoch + 1] = self.make(epoch + 1, first_step + self.steps_per_epoch)
+
+
+def _train_epoch(
+    trainer: Trainer, inputs: _EpochInputs, epoch: int, state: dict, device: str, progress: bool
+) -> tuple[float, int, float]:
+    """One epoch of training under a progress bar, moving state["step"] on: the summed loss, the
+    number classified right, and the seconds it took less what it spent compiling kernels and
+    capturing graphs (the GPU trainer's first epoch), which the summary reports apart."""
+    t0, setup_before = time.perf_counter(), _setup_seconds(trainer)
+    bar = Progress(
+        total=inputs.steps_per_epoch,
+        desc=f"epoch {epoch + 1}/{inputs.config.epochs} ({device})",
+        unit="batch",
+        disable=not progress,
+        warmup=1,  # the first batch may compile kernels: no rate or ETA from it
+    )
+    with bar:
+        first = state["step"]
+        order, lrs = inputs.take(epoch, first)
+        # a GPU trainer calls `meanwhile` while its queued steps run: the host makes the next
+        # epoch's inputs while the GPU trains, instead of between two epochs
+        loss_sum, correct = trainer.run_epoch(
+            order, lrs, bar, meanwhile=functools.partial(inputs.prepare_next, epoch, first)
+        )
+        state["step"] += inputs.steps_per_epoch
+    seconds = time.perf_counter() - t0 - (_setup_seconds(trainer) - setup_before)
+    return loss_sum, correct, seconds
+
+
+def _diverged(loss_sum: float, epoch: int, checkpoint: Path) -> TrainingDiverged:
+    """The error a non-finite loss raises: when, and where the last good checkpoint is."""
+    where = (
+        f"the last good checkpoint is {checkpoint}"
+        if checkpoint.exists()
+        else "no epoch had finished, so no checkpoint was written"
+    )
+    return TrainingDiverged(
+        f"the loss became {loss_sum} during epoch {epoch + 1}; {where}. Lower --lr or check the data."
+    )
+
+
+def _epoch_record(
+    trainer: Trainer, data: dict, epoch: int, loss_sum: float, correct: int, seconds: float
+) -> tuple[dict, dict]:
+    """The epoch's entry in the history (training loss and accuracy, seconds, the test set's and
+    any validation set's loss and accuracy), and the test set's whole evaluation."""
     n = len(data["y_train"])
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    checkpoint = out / "checkpoint.npz"
-    finished_here = False  # an epoch of this run has been saved to `checkpoint`
-    started = time.perf_counter()
-    train_seconds = 0.0
-    setup_before = _setup_seconds(trainer)
-    test = None
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / n,
+        "train_accuracy": correct / n,
+        "seconds": seconds,
+    }
+    test = evaluate(trainer, data["x_test"], data["y_test"])
+    record |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+    if "x_val" in data:
+        val = evaluate(trainer, data["x_val"], data["y_val"])
+        record |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
+    return record, test
 
-    def inputs(epoch: int, first_step: int) -> tuple[np.ndarray, list[float]]:
-        """An epoch's order of rows and its steps' learning rates."""
-        lrs = [lr_at(config, first_step + s, total_steps) for s in range(steps_per_epoch)]
-        return epoch_order(n, config, epoch), lrs
 
-    ready: dict[int, tuple] = {}  # the next epoch's inputs, made while this one ran
+def _epoch_line(record: dict) -> str:
+    """What the loop prints after each epoch."""
+    return (
+        f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, accuracy {record['train_accuracy']:.2%}; "
+        f"test accuracy {record['test_accuracy']:.2%} ({record['seconds']:.1f} s)"
+    )
 
-    def prepare_next(epoch: int, first_step: int) -> None:
-        if epoch + 1 < config.epochs:
-            ready[epoch + 1] = inputs(epoch + 1, first_step + steps_per_epoch)
 
-    try:
-        for epoch in range(state["epoch"], config.epochs):
-            t0 = time.perf_counter()
-            loss_sum, correct = 0.0, 0
-            bar = Progress(
-                total=steps_per_epoch,
-                desc=f"epoch {epoch + 1}/{config.epochs} ({device})",
-                unit="batch",
-                disable=not progress,
-                warmup=1,  # the first batch may compile kernels: no rate or ETA from it
-            )
-            with bar:
-                first = state["step"]
-                order, lrs = ready.pop(epoch) if epoch in ready else inputs(epoch, first)
-                # a GPU trainer calls `meanwhile` while its queued steps run: the host makes the
-                # next epoch's inputs while the GPU trains, instead of between two epochs
-                loss_sum, correct = trainer.run_epoch(
-                    order, lrs, bar, meanwhile=functools.partial(prepare_next, epoch, first)
-                )
-                state["step"] += steps_per_epoch
-            if not math.isfinite(loss_sum):
-                where = (
-                    f"the last good checkpoint is {checkpoint}"
-                    if checkpoint.exists()
-                    else "no epoch had finished, so no checkpoint was written"
-                )
-                raise TrainingDiverged(
-                    f"the loss became {loss_sum} during epoch {epoch + 1}; {where}. Lower --lr or check the data."
-                )
-            # training time: the epoch less what it spent compiling kernels and capturing graphs
-            # (the GPU trainer's first epoch), which the summary reports apart
-            setup = _setup_seconds(trainer)
-            seconds = time.perf_counter() - t0 - (setup - setup_before)
-            setup_before = setup
-            train_seconds += seconds
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum / n,
-                "train_accuracy": correct / n,
-                "seconds": seconds,
-            }
-            test = evaluate(trainer, data["x_test"], data["y_test"])
-            record |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-            if "x_val" in data:
-                val = evaluate(trainer, data["x_val"], data["y_val"])
-                record |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
-            state["history"].append(record)
-            state["epoch"] = epoch + 1
-            save_checkpoint(checkpoint, trainer.params, config, state)
-            finished_here = True
-            print(
-                f"epoch {epoch + 1}: train loss {record['train_loss']:.4f}, accuracy {record['train_accuracy']:.2%}; "
-                f"test accuracy {record['test_accuracy']:.2%} ({record['seconds']:.1f} s)",
-                flush=True,
-            )
-    except KeyboardInterrupt:
-        if finished_here:
-            print(
-                f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}",
-                flush=True,
-            )
-        elif resume:  # no epoch of this run finished: the checkpoint it started from still holds
-            print(
-                f"\ninterrupted before an epoch finished: nothing new was saved; continue with --resume {resume}",
-                flush=True,
-            )
-        else:  # what lies in the folder (if anything) is not this run's
-            print("\ninterrupted before the first epoch finished: nothing was saved", flush=True)
-        raise
-    if test is None:  # no epoch ran (resuming a finished run): evaluate the loaded weights
-        test = evaluate(trainer, data["x_test"], data["y_test"])
-    metrics = {
+def _interrupted(finished_here: bool, state: dict, checkpoint: Path, resume) -> str:
+    """What an interrupted run says it leaves behind."""
+    if finished_here:
+        return f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}"
+    if resume:  # no epoch of this run finished: the checkpoint it started from still holds
+        return f"\ninterrupted before an epoch finished: nothing new was saved; continue with --resume {resume}"
+    # what lies in the folder (if anything) is not this run's
+    return "\ninterrupted before the first epoch finished: nothing was saved"
+
+
+def _metrics(
+    config: TrainConfig, ds: Dataset, trainer: Trainer, state: dict, test: dict, *,
+    device: str, precision: str, step: str, train_seconds: float, started: float,
+) -> dict:  # fmt: skip
+    """metrics.json's content (schema METRICS_SCHEMA)."""
+    return {
         "schema": METRICS_SCHEMA,
         "dataset": config.dataset,
         "device": device,
@@ -258,6 +328,3 @@ def train(
         "machine": machine_info(),
         "classes": list(ds.classes),
     }
-    save_checkpoint(out / "model.npz", trainer.params, config, state)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics

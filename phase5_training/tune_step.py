@@ -47,6 +47,7 @@ from phase5_training.gpu import (
     Product,
     StepGraph,
 )
+from phase5_training.train import PRECISIONS
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
 #: the tensor-core products' candidates: TENSOR_TILES, and deeper or shallower pipelines
@@ -246,7 +247,7 @@ def time_persistent(
     """Microseconds per step of the persistent trainer on random MNIST-shaped data (60000 rows),
     the best of `epochs` epochs, for each splits x grid; other register caps; then, for the
     first, each stage alone."""
-    from phase5_training.persistent import ALL_STAGES, MAX_REGISTERS, PersistentTrainer
+    from phase5_training.persistent import MAX_REGISTERS, PersistentTrainer, Stage
 
     require_gpu()
     config = TrainConfig()
@@ -257,7 +258,7 @@ def time_persistent(
     def per_step(trainer) -> float:  # the best epoch (the first compiles, once a process)
         return _us_per_step(trainer, order, lrs, epochs)[0]
 
-    def trainer_for(splits, blocks, stages=ALL_STAGES, max_registers=MAX_REGISTERS):
+    def trainer_for(splits, blocks, stages=Stage.ALL, max_registers=MAX_REGISTERS):
         trainer = PersistentTrainer(he_init(config.widths, 0), config, splits=splits,
                                     blocks=blocks, max_registers=max_registers)  # fmt: skip
         trainer.stages = stages
@@ -279,9 +280,9 @@ def time_persistent(
                      "us_per_step": us})  # fmt: skip
     first = rows[0]
     for name, mask in (
-        [("barriers only", 0)]
-        + [(f"stage {c}", 1 << i) for i, c in enumerate("ABCDE")]
-        + [("all", ALL_STAGES)]
+        [("barriers only", Stage(0))]
+        + [(f"stage {stage.name}", stage) for stage in Stage]  # one bit each: A to E
+        + [("all", Stage.ALL)]
     ):
         trainer = trainer_for(first["splits"], first["blocks"], mask)
         rows.append({"splits": first["splits"], "blocks": first["blocks"], "stages": name,
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile-one-step", action="store_true")
     p.add_argument("--data-dir")
-    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     p.add_argument("--persistent", action="store_true", help="time the persistent step instead")
     p.add_argument("--profile-persistent", action="store_true",
                    help="one launch of the persistent step between profile_start and _stop")  # fmt: skip
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(f"{args.precision} {row['part']:55} {row['us']:6.2f} us")
         if args.json:
-            from shared.bench import BenchResults
+            from shared.results import BenchResults
 
             results = BenchResults(name="step_parts")
             for row in rows:
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['us_per_step']:6.1f} us a step"
             )
         if args.json:
-            from shared.bench import BenchResults
+            from shared.results import BenchResults
 
             results = BenchResults(name="persistent_step")
             for row in rows:

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(_one(args.one, args.workspace, args.data_dir)))
         return 0
-    from shared.bench import markdown_table
+    from shared.results import markdown_table
 
     rows = run_all(args.workspace, args.data_dir)
     verdict = {True: "pass", False: "NOT YET", None: "not measured here"}

@@ -176,7 +176,7 @@ def _label(data: dict | None) -> str:
 
 def _caveat(data: dict | None) -> str:
     """What the run recorded against its own numbers, in a few words: the benchmarks note a
-    busy machine or unsteady repeats (shared/bench.py)."""
+    busy machine or unsteady repeats (shared/load_monitor.py)."""
     load = (data or {}).get("load") or {}
     if load.get("busy"):
         return "busy machine"
@@ -363,7 +363,7 @@ class Shown:
 
 def made_by(command: str) -> str:
     """How the page was made: the command, the date, the machine (`code` spans in backticks)."""
-    from shared.bench import machine_info
+    from shared.machine import machine_info
 
     machine = machine_info()
     where = f"{machine['cpu']} ({machine['cpu_count']} cores), Python {machine['python']}"

@@ -1,6 +1,6 @@
 """Reading the project's results files, which say what they are in a `schema` field:
 
-    nn-foundations/benchmark/1   a benchmark run (shared/bench.py): name, rows, machine, notes
+    nn-foundations/benchmark/1   a benchmark run (shared/results.py): name, rows, machine, notes
     nn-foundations/training/1    a training run's metrics.json (phase5_training/train.py)
 
 A file of another version of either schema is an error that names the file and both versions;
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from phase5_training.train import METRICS_SCHEMA
-from shared.bench import SCHEMA as BENCHMARK_SCHEMA
+from shared.results import SCHEMA as BENCHMARK_SCHEMA
 
 __all__ = [
     "BENCHMARK_SCHEMA", "METRICS_SCHEMA", "Gathered", "ResultsError", "first_with", "gather", "load",

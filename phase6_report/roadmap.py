@@ -19,9 +19,11 @@ from functools import partial
 
 import numpy as np
 
-from shared.bench import BenchResults, LoadMonitor, Timing, markdown_table, time_call
+from shared.load_monitor import LoadMonitor
 from shared.machine import gpu_status
+from shared.results import BenchResults, markdown_table
 from shared.testing import relative_error
+from shared.timing import Timing, time_call
 
 __all__ = ["add_routes", "main", "roadmap"]
 

@@ -23,9 +23,11 @@ import numpy as np
 from phase2_numpy.network import Params, he_init
 from phase2_numpy.train import TrainConfig, reference_step, train_step
 from phase6_report.roadmap import add_routes
-from shared.bench import BenchResults, LoadMonitor, Timing, markdown_table, time_call
+from shared.load_monitor import LoadMonitor
 from shared.machine import gpu_status
+from shared.results import BenchResults, markdown_table
 from shared.testing import relative_error
+from shared.timing import Timing, time_call
 
 __all__ = ["main", "training_roadmap"]
 

@@ -318,16 +318,33 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "5.2", "the training loop", "phase5_training.train",
             ("phase5_training/tests/test_training.py",), "phase5_training/README.md",
-            write=frozenset({"evaluate", "train"}), select="not real_mnist",
+            write=frozenset({
+                "evaluate", "train", "_starting_point", "_EpochInputs.make",
+                "_EpochInputs.prepare_next", "_train_epoch", "_epoch_record", "_interrupted",
+            }), select="not real_mnist",
             hints={
                 "evaluate": "the trainer's logits for the whole set, through Phase 2's "
                 "evaluation (evaluate_logits)",
-                "train": "before any work, a writable out folder; per epoch: epoch_order, the "
-                "steps' learning rates (lr_at), trainer.run_epoch under a Progress bar (its "
-                "meanwhile= may make the next epoch's order and rates while a GPU trains); a "
-                "non-finite loss raises TrainingDiverged; evaluate, record, save_checkpoint; on "
-                "KeyboardInterrupt say what was saved and re-raise; at the end model.npz and "
-                "metrics.json",
+                "train": "before any work, a writable out folder; then the starting point, the "
+                "data, the trainer and its load; per epoch: _train_epoch; a non-finite loss "
+                "raises _diverged's error; _epoch_record into the state's history, the state's "
+                "epoch, save_checkpoint, the epoch's line; on KeyboardInterrupt print "
+                "_interrupted's message and re-raise; at the end model.npz and metrics.json",
+                "_starting_point": "load_checkpoint(resume), its widths checked against the "
+                "run's; else he_init and a state before the first epoch",
+                "_EpochInputs.make": "epoch_order for the rows; lr_at for each step of the "
+                "epoch, counted from first_step, out of every step of the run",
+                "_EpochInputs.prepare_next": "only where another epoch follows: make its inputs "
+                "(its first step comes steps_per_epoch later) into ready",
+                "_train_epoch": "under a Progress bar: the epoch's inputs (take), "
+                "trainer.run_epoch with meanwhile= the next epoch's prepare_next "
+                "(functools.partial), state['step'] moved on; the seconds less what "
+                "_setup_seconds grew by",
+                "_epoch_record": "loss and accuracy per training row, the seconds; the test "
+                "set's (and any validation set's) loss and accuracy from evaluate",
+                "_interrupted": "an epoch of this run saved: where, and --resume it; resumed "
+                "but none finished: the checkpoint it started from still holds; else nothing "
+                "was saved",
             },
         ),
         Exercise(

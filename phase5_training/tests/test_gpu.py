@@ -202,7 +202,7 @@ def test_the_step_plan_names_every_product_of_the_step():
     shapes = {p.name: (p.c.shape, p.k) for p in step.products}
     assert shapes["forward 1"] == ((6, 7), 13) and shapes["dW 1"] == ((13, 7), 6)
     assert shapes["delta 1"] == ((6, 7), 5)
-    assert step.products[0].options == {"bias": gpu.b[0], "activation": "relu"}
+    assert step.products[0].options == {"bias": gpu.biases[0], "activation": "relu"}
     assert len(step.forward) == 3 and step.gather is None  # nothing loaded: nothing to gather
     # the forward pass, the fused output layer, the products and the update, in that order;
     # dW 3 and dW 2 each on a branch of its own, forked after the output layer and joined

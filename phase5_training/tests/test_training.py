@@ -181,3 +181,10 @@ def test_cli_trains_on_real_mnist(tmp_path, capsys):
     assert accuracy > 85.0, out
     assert cli.main(["--evaluate", str(tmp_path / "model.npz")]) == 0
     assert f"{accuracy:.2f}%" in capsys.readouterr().out
+
+
+def test_the_precisions_are_phase_4s():
+    """train.PRECISIONS, which every command line of Phase 5 offers, is Phase 4's list, in its
+    order (the first is the default); it is written again only because Phase 4 needs numba."""
+    matmul = pytest.importorskip("phase4_cuda.matmul")  # where numba is installed
+    assert train_module.PRECISIONS == tuple(matmul.PRECISIONS)

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="Phase 6 needs the `plot` extra (matplotlib)")
 
 from phase5_training.train import METRICS_SCHEMA
-from shared.bench import SCHEMA as BENCHMARK_SCHEMA
+from shared.results import SCHEMA as BENCHMARK_SCHEMA
 
 
 @pytest.fixture
