@@ -79,8 +79,10 @@ class LessonFile(pytest.File):
 
 
 class LessonItem(pytest.Item):
+    line = 0  # where in the README (from 0): a report of a skip needs one
+
     def reportinfo(self):
-        return self.path, None, f"{self.path.parent.name}/README.md: {self.name}"
+        return self.path, self.line, f"{self.path.parent.name}/README.md: {self.name}"
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, LessonFailure):
@@ -105,6 +107,7 @@ class TryThis(LessonItem):
     def __init__(self, *, block, **kwargs):
         super().__init__(**kwargs)
         self.block = block
+        self.line = block.line
 
     def runtest(self):
         from shared.datasets import find_dataset

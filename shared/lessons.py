@@ -48,11 +48,13 @@ WARNING_LINE = re.compile(r"[A-Za-z]+Warning\b:")
 
 @dataclass(frozen=True)
 class TryBlock:
-    """One runnable block of a README's "Try this" section: `number` counts from 1."""
+    """One runnable block of a README's "Try this" section: `number` counts from 1, `line` is
+    the README's line (from 0) of its opening fence."""
 
     number: int
     script: str
     tags: frozenset[str]
+    line: int = 0
 
 
 def without_fences(text: str) -> str:
@@ -97,7 +99,8 @@ def try_blocks(readme: Path) -> list[TryBlock]:
             tag = line.lstrip("# ").strip().lower()
             if tag in TAGS:
                 tags.add(tag)
-        blocks.append(TryBlock(len(blocks) + 1, match.group(2), frozenset(tags)))
+        line = text.count("\n", 0, heading.end() + match.start())
+        blocks.append(TryBlock(len(blocks) + 1, match.group(2), frozenset(tags), line))
     return blocks
 
 
