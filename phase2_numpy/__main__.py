@@ -44,9 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--schedule", default=d.schedule, choices=("onecycle", "constant"))
-    p.add_argument(
-        "--limit", type=int, help="the first N training and N test images only, for a quick look"
-    )
+    p.add_argument("--limit", type=int, help="train on the first N images only")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--no-progress", dest="progress", action="store_false")

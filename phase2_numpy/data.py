@@ -19,20 +19,17 @@ __all__ = ["epoch_order", "prepare_data"]
 def prepare_data(ds: Dataset, config) -> dict[str, np.ndarray]:
     """x_train, y_train, x_test, y_test (and x_val, y_val when config.val_fraction > 0): float32
     inputs (n, 784) standardised with the training set's mean and deviation, int64 labels.
-    `config` (a train.TrainConfig) gives limit, val_fraction and seed. A limit of N keeps the
-    first N training images and the first N test images: a quick look is quick throughout, its
-    evaluation included (in numba's CUDA simulator the whole test set would take hours)."""
-    x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    `config` (a train.TrainConfig) gives limit, val_fraction and seed."""
+    x_train, y_train = ds.x_train, ds.y_train
     if config.limit is not None:  # validate() refuses 0 and negative limits
         x_train, y_train = x_train[: config.limit], y_train[: config.limit]
-        x_test, y_test = x_test[: config.limit], y_test[: config.limit]
-    x_train, x_test = scale_images(x_train), scale_images(x_test)
+    x_train, x_test = scale_images(x_train), scale_images(ds.x_test)
     mean, std = float(x_train.mean()), float(x_train.std())
     data = {
         "x_train": (x_train - mean) / std,
         "y_train": y_train.astype(np.int64),
         "x_test": (x_test - mean) / std,
-        "y_test": y_test.astype(np.int64),
+        "y_test": ds.y_test.astype(np.int64),
     }
     if config.val_fraction:
         xt, yt, xv, yv = train_val_split(

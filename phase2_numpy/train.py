@@ -58,7 +58,7 @@ class TrainConfig:
     warmup_fraction: float = 0.15
     val_fraction: float = 0.0
     seed: int = 0
-    limit: int | None = None  # only the first `limit` training and test images (quick looks)
+    limit: int | None = None  # use only the first `limit` training images (tests, quick looks)
     activation: str = "relu"  # of the hidden layers: relu, tanh or sigmoid (NumPy; C/GPU: relu)
 
     def validate(self, n_inputs: int = 784, n_classes: int = 10) -> None:

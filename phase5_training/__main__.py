@@ -137,7 +137,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--limit",
         type=int,
         metavar="N",
-        help="the first N training images and N test images only, for a quick look (default: all)",
+        help="train on the first N training images only, for a quick look (default: all)",
     )
     p.add_argument(
         "--out",
