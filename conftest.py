@@ -175,7 +175,10 @@ def _hidden_modules() -> dict[str, frozenset[str]]:
     for folder, have in allowed.items():
         kept = set().union(*(extras[e] for e in have if e in extras))
         missing = set().union(*(extras[e] for e in extras if e not in have)) - kept
-        hidden[folder] = frozenset(m for dist in missing for m in by_dist.get(dist, ()))
+        # a distribution not installed here is hidden under its own name, as it imports
+        hidden[folder] = frozenset(
+            m for dist in missing for m in by_dist.get(dist, {dist.replace("-", "_")})
+        )
     return hidden
 
 
