@@ -70,9 +70,8 @@ SMALL_TILES = (Tiles(64, 64, 32, 4, 4), Tiles(32, 64, 32, 4, 4), Tiles(32, 32, 3
 
 
 def _blocks(n: int, cap: int = 1024) -> int:
-    """Blocks of THREADS for a grid-stride loop over n elements, at most `cap`. In numba's
-    simulator each CUDA thread is a Python thread that takes about a millisecond to start, so
-    there one block loops over any n (a 128-row MNIST batch gather was 392 blocks: minutes)."""
+    """Blocks of THREADS for a grid-stride loop over n elements, at most `cap`; one in numba's
+    simulator, where every CUDA thread is a Python thread (a 392-block gather took 3 minutes)."""
     if simulated():
         return 1
     return max(1, min(cap, math.ceil(n / THREADS)))
