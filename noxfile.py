@@ -294,6 +294,39 @@ def ctests(session: nox.Session) -> None:
     session.run("python", "-P", "-m", "pytest", "-s", "-q", *TESTED["ctests"]["folders"], env=env)
 
 
+#: what the aarch64 cross-build needs, by command and Debian package (.ci/run installs them)
+CROSS_AARCH64 = {"aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+                 "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"}  # fmt: skip
+
+
+@nox.session(python=PYTHON, default=False)
+def cross_aarch64(session: nox.Session) -> None:
+    """Phase 3's C library cross-built for 64-bit ARM Linux, its C tests run under qemu (CI).
+
+    Built with warnings as errors; every kernel's run of the C tests passes, and the kernel the
+    dispatcher picks by itself must be NEON. Needs Debian's cross compilers and qemu-user."""
+    missing = [package for tool, package in CROSS_AARCH64.items() if not shutil.which(tool)]
+    if missing:
+        session.error(
+            f"not installed: {' '.join(missing)} (Debian packages; .ci/run installs them)"
+        )
+    _install_build_requirements(session)  # meson setup configures every phase
+    build = ROOT / "build" / "aarch64"
+    cross = ROOT / "phase3_c" / "cross" / "aarch64-linux-gnu.ini"
+    wipe = ["--wipe"] if (build / "build.ninja").exists() else []
+    session.run("meson", "setup", *wipe, str(build), "--cross-file", str(cross), "-Dwerror=true",
+                silent=True)  # fmt: skip
+    session.run("meson", "compile", "-C", str(build), "test_matrix", silent=True)
+    session.run("meson", "test", "-C", str(build), "--no-rebuild", "--print-errorlogs")
+    test = str(build / "phase3_c" / "test_matrix")
+    out = session.run("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", test, silent=True,
+                      external=True, env={"NN_MATRIX_KERNEL": "auto"})  # fmt: skip
+    first = (out or "").splitlines()[0]
+    session.log(f"aarch64 under qemu, the kernel left to the dispatcher: {first}")
+    if "micro-kernel: neon," not in first:
+        session.error("the dispatcher did not pick the NEON kernel on aarch64")
+
+
 @nox.session(python=PYTHON, default=False)
 def phase3(session: nox.Session) -> None:
     """Phase 3 (C library): C tests plain and sanitized, quick binding tests, then the benchmark.

@@ -11,7 +11,7 @@ n <= 500, or 1000 with --large) Phase 1's pure-Python product and its naive trip
 medians after a warm-up. Also: microseconds per call of a 2x2 add through each binding and NumPy.
 The parent watches the machine over the whole run and prints a warning under the tables when it was
 busy or the repeats were unsteady (shared/load_monitor.py): the children's CPU time counts as its own.
-It names the micro-kernel the C product ran (`avx512`, `avx2`, `generic`; NN_MATRIX_KERNEL forces
+It names the micro-kernel the C product ran (`avx512`, `avx2`, `neon`, `generic`; NN_MATRIX_KERNEL forces
 one) and the kernels NumPy's OpenBLAS picked, and warns when OPENBLAS_CORETYPE holds them down.
 """
 

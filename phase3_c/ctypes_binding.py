@@ -179,13 +179,13 @@ def transpose(a) -> np.ndarray:
 
 
 def kernel_name() -> str:
-    """The micro-kernel the packed product uses: 'avx512', 'avx2' or 'generic'."""
+    """The micro-kernel the packed product uses: 'avx512', 'avx2', 'neon' or 'generic'."""
     return _lib().nn_kernel_name().decode()
 
 
 def set_kernel(name: str) -> None:
-    """Force 'avx512', 'avx2' or 'generic' (or 'auto'); ValueError if unknown or not supported
-    here."""
+    """Force 'avx512', 'avx2', 'neon' or 'generic' (or 'auto'); ValueError if unknown or not
+    supported here."""
     status = _lib().nn_set_kernel(name.encode())
     if status:
         supported = _lib().nn_kernels_supported().decode()

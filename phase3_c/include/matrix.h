@@ -86,13 +86,13 @@ nn_status nn_sum_f32(const nn_matrix_f32 *x, int axis, nn_matrix_f32 *out);
 nn_status nn_sgd_update_f32(nn_matrix_f32 *value, nn_matrix_f32 *velocity, const nn_matrix_f32 *grad, float lr,
                             float momentum, float weight_decay, int nesterov);
 
-/* The micro-kernel nn_matmul uses: "avx512" (AVX-512F), "avx2" (AVX2 + FMA) or "generic"
- * (portable C); by default the widest the CPU runs at full width (AVX2 on AMD Zen 4, which
- * splits 512-bit instructions in two), chosen at run time.
- * nn_set_kernel("auto" | "avx512" | "avx2" | "generic") overrides the choice (NN_ERR_ARG for an
- * unknown name or one the CPU cannot run); the environment variable NN_MATRIX_KERNEL does the
- * same at first use. nn_kernels_supported() lists the names this CPU runs, the one "auto"
- * picks first ("avx512, avx2, generic"). */
+/* The micro-kernel nn_matmul uses: "avx512" (AVX-512F), "avx2" (AVX2 + FMA), "neon" (aarch64)
+ * or "generic" (portable C); by default the widest the CPU runs at full width (AVX2 on AMD Zen 4,
+ * which splits 512-bit instructions in two), chosen at run time.
+ * nn_set_kernel("auto" | "avx512" | "avx2" | "neon" | "generic") overrides the choice
+ * (NN_ERR_ARG for an unknown name or one the CPU cannot run); the environment variable
+ * NN_MATRIX_KERNEL does the same at first use. nn_kernels_supported() lists the names this CPU
+ * runs, the one "auto" picks first ("avx512, avx2, generic"; "neon, generic" on aarch64). */
 const char *nn_kernel_name(void);
 nn_status nn_set_kernel(const char *name);
 const char *nn_kernels_supported(void);

@@ -433,8 +433,8 @@ static PyMethodDef methods[] = {
     {"sgd_update", sgd_update, METH_VARARGS,
      "sgd_update(value, velocity, grad, lr, momentum, weight_decay, nesterov): one SGD step with "
      "momentum, in place on value and velocity (writable C-contiguous float32), in one pass."},
-    {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx512', 'avx2' or 'generic'."},
-    {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx512', 'avx2', 'generic' or 'auto'."},
+    {"kernel_name", kernel_name, METH_NOARGS, "The micro-kernel in use: 'avx512', 'avx2', 'neon' or 'generic'."},
+    {"set_kernel", set_kernel, METH_VARARGS, "Force 'avx512', 'avx2', 'neon', 'generic' or 'auto'."},
     {"threads", threads, METH_NOARGS, "Threads the packed product runs on (the caller included)."},
     {"set_threads", set_threads, METH_VARARGS, "Set the packed product's threads (0: the default)."},
     {NULL, NULL, 0, NULL},

@@ -8,7 +8,11 @@
  * the library itself is built for baseline x86-64 and never dies with an illegal instruction:
  * __builtin_cpu_supports picks them only on a CPU with AVX2 and FMA. The accumulators are
  * separate named variables: written as an array (`__m256 c[6][2]`), gcc 12 kept them on the stack
- * in an OpenMP build and lost more than half the speed. */
+ * in an OpenMP build and lost more than half the speed.
+ *
+ * On 64-bit ARM (aarch64: Apple Silicon, Graviton, a Raspberry Pi 4 or 5), the NEON micro-kernels
+ * take the AVX2 tiles, 6 x 8 and 6 x 16, in 24 of the 32 128-bit registers. Advanced SIMD is part
+ * of every aarch64 CPU, so there is nothing to ask at run time. */
 #include "matrix.h"
 
 #include <stdatomic.h>
@@ -21,6 +25,10 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NN_HAVE_AVX2_KERNELS 1
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define NN_HAVE_NEON_KERNELS 1
+#include <arm_neon.h>
 #endif
 
 /* ---- double: 6 x 8 micro-tile ------------------------------------------------------------ */
@@ -93,6 +101,81 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_f32(size_t kc, const
     }
     STORE_F32(0) STORE_F32(1) STORE_F32(2) STORE_F32(3) STORE_F32(4) STORE_F32(5)
 }
+#endif
+
+/* ---- NEON: the same 6 x 8 (double) and 6 x 16 (float) tiles, four vectors a row ----------- */
+/* A 128-bit register holds 2 doubles or 4 floats, so a row of the tile is four accumulators: 24
+ * of the 32 registers, plus four for the row of B. NEON has no broadcast load, and needs none:
+ * its FMA takes one operand from a lane of another register (FMLA by element, vfmaq_laneq), so
+ * the six values of A are loaded as whole vectors (3 of doubles; 4 + 2 floats) and each FMA picks
+ * its lane: 24 FMAs for 7 loads per step, all 31 or 30 registers named below. */
+#ifdef NN_HAVE_NEON_KERNELS
+#define ROW_NEON(i, FMA, av, lane)                                                             \
+    {                                                                                          \
+        c##i##0 = FMA(c##i##0, b0, av, lane);                                                  \
+        c##i##1 = FMA(c##i##1, b1, av, lane);                                                  \
+        c##i##2 = FMA(c##i##2, b2, av, lane);                                                  \
+        c##i##3 = FMA(c##i##3, b3, av, lane);                                                  \
+    }
+#define STORE_NEON(i, W, LOAD, STORE, ADD)                                                     \
+    {                                                                                          \
+        ET *ci = c + (i) * ldc;                                                                \
+        if (accumulate) {                                                                      \
+            c##i##0 = ADD(c##i##0, LOAD(ci));                                                  \
+            c##i##1 = ADD(c##i##1, LOAD(ci + W));                                              \
+            c##i##2 = ADD(c##i##2, LOAD(ci + 2 * W));                                          \
+            c##i##3 = ADD(c##i##3, LOAD(ci + 3 * W));                                          \
+        }                                                                                      \
+        STORE(ci, c##i##0);                                                                    \
+        STORE(ci + W, c##i##1);                                                                \
+        STORE(ci + 2 * W, c##i##2);                                                            \
+        STORE(ci + 3 * W, c##i##3);                                                            \
+    }
+#define STORES_NEON(W, LOAD, STORE, ADD)                                                       \
+    STORE_NEON(0, W, LOAD, STORE, ADD) STORE_NEON(1, W, LOAD, STORE, ADD)                      \
+    STORE_NEON(2, W, LOAD, STORE, ADD) STORE_NEON(3, W, LOAD, STORE, ADD)                      \
+    STORE_NEON(4, W, LOAD, STORE, ADD) STORE_NEON(5, W, LOAD, STORE, ADD)
+#define ZERO_NEON(Z)                                                                           \
+    ZT c00 = Z, c01 = Z, c02 = Z, c03 = Z, c10 = Z, c11 = Z, c12 = Z, c13 = Z, c20 = Z, c21 = Z, \
+       c22 = Z, c23 = Z, c30 = Z, c31 = Z, c32 = Z, c33 = Z, c40 = Z, c41 = Z, c42 = Z, c43 = Z, \
+       c50 = Z, c51 = Z, c52 = Z, c53 = Z
+
+#define ZT float64x2_t
+#define ET double
+static void kernel_neon_f64(size_t kc, const double *a, const double *b, double *c, size_t ldc,
+                            int accumulate) {
+    ZERO_NEON(vdupq_n_f64(0));
+    for (size_t p = 0; p < kc; ++p, a += 6, b += 8) {
+        float64x2_t b0 = vld1q_f64(b), b1 = vld1q_f64(b + 2), b2 = vld1q_f64(b + 4),
+                    b3 = vld1q_f64(b + 6);
+        float64x2_t a01 = vld1q_f64(a), a23 = vld1q_f64(a + 2), a45 = vld1q_f64(a + 4);
+        ROW_NEON(0, vfmaq_laneq_f64, a01, 0) ROW_NEON(1, vfmaq_laneq_f64, a01, 1)
+        ROW_NEON(2, vfmaq_laneq_f64, a23, 0) ROW_NEON(3, vfmaq_laneq_f64, a23, 1)
+        ROW_NEON(4, vfmaq_laneq_f64, a45, 0) ROW_NEON(5, vfmaq_laneq_f64, a45, 1)
+    }
+    STORES_NEON(2, vld1q_f64, vst1q_f64, vaddq_f64)
+}
+#undef ZT
+#undef ET
+
+#define ZT float32x4_t
+#define ET float
+static void kernel_neon_f32(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                            int accumulate) {
+    ZERO_NEON(vdupq_n_f32(0));
+    for (size_t p = 0; p < kc; ++p, a += 6, b += 16) {
+        float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8),
+                    b3 = vld1q_f32(b + 12);
+        float32x4_t a03 = vld1q_f32(a);
+        float32x2_t a45 = vld1_f32(a + 4); /* 6 values a step: no read past the sliver */
+        ROW_NEON(0, vfmaq_laneq_f32, a03, 0) ROW_NEON(1, vfmaq_laneq_f32, a03, 1)
+        ROW_NEON(2, vfmaq_laneq_f32, a03, 2) ROW_NEON(3, vfmaq_laneq_f32, a03, 3)
+        ROW_NEON(4, vfmaq_lane_f32, a45, 0) ROW_NEON(5, vfmaq_lane_f32, a45, 1)
+    }
+    STORES_NEON(4, vld1q_f32, vst1q_f32, vaddq_f32)
+}
+#undef ZT
+#undef ET
 #endif
 
 /* ---- AVX-512: 14 x 16 (double) and 14 x 32 (float) micro-tiles ---------------------------- */
@@ -215,6 +298,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512_f32(size_t kc, cons
 
 /* ---- the same loop nest for the AVX-512 tiles: 14 rows, twice the vector width. KC x NR of B is
  * 32 KiB (of 32-48 KiB L1), MC x KC of A 336 KiB / 168 KiB (of 1 MiB L2) -------------------- */
+#ifdef NN_HAVE_AVX2_KERNELS /* only x86-64 has them: elsewhere these would be unused */
 #define T double
 #define SUF f64z
 #define MR 14
@@ -248,10 +332,11 @@ __attribute__((target("avx512f"))) static void kernel_avx512_f32(size_t kc, cons
 #undef NC
 #undef MIN_NC
 #undef KERNEL_GENERIC
+#endif
 
 /* ---- choosing the kernel ----------------------------------------------------------------- */
-enum { CHOICE_UNSET, CHOICE_AVX512, CHOICE_AVX2, CHOICE_GENERIC };
-static const char *const NAMES[] = {"", "avx512", "avx2", "generic"};
+enum { CHOICE_UNSET, CHOICE_AVX512, CHOICE_AVX2, CHOICE_NEON, CHOICE_GENERIC, CHOICES };
+static const char *const NAMES[] = {"", "avx512", "avx2", "neon", "generic"};
 static int choice = CHOICE_UNSET; /* a benign race: every thread computes the same value */
 
 static int cpu_can(int c) {
@@ -259,6 +344,9 @@ static int cpu_can(int c) {
 #ifdef NN_HAVE_AVX2_KERNELS
     if (c == CHOICE_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (c == CHOICE_AVX512) return __builtin_cpu_supports("avx512f");
+#endif
+#ifdef NN_HAVE_NEON_KERNELS
+    if (c == CHOICE_NEON) return 1; /* Advanced SIMD: part of every aarch64 CPU */
 #endif
     return 0;
 }
@@ -275,19 +363,20 @@ static int splits_512_bit_work(void) {
 #endif
 }
 
-/* The kernels this CPU runs, the one "auto" picks first. */
+/* The kernels in the order "auto" prefers them (a CPU runs at most one of x86's and ARM's). */
+#define RANKS (CHOICES - 1)
 static int preference(int rank) {
-    static const int wide_first[] = {CHOICE_AVX512, CHOICE_AVX2, CHOICE_GENERIC};
-    static const int avx2_first[] = {CHOICE_AVX2, CHOICE_AVX512, CHOICE_GENERIC};
+    static const int wide_first[RANKS] = {CHOICE_AVX512, CHOICE_AVX2, CHOICE_NEON, CHOICE_GENERIC};
+    static const int avx2_first[RANKS] = {CHOICE_AVX2, CHOICE_AVX512, CHOICE_NEON, CHOICE_GENERIC};
     return (splits_512_bit_work() ? avx2_first : wide_first)[rank];
 }
 
 static int choose(const char *name) {
     if (name == NULL || strcmp(name, "auto") == 0) {
-        for (int r = 0; r < 3; ++r)
+        for (int r = 0; r < RANKS; ++r)
             if (cpu_can(preference(r))) return preference(r);
     }
-    for (int c = CHOICE_AVX512; c <= CHOICE_GENERIC; ++c)
+    for (int c = CHOICE_AVX512; c < CHOICES; ++c)
         if (strcmp(name, NAMES[c]) == 0) return cpu_can(c) ? c : CHOICE_UNSET;
     return CHOICE_UNSET;
 }
@@ -314,7 +403,7 @@ const char *nn_kernels_supported(void) {
     static char list[32]; /* written once per process, the same text every time */
     if (list[0] == '\0') {
         char built[32] = "";
-        for (int r = 0; r < 3; ++r) {
+        for (int r = 0; r < RANKS; ++r) {
             int c = preference(r);
             if (!cpu_can(c)) continue;
             if (built[0]) strcat(built, ", ");
@@ -361,6 +450,9 @@ nn_status nn_matmul_t(const nn_matrix *a, int trans_a, const nn_matrix *b, int t
                          ob.col_step, out->data, out->stride, kernel_avx512_f64);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f64;
 #endif
+#ifdef NN_HAVE_NEON_KERNELS
+    if (current() == CHOICE_NEON) kernel = kernel_neon_f64;
+#endif
     return gemm_f64(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
                     ob.col_step, out->data, out->stride, kernel);
 }
@@ -376,6 +468,9 @@ nn_status nn_matmul_f32_t(const nn_matrix_f32 *a, int trans_a, const nn_matrix_f
         return gemm_f32z(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
                          ob.col_step, out->data, out->stride, kernel_avx512_f32);
     if (current() == CHOICE_AVX2) kernel = kernel_avx2_f32;
+#endif
+#ifdef NN_HAVE_NEON_KERNELS
+    if (current() == CHOICE_NEON) kernel = kernel_neon_f32;
 #endif
     return gemm_f32(oa.rows, ob.cols, oa.cols, a->data, oa.row_step, oa.col_step, b->data, ob.row_step,
                     ob.col_step, out->data, out->stride, kernel);

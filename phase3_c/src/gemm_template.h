@@ -1,7 +1,7 @@
 /* The packed matrix product for one element type, included by gemm.c once per type with
  *   T (double or float), SUF (f64 or f32), MR x NR (the micro-tile), MC, KC, NC (the blocking),
  *   MIN_NC (the narrowest column chunk a task gets) and KERNEL_GENERIC (the portable
- *   micro-kernel); the micro-kernel that runs (AVX2 or portable) is passed in at run time.
+ *   micro-kernel); the micro-kernel that runs (AVX2, NEON or portable) is passed in at run time.
  *
  * The loop nest is the one BLIS and OpenBLAS use (Goto and van de Geijn, "Anatomy of
  * High-Performance Matrix Multiplication", ACM TOMS 2008), with the packing done first and the
@@ -45,18 +45,32 @@ static void CAT(pack_b, SUF)(size_t kc, size_t nc, size_t j0, const T *b, size_t
     }
 }
 
-/* The portable micro-kernel: C[0:MR, 0:NR] (+)= Ap (kc x MR) ^T  Bp (kc x NR). */
+/* The portable micro-kernel: C[0:MR, 0:NR] (+)= Ap (kc x MR) ^T  Bp (kc x NR), in strips of
+ * GENERIC_NR columns, as many as one 128-bit register holds (2 doubles, 4 floats: SSE2 and NEON
+ * both have such registers). The whole tile at once (48 or 96 values) is more than a CPU's
+ * registers hold unless the compiler vectorises it just so, and then it lives on the stack: clang
+ * for aarch64 made it 48 scalar FMAs and 51 stack loads or stores per step. A strip of 6 rows is
+ * 6 vector accumulators, one vector of B and a value of A: gcc 12 and clang 14 keep its k loop in
+ * registers for aarch64, gcc for x86-64 too. It costs reading A's sliver once per strip, from L1. */
+#define GENERIC_NR ((int)(16 / sizeof(T)))
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((unused)) /* the AVX-512 instantiations pass their own kernel */
 #endif
 static void KERNEL_GENERIC(size_t kc, const T *ap, const T *bp, T *c, size_t ldc, int accumulate) {
-    T acc[MR][NR] = {{0}};
-    for (size_t p = 0; p < kc; ++p, ap += MR, bp += NR)
+    for (int j0 = 0; j0 < NR; j0 += GENERIC_NR) {
+        T acc[MR][GENERIC_NR] = {{0}};
+        const T *a = ap, *b = bp + j0;
+        for (size_t p = 0; p < kc; ++p, a += MR, b += NR)
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < GENERIC_NR; ++j) acc[i][j] += a[i] * b[j];
         for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + acc[i][j];
+            for (int j = 0; j < GENERIC_NR; ++j) {
+                T *cij = c + i * ldc + j0 + j;
+                *cij = (accumulate ? *cij : 0) + acc[i][j];
+            }
+    }
 }
+#undef GENERIC_NR
 
 typedef void (*CAT(kernel_fn, SUF))(size_t, const T *, const T *, T *, size_t, int);
 

@@ -1,5 +1,5 @@
 """Every binding of the C library against NumPy (float64) and Phase 1, on odd shapes, views and
-bad input. One suite, parametrized over `phase3_c.BINDINGS`, and over both micro-kernels."""
+bad input. One suite, parametrized over `phase3_c.BINDINGS`, and over every micro-kernel."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ IDS = list(phase3_c.BINDINGS)
 # edges of every blocking: MC of 72 / 144 / 168 rows, KC of 256, micro-tiles of 6 and 14 rows,
 # 8 / 16 / 32 columns
 BLOCKING_SHAPES = [(73, 257, 9), (150, 300, 37), (5, 513, 131), (169, 300, 65), (15, 257, 33)]
-KERNELS = ["avx512", "avx2", "generic"]
+KERNELS = ["avx512", "avx2", "neon", "generic"]
 
 
 @pytest.fixture(params=BINDINGS, ids=IDS)
@@ -24,7 +24,8 @@ def binding(request):
 
 @pytest.fixture(params=KERNELS)
 def kernel(request, binding):
-    """Run the test with each micro-kernel (AVX-512 and AVX2 only where the CPU has them)."""
+    """Run the test with each micro-kernel this CPU has (AVX-512 and AVX2 on x86-64, NEON on
+    aarch64, the generic one everywhere)."""
     try:
         binding.set_kernel(request.param)
     except ValueError:
