@@ -7,7 +7,9 @@ and 7 that the dense layer and Phase 5 use. This is the "kernel check" step that
 
 With no options it checks every version on the default shapes. `--versions` and `--shape` make
 a quick check (the simulator runs one Python thread per CUDA thread): the fused epilogues are
-checked only for the versions 6 and 7 among those named. `--once` (what `nox -s mnist_gpu` runs)
+checked only for the versions 6 and 7 among those named. Versions this GPU cannot run (the
+tensor-core rungs below compute capability 8.0) are left out, with one line that says so; named
+with `--versions`, they are an error. `--once` (what `nox -s mnist_gpu` runs)
 skips a full check that has already passed on this GPU for the same kernel sources and numba:
 a stamp in the kernel cache folder records it, keyed on their digest (kernel_cache.py)."""
 
@@ -58,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.shape:
         shapes = (tuple(args.shape),)
     versions = [v for v in matmul.VERSIONS if v in args.versions]  # in ladder order, once each
+    versions, left_out = matmul.runnable(versions)
+    if left_out and args.versions != list(matmul.VERSIONS):
+        print(f"error: {gpu_name()}: {left_out}", file=sys.stderr)
+        return 2
+    if left_out:
+        print(f"{gpu_name()}: {left_out}")
     fused = [v for v in versions if v in matmul.FUSED]
     try:
         errors = matmul.validate(versions, shapes=shapes)
@@ -101,13 +109,11 @@ def _stamp_path() -> Path:
     import hashlib
 
     import numba_cuda
-    from numba import cuda
 
     from phase4_cuda.kernel_cache import cache_folder, source_digest
 
-    device = cuda.get_current_device()
     key = "\0".join(
-        (source_digest(Path(__file__)), gpu_name(), str(device.compute_capability),
+        (source_digest(Path(__file__)), gpu_name(), str(matmul.compute_capability()),
          getattr(numba_cuda, "__version__", "?"))
     )  # fmt: skip
     return cache_folder() / "checked" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"

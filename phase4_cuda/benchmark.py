@@ -250,18 +250,19 @@ def warm_up(seconds: float = 1.5) -> None:
 
 
 def ladder(
-    results: BenchResults, sizes, peers: dict, timings: dict[str, Timing], tritons=None
-) -> None:
-    """Validate, then time, every version at each size, and each precision's cuBLAS peer (`peers`:
-    precision -> peer or None); each Timing also goes into `timings`, by name, for the spread
-    check."""
+    results: BenchResults, sizes, peers: dict, timings: dict[str, Timing], tritons=None,
+    versions=mm.VERSIONS,
+) -> None:  # fmt: skip
+    """Validate, then time, every one of `versions` at each size, and each precision's cuBLAS
+    peer (`peers`: precision -> peer or None); each Timing also goes into `timings`, by name, for
+    the spread check."""
     warm_up()
     for n in sizes:
-        mm.validate(shapes=[(n, n, n)])
+        mm.validate(versions, shapes=[(n, n, n)])
         da, db, dc = device_inputs(n, n, n)
         flops = matmul_flops(n, n, n)
         row = {"kind": "ladder", "n": n}
-        for version in mm.VERSIONS:
+        for version in versions:
             t = time_gpu(mm.plan(version, da, db, dc), cuda.synchronize)
             timings[f"n={n} {version}"] = t
             row[f"{version}_tflops"] = flop_rate(flops, t.median, "T")
@@ -397,18 +398,24 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, Timing] = {}
     # The host launches every kernel: others on the CPU matter.
     load = LoadMonitor().start()
-    mm.validate()
-    peers = {p: CUBLAS_PEERS[p]() for p in mm.PRECISIONS}
+    versions, left_out = mm.runnable(mm.VERSIONS)  # the tensor-core rungs need 8.0
+    if left_out:
+        print(f"{results.machine['gpu']}: {left_out}", file=sys.stderr)
+        results.notes.append(left_out)
+    mm.validate(versions)
+    peers = {
+        p: CUBLAS_PEERS[p]() if p in mm.supported_precisions() else None for p in mm.PRECISIONS
+    }
     if peers["fp32"] is None:
         results.notes.append("neither CuPy nor PyTorch is installed: no cuBLAS column")
     else:
         results.machine["peer"] = peers["fp32"][0]
-    if peers["tf32"] is None:
+    if peers["tf32"] is None and not left_out:
         results.notes.append("PyTorch is not installed: no cuBLAS TF32 and BF16 columns")
-    tritons = triton_peers()
+    tritons = {p: t for p, t in triton_peers().items() if p in mm.supported_precisions()}
     if not tritons:
         results.notes.append("Triton is not installed: no Triton rows")
-    ladder(results, args.sizes, peers, timings, tritons)
+    ladder(results, args.sizes, peers, timings, tritons, versions)
     if args.autotune:
         autotune(results, args.sizes, timings)
     launch_overhead(results, timings)

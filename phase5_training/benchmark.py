@@ -293,6 +293,20 @@ def under_load(data: dict, config: TrainConfig, repeats: int) -> tuple[BenchResu
     return results, table
 
 
+def _gpu_precisions() -> list[str]:
+    """Every precision this GPU computes in, saying which it leaves out (TF32 and BF16 need
+    compute capability 8.0); all of them where no GPU answers (the trainer then says why)."""
+    from phase4_cuda.matmul import supported_precisions, unsupported
+
+    try:
+        kept = supported_precisions()
+    except Exception:  # no GPU, no driver: the first run reports that in its own words
+        return list(PRECISIONS)
+    if why := unsupported(*PRECISIONS):
+        print(f"left out: {why}", file=sys.stderr)
+    return [p for p in PRECISIONS if p in kept]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -340,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         help="GPU: also PyTorch with the model through torch.compile inside the captured step",
     )
     args = p.parse_args(argv)  # fmt: skip
-    precisions = args.precisions or (list(PRECISIONS) if args.device == "gpu" else ["fp32"])
+    precisions = args.precisions or (_gpu_precisions() if args.device == "gpu" else ["fp32"])
     if args.device == "cpu" and precisions != ["fp32"]:
         p.error("the CPU trainer computes in fp32: --precisions tf32 and bf16 need --device gpu")
     kinds = args.steps or (list(STEPS) if args.device == "gpu" else ["graph"])

@@ -136,7 +136,7 @@ def _gpu_against_c() -> dict:
     from numba import cuda
 
     import phase3_c
-    from phase4_cuda.matmul import DEFAULT_VERSION, PRECISIONS, plan, relative_error
+    from phase4_cuda.matmul import DEFAULT_VERSION, PRECISIONS, plan, relative_error, unsupported
 
     n = 1000
     rng = np.random.default_rng(0)
@@ -147,7 +147,7 @@ def _gpu_against_c() -> dict:
     speedups = {}
     # the fastest float32 version, and the tensor cores in TF32 where the GPU has them
     versions = {"FP32": (DEFAULT_VERSION, PRECISIONS["fp32"][1])}
-    if cuda.get_current_device().compute_capability >= (8, 0):
+    if unsupported("tf32") is None:
         versions["TF32 tensor cores"] = PRECISIONS["tf32"]
     for label, (version, tolerance) in versions.items():
         launch = plan(version, da, db, dc)  # planned once, as Phase 5 and the roadmap do

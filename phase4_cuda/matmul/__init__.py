@@ -54,16 +54,22 @@ from phase4_cuda.matmul.ladder import (
     gemm_kernel,
     plan,
     precision_of,
+    runnable,
     tensor_kernel,
 )
 from phase4_cuda.matmul.launch import Launch
 from phase4_cuda.matmul.options import KernelOptions, Options
 from phase4_cuda.matmul.precisions import (
+    CC_OVERRIDE,
     DEFAULT_VERSION,
+    NEEDS_CC,
     PRECISIONS,
     TOLERANCE,
     check_precision,
+    compute_capability,
     require_precision,
+    supported_precisions,
+    unsupported,
 )
 from phase4_cuda.matmul.tiles import (
     SHARED_LIMIT,
@@ -82,10 +88,12 @@ from phase4_cuda.matmul.validation import CHECK_SHAPES, reference, relative_erro
 
 __all__ = [
     "ACTIVATIONS",
+    "CC_OVERRIDE",
     "CHECK_SHAPES",
     "DEFAULT_VERSION",
     "EPILOGUES",
     "FUSED",
+    "NEEDS_CC",
     "PRECISIONS",
     "RUNGS",
     "SHARED_LIMIT",
@@ -107,6 +115,7 @@ __all__ = [
     "check_activation",
     "check_precision",
     "compiled_kernels",
+    "compute_capability",
     "gemm_kernel",
     "matmul",
     "matmul_blocked1d",
@@ -119,8 +128,11 @@ __all__ = [
     "reference",
     "relative_error",
     "require_precision",
+    "runnable",
+    "supported_precisions",
     "tensor_kernel",
     "tensor_tiles_for",
     "tiles_for",
+    "unsupported",
     "validate",
 ]

@@ -22,6 +22,7 @@ from phase4_cuda.matmul import (
 from phase4_cuda.matmul.compiled import compiled_variants
 from phase4_cuda.matmul.launch import Launch, PlainRung
 from phase4_cuda.matmul.options import KernelOptions, Options
+from phase4_cuda.matmul.precisions import unsupported
 from phase4_cuda.matmul.tiles import TensorTiles, Tiles
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "gemm_kernel",
     "plan",
     "precision_of",
+    "runnable",
     "tensor_kernel",
 ]
 
@@ -67,6 +69,17 @@ def _rung(version: str):
 def precision_of(version: str) -> str:
     """The precision a version computes in: 'fp32' for rungs 1-7, its own for the tensor rungs."""
     return _rung(version).precision
+
+
+def runnable(versions) -> tuple[list[str], str | None]:
+    """The versions among `versions` that this GPU runs, and one line naming those it does not
+    and why (their precision's compute capability, precisions.NEEDS_CC), or None."""
+    kept = [v for v in versions if unsupported(precision_of(v)) is None]
+    left_out = [v for v in versions if v not in kept]
+    if not left_out:
+        return kept, None
+    why = unsupported(*dict.fromkeys(precision_of(v) for v in left_out))
+    return kept, f"left out: {', '.join(left_out)} ({why})"
 
 
 def plan(version: str, a, b, c, *, tiles=None, stream=0, **options) -> Launch:

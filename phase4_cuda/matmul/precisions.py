@@ -1,15 +1,29 @@
 """The precisions a product can be computed in, the one list of them in Phase 4 (the kernel check
-and the benchmark read it): each with the fastest verified rung for it and the largest relative
-error it may have. Which rung computes in which precision is said by each rung (ladder.py).
+and the benchmark read it): each with the fastest verified rung for it, the largest relative
+error it may have and the compute capability it needs; and which of them this GPU runs. Which rung
+computes in which precision is said by each rung (ladder.py).
 """
 
 from __future__ import annotations
+
+import os
 
 from numba import cuda
 
 from phase4_cuda.device import simulated
 
-__all__ = ["DEFAULT_VERSION", "PRECISIONS", "TOLERANCE", "check_precision", "require_precision"]
+__all__ = [
+    "CC_OVERRIDE",
+    "DEFAULT_VERSION",
+    "NEEDS_CC",
+    "PRECISIONS",
+    "TOLERANCE",
+    "check_precision",
+    "compute_capability",
+    "require_precision",
+    "supported_precisions",
+    "unsupported",
+]
 
 #: The version `matmul()` runs: the fastest float32 rung at every size measured (README.md).
 DEFAULT_VERSION = "wide"
@@ -29,6 +43,52 @@ PRECISIONS = {
 #: the largest relative error (norm-wise, ||C - ref|| / ||ref||) a float32 product may have
 TOLERANCE = PRECISIONS["fp32"][1]
 
+#: The compute capability each precision needs: float32 runs on any GPU numba-cuda supports; TF32
+#: and BF16 on the tensor cores through mma.sync with those types, fed by cp.async copies, all
+#: three from 8.0 (Ampere) on. A Turing GPU (7.5: Colab's T4, the RTX 20 series, the GTX 16
+#: series) has tensor cores for FP16 only. The one table of it: the kernel check, the benchmarks,
+#: the tests and the trainers ask `unsupported` which to leave out.
+NEEDS_CC = {"fp32": (0, 0), "tf32": (8, 0), "bf16": (8, 0)}
+#: an environment variable that makes the GPU (or the simulator) read as another compute
+#: capability, "7.5" say, to rehearse an older GPU; only one lower than the GPU's own is honest
+CC_OVERRIDE = "NNF_COMPUTE_CAPABILITY"
+
+
+def compute_capability() -> tuple[int, int] | None:
+    """This GPU's compute capability (NNF_COMPUTE_CAPABILITY's where set), or None in the
+    simulator without that variable: its stand-ins compute in every precision."""
+    text = os.environ.get(CC_OVERRIDE, "").strip()
+    if text:
+        major, dot, minor = text.partition(".")
+        if not (major.isdigit() and minor.isdigit() and dot):
+            raise ValueError(f"{CC_OVERRIDE}={text!r}: expected MAJOR.MINOR, e.g. 7.5")
+        return int(major), int(minor)
+    if simulated():
+        return None
+    return tuple(cuda.get_current_device().compute_capability)
+
+
+def unsupported(*precisions: str) -> str | None:
+    """None where this GPU computes in every one of `precisions`, else the one line that says
+    which it does not and why."""
+    for precision in precisions:
+        check_precision(precision)
+    cc = compute_capability()
+    missing = [p for p in precisions if cc is not None and cc < NEEDS_CC[p]]
+    if not missing:
+        return None
+    needs = max(NEEDS_CC[p] for p in missing)
+    return (
+        f"{' and '.join(missing)} need{'s' if len(missing) == 1 else ''} the tensor cores' "
+        f"mma.sync and cp.async of compute capability {needs[0]}.{needs[1]} or newer; this GPU "
+        f"is {cc[0]}.{cc[1]}"
+    )
+
+
+def supported_precisions() -> list[str]:
+    """The precisions this GPU computes in, in the order of PRECISIONS."""
+    return [p for p in PRECISIONS if unsupported(p) is None]
+
 
 def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
@@ -39,14 +99,8 @@ def check_precision(precision: str) -> None:
 
 
 def require_precision(precision: str) -> None:
-    """ValueError, one line, unless `precision` is known and this GPU can compute in it (the
-    tensor-core precisions need mma.sync: compute capability 8.0 or newer; the simulator has
-    the stand-ins)."""
-    check_precision(precision)
-    if precision != "fp32" and not simulated():
-        major, minor = cuda.get_current_device().compute_capability
-        if (major, minor) < (8, 0):
-            raise ValueError(
-                f"{precision} needs the mma.sync tensor cores of compute capability 8.0 or newer; "
-                f"this GPU is {major}.{minor}: use precision='fp32'"
-            )
+    """ValueError, one line, unless `precision` is known and this GPU can compute in it
+    (NEEDS_CC; the simulator has the stand-ins)."""
+    why = unsupported(precision)
+    if why is not None:
+        raise ValueError(f"{why}: use precision='fp32'")

@@ -13,7 +13,7 @@ from numba import cuda
 
 from phase4_cuda.device import require_gpu
 from phase4_cuda.matmul.epilogues import activate_reference
-from phase4_cuda.matmul.ladder import VERSIONS, plan, precision_of
+from phase4_cuda.matmul.ladder import VERSIONS, plan, precision_of, runnable
 from phase4_cuda.matmul.options import Options
 from phase4_cuda.matmul.precisions import PRECISIONS
 from shared.testing import relative_error
@@ -40,7 +40,7 @@ def validate(
     versions=None, shapes=CHECK_SHAPES, *, seed: int = 0, tol: float | None = None, tiles=None,
     **options,
 ) -> dict[tuple[str, tuple[int, int, int]], float]:  # fmt: skip
-    """Check versions (default: all) against `reference` on fresh random inputs of each (M, K, N),
+    """Check versions (default: all that this GPU runs, ladder.runnable) against `reference` on fresh random inputs of each (M, K, N),
     with every output poisoned (NaN) before its launch. `options` are plan's (options.py), with
     True for bias, mask and col_sums asking for a random bias, a mask with exact zeros, and the
     column sums checked too; `tiles` go to `plan` as they are. Returns {(version, (M, K, N)):
@@ -66,7 +66,7 @@ def validate(
             "bias": None if bias_v is None else cuda.to_device(bias_v),
             "mask": None if mask_v is None else cuda.to_device(mask_v),
         }
-        for version in versions or VERSIONS:
+        for version in versions or runnable(VERSIONS)[0]:
             dc = cuda.to_device(np.full((m, n), np.nan, dtype=np.float32))
             sums = cuda.to_device(np.full(n, np.nan, np.float32)) if asked.col_sums else None
             plan(version, da, db, dc, tiles=tiles, **{**options, **arrays, "col_sums": sums})()

@@ -7,10 +7,12 @@ import pytest
 from numba import cuda
 
 from phase4_cuda.device import SIMULATOR_SWITCH, simulated
+from phase4_cuda.testing import skip_unsupported_precisions
 
 
 def pytest_collection_modifyitems(config, items):
     # (tests marked `gpu` are skipped without a real GPU by the root conftest.py)
+    skip_unsupported_precisions(items)  # TF32 and BF16 below compute capability 8.0
     if not simulated() and not cuda.is_available():
         skip = pytest.mark.skip(
             reason=f"no CUDA GPU: set {SIMULATOR_SWITCH} to run these in the simulator"

@@ -49,9 +49,31 @@ def test_vector_add_refuses_bad_sizes(capsys):
 def test_kernel_check(capsys):
     assert check.main() == 0
     out = capsys.readouterr().out
-    assert f"matmul checks ({len(mm.VERSIONS)} versions), worst relative error" in out
-    assert "in fp32 (tolerance 1e-05), " in out and "in tf32 (tolerance 2e-03)" in out
+    versions, left_out = mm.runnable(mm.VERSIONS)
+    assert f"matmul checks ({len(versions)} versions), worst relative error" in out
+    assert "in fp32 (tolerance 1e-05)" in out
+    assert ("in tf32 (tolerance 2e-03)" in out) == (left_out is None)
     assert "fused epilogues" in out and "24 checks" in out
+
+
+def test_kernel_check_on_an_older_gpu(capsys, monkeypatch):
+    """A GPU of compute capability 7.5 (a T4): the tensor-core rungs left out in one line, the
+    rest checked; naming one of them is a usage error."""
+    monkeypatch.setenv(mm.CC_OVERRIDE, "7.5")
+    assert check.main(["--shape", "9", "7", "5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    left = [line for line in out if "left out" in line]
+    assert (
+        len(left) == 1
+        and "tensor_tf32, tensor_bf16, tensor_tf32_async, tensor_bf16_async" in left[0]
+    )
+    assert "compute capability 8.0 or newer; this GPU is 7.5" in left[0]
+    assert any("matmul checks (7 versions)" in line and "tf32" not in line for line in out)
+    assert check.main(["--versions", "wide", "tensor_bf16", "--shape", "9", "7", "5"]) == 2
+    assert "left out: tensor_bf16 (bf16 needs" in capsys.readouterr().err
+    monkeypatch.setenv(mm.CC_OVERRIDE, "seven")
+    with pytest.raises(ValueError, match=r"expected MAJOR\.MINOR"):
+        mm.compute_capability()
 
 
 def test_a_quick_kernel_check_of_chosen_versions(capsys):

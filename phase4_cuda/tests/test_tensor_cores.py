@@ -21,6 +21,10 @@ from phase4_cuda.tensor_cores import (
     tf32_bits,
 )
 
+#: every test here is of the tensor cores (even the host-side rounding: a GPU without them
+#: has no use for it), skipped below compute capability 8.0
+pytestmark = pytest.mark.precision("tf32", "bf16")
+
 
 def rounded(x: np.ndarray) -> np.ndarray:
     return np.vectorize(tf32_bits, otypes=[np.float64])(np.asarray(x, np.float32))

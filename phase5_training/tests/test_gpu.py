@@ -258,6 +258,7 @@ def test_tensor_core_steps_match_the_fp32_step(precision, rng):
     assert 0 < err < STEP_TOLERANCE[precision]  # not 0: the products did run in low precision
 
 
+@pytest.mark.precision("bf16")
 def test_tensor_core_steps_use_the_tensor_core_rungs():
     from phase5_training.gpu import GpuTrainer
 
