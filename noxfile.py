@@ -362,6 +362,18 @@ def phase4(session: nox.Session) -> None:
     _bench_phase4(session, *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def gpu_compile(session: nox.Session) -> None:
+    """Every matmul kernel compiled for compute capability 7.5, 8.0, 8.6, 8.9 and 9.0 without a
+    GPU: registers and spills per kernel, and no sm_80 instruction in what 7.5 runs.
+
+    Installs NVIDIA's CUDA 12 compiler wheels (the cuda12 extra). Arguments after -- go to
+    `python -m phase4_cuda.architectures` (CI runs `-- --cc 7.5`)."""
+    _install(session, "cuda12")
+    session.run("python", "-P", "-m", "phase4_cuda.architectures", *session.posargs,
+                env={"NUMBA_ENABLE_CUDASIM": "0"})  # fmt: skip
+
+
 def _bench_phase4(session: nox.Session, *args: str) -> None:
     _module(session, "phase4_cuda.benchmark", "--json", str(RESULTS / "phase4_matmul.json"), *args)
 
