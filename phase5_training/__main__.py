@@ -140,6 +140,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="train on the first N training images only, for a quick look (default: all)",
     )
     p.add_argument(
+        "--test-limit",
+        type=int,
+        metavar="N",
+        help="evaluate on the first N test images only (default: all; in numba's CUDA simulator, "
+        "the --limit)",
+    )
+    p.add_argument(
         "--out",
         default="results/mnist",
         help="folder for the checkpoint, the model and metrics.json",
@@ -209,6 +216,18 @@ def pick_device(requested: str) -> str:
     return "cpu"
 
 
+def _test_limit(args: argparse.Namespace, device: str) -> int | None:
+    """The --test-limit, which in numba's CUDA simulator follows --limit unless given: a small run
+    there stays small to its end (the whole test set would take the simulator hours)."""
+    if args.test_limit is not None or args.limit is None or device != "gpu":
+        return args.test_limit
+    if not gpu_status().simulated:
+        return None
+    print(f"evaluating on the first {args.limit} test images, as --limit (--test-limit to change)",
+          flush=True)  # fmt: skip
+    return args.limit
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -250,9 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"--step {args.step} runs on a GPU; the CPU trainer has one kind of step"
             )
         device = pick_device(args.device)
+        test_limit = _test_limit(args, device)
         metrics = train(
             config, args.out, args.data_dir, device, args.resume, progress=not args.no_progress,
-            precision=args.precision, step=args.step,
+            precision=args.precision, step=args.step, test_limit=test_limit,
         )  # fmt: skip
     except (ValueError, DataNotFoundError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -268,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{config.dataset} on the {device}"
         + (f" in {args.precision}" if args.precision != "fp32" else "")
         + (f" ({args.step} step)" if args.step != "graph" else "")
-        + f": test accuracy {test['accuracy']:.2%} after "
+        + f": test accuracy {test['accuracy']:.2%}"
+        + (f" (first {metrics['test_images']} test images)" if test_limit else "")
+        + " after "
         f"{_plural(config.epochs, 'epoch')}, {seconds:.{1 if seconds >= 10 else 2}f} s of training; "
         f"artefacts in {args.out}"
     )

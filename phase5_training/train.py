@@ -126,21 +126,25 @@ def train(
     dataset: Dataset | None = None,
     precision: str = PRECISIONS[0],
     step: str = STEPS[0],
+    test_limit: int | None = None,
 ) -> dict:
     """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
     step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on
     the GPU, `graph` (eight kernels a step, replayed from CUDA graphs) or `persistent` (each
-    epoch one cooperative kernel; fp32, two hidden layers).
+    epoch one cooperative kernel; fp32, two hidden layers). `test_limit`: evaluate on the first
+    that many test images only (default: all of them).
 
     Raises TrainingDiverged on a NaN or infinite loss (after saying where the last good
     checkpoint is) and re-raises KeyboardInterrupt after saving a checkpoint of the finished epochs.
     """
     out = Path(out_dir)
     writable_folder(out)  # before any work: a bad --out must not cost an epoch
+    if test_limit is not None and test_limit < 1:
+        raise ValueError(f"--test-limit must be at least 1, got {test_limit}")
     params, state = _starting_point(config, resume)
     config.validate()
     ds = dataset or load_dataset(config.dataset, data_dir)
-    data = _prepare_data(ds, config)
+    data = _prepare_data(ds, config, test_limit)
     trainer = make_trainer(device, params, config, precision, step)
     trainer.load(data["x_train"], data["y_train"])
     inputs = _EpochInputs(config, len(data["y_train"]))
@@ -186,10 +190,12 @@ def _starting_point(config: TrainConfig, resume: str | Path | None) -> tuple[Par
     return params, state
 
 
-def _prepare_data(ds: Dataset, config: TrainConfig) -> dict:
+def _prepare_data(ds: Dataset, config: TrainConfig, test_limit: int | None = None) -> dict:
     """Phase 2's preparation of the data set (scaled, split, limited), checked against the
-    network's inputs."""
+    network's inputs; with `test_limit`, the first that many test images only."""
     data = prepare_data(ds, config)
+    if test_limit is not None:
+        data["x_test"], data["y_test"] = data["x_test"][:test_limit], data["y_test"][:test_limit]
     if data["x_train"].shape[1] != config.widths[0]:
         raise ValueError(
             f"the data has {data['x_train'].shape[1]} inputs, widths start at {config.widths[0]}"
@@ -319,6 +325,7 @@ def _metrics(
         "config": asdict(config),
         "history": state["history"],
         "test": test,  # the last epoch's evaluation: the final weights
+        "test_images": sum(map(sum, test["confusion"])),
         "train_seconds": train_seconds,
         # apart from it: compiling the kernels (or loading them from the kernel cache) and
         # capturing the step's CUDA graphs, both in the first epoch (GPU trainer; 0 on the CPU)

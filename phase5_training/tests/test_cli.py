@@ -1,6 +1,7 @@
 """The command line as a learner meets it: every option explained with its default, one-line
 errors, the CPU path without numba, and a summary that keeps compiling apart from training."""
 
+import json
 import os
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_every_option_says_what_it_does_and_its_default(capsys):
     parser_options = [
         "--dataset", "--data-dir", "--device", "--threads", "--widths", "--epochs", "--batch-size",
         "--lr", "--momentum", "--no-nesterov", "--weight-decay", "--schedule", "--val-fraction",
-        "--seed", "--limit", "--out", "--resume", "--evaluate", "--no-progress",
+        "--seed", "--limit", "--test-limit", "--out", "--resume", "--evaluate", "--no-progress",
     ]  # fmt: skip
     for option in parser_options:
         assert option in text
@@ -80,3 +81,42 @@ def test_without_numba_the_cpu_trains(tmp_path):
     assert "after 1 epoch," in summary and "s of training" in summary
     assert "compiling" not in done.stdout  # nothing is compiled on the CPU
     assert done.stderr == ""  # no warnings, no traceback
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="MNIST not found (set NNF_DATA_DIR)")
+def test_test_limit_evaluates_the_first_test_images_only(tmp_path, capsys):
+    code = cli.main([
+        "--device", "cpu", "--limit", "300", "--test-limit", "200", "--epochs", "1",
+        "--threads", "1", "--no-progress", "--out", str(tmp_path),
+    ])  # fmt: skip
+    assert code == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["test_images"] == 200 == sum(map(sum, metrics["test"]["confusion"]))
+    assert "(first 200 test images) after 1 epoch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_test_limit_must_be_positive(value, tmp_path, capsys):
+    code = cli.main(["--device", "cpu", "--test-limit", value, "--out", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err == f"error: --test-limit must be at least 1, got {value}\n"
+
+
+@pytest.mark.parametrize(
+    ("simulated", "device", "argv", "expected"),
+    [
+        (True, "gpu", ["--limit", "256"], 256),  # the simulator: as small as the training set
+        (True, "gpu", ["--limit", "256", "--test-limit", "512"], 512),  # unless told otherwise
+        (True, "gpu", [], None),  # no --limit: the whole test set, as asked
+        (False, "gpu", ["--limit", "256"], None),  # a real GPU: the whole test set
+        (True, "cpu", ["--limit", "256"], None),
+    ],
+)
+def test_in_the_simulator_the_test_limit_follows_the_limit(
+    simulated, device, argv, expected, monkeypatch, capsys
+):
+    status = type("Status", (), {"simulated": simulated})()
+    monkeypatch.setattr(cli, "gpu_status", lambda: status)
+    assert cli._test_limit(cli.parse(argv), device) == expected
+    said = capsys.readouterr().out
+    assert ("evaluating on the first 256 test images" in said) == (expected == 256)
