@@ -143,3 +143,24 @@ def test_an_impossible_output_is_a_memory_error(binding):
     a, b = np.ones((1 << 20, 1)), np.ones((1, 1 << 20))
     with pytest.raises((MemoryError, ValueError)):
         binding.matmul(a, b)
+
+
+@pytest.mark.parametrize("name", IDS)
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda b: b.set_threads(2**63), (ValueError, OverflowError)),  # ctypes once made it 0
+        (lambda b: b.set_threads(2**32 + 4), (ValueError, OverflowError)),  # ... and this 4
+        (lambda b: b.set_threads(-1), (ValueError, OverflowError)),
+        (lambda b: b.set_threads(2.0), TypeError),
+        (lambda b: b.set_kernel("auto\0x"), ValueError),  # C reads up to the NUL: "auto"
+        (lambda b: b.set_kernel(None), TypeError),
+        (lambda b: b.set_kernel(b"auto"), TypeError),
+    ],
+)
+def test_every_binding_refuses_what_its_c_int_or_string_cannot_hold(name, call, error):
+    binding = phase3_c.BINDINGS[name]
+    threads, kernel = binding.threads(), binding.kernel_name()
+    with pytest.raises(error):
+        call(binding)
+    assert (binding.threads(), binding.kernel_name()) == (threads, kernel)  # nothing changed
