@@ -24,17 +24,11 @@ from dataclasses import fields, replace
 
 from phase2_numpy.train import TrainConfig
 from phase5_training.train import PRECISIONS, STEPS
+from shared.cli import OneLineParser
 from shared.datasets import DataNotFoundError
 from shared.idx import IdxError
 from shared.machine import gpu_status
 from shared.progress import ClosedPipeSafe
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors on one line (the usage is one `--help` away)."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 class _Help(argparse.HelpFormatter):
@@ -88,7 +82,7 @@ def given(argv: list[str] | None) -> set[str]:
 
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m phase5_training",
         description=__doc__.split("\n\n")[0],
         formatter_class=_Help,
