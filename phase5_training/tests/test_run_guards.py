@@ -3,6 +3,7 @@ run's hold taken over), --resume continuing the saved run and nothing else, opti
 go together refused together, a full disk said in one line with the old files whole, and a
 closed pipe ending the printing, not the run."""
 
+import dataclasses
 import errno
 import os
 import socket
@@ -200,3 +201,22 @@ def test_the_training_function_refuses_a_resume_that_differs(stopped, digits, tm
     with pytest.raises(ValueError, match="seed 5"):
         train(TrainConfig(**SMALL, epochs=3, seed=5), tmp_path / "d", dataset=digits,
               progress=False, resume=stopped)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            lambda d: {"x_train": d.x_train[:16], "y_train": d.y_train[:10]},
+            "16 images and 10 labels",
+        ),
+        (lambda d: {"y_train": (d.y_train + 3).astype(np.uint8)}, "expected 0 to 9"),
+    ],
+)
+def test_the_gpu_trainer_never_sees_data_whose_labels_do_not_fit(
+    tiny_digits, tmp_path, change, says
+):
+    # refused while the data is prepared, before any trainer (or GPU, or simulator) is made
+    bad = dataclasses.replace(tiny_digits, **change(tiny_digits))
+    with pytest.raises(ValueError, match=says):
+        train(TrainConfig(**SMALL, epochs=1), tmp_path, device="gpu", dataset=bad, progress=False)
