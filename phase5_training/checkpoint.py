@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 from dataclasses import asdict, fields
@@ -74,11 +75,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Params, TrainConfig, 
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if name != "meta"}
         params = _checked_params(arrays, config.widths)
-    except ValueError as e:
-        raise ValueError(str(e) if str(e).startswith(f"{path}: ") else f"{path}: {e}") from None
+    except ValueError as e:  # on one line (NumPy's own messages may run to three)
+        e = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(e if e.startswith(f"{path}: ") else f"{path}: {e}") from None
     except (OSError, EOFError, KeyError, TypeError, UnicodeDecodeError, zipfile.BadZipFile,
-            zlib.error) as e:  # fmt: skip
-        raise ValueError(f"{path}: not a readable checkpoint ({e or type(e).__name__})") from None
+            zlib.error, SyntaxError, tokenize.TokenError, MemoryError, OverflowError) as e:  # fmt: skip
+        # (NumPy parses an .npy header with Python's tokenizer: a damaged one raises its errors)
+        e = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
     return params, config, state
 
 
@@ -139,8 +143,8 @@ def _checked_meta(meta) -> tuple[TrainConfig, dict]:
         if f.name in config and f.name != "widths" and not _of_type(config[f.name], f.type):
             raise ValueError(f"{f.name} {config[f.name]!r} is not of type {f.type}")
     widths = config.get("widths")
-    if not isinstance(widths, list) or not all(type(n) is int for n in widths):
-        raise ValueError(f"widths {widths!r} are not a list of whole numbers")
+    if not isinstance(widths, list) or len(widths) < 2 or not all(type(n) is int for n in widths):
+        raise ValueError(f"widths {widths!r} are not a list of two or more whole numbers")
     try:
         parsed = TrainConfig(**(config | {"widths": tuple(widths)}))
         parsed.validate(widths[0], widths[-1])

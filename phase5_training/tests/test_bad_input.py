@@ -225,10 +225,13 @@ def test_a_checkpoint_of_an_older_version_with_its_empty_extra_loads(checkpoint)
         (lambda m: m | {"config": "784-32-10"}, "lacks its config"),
         (lambda m: m | {"config": m["config"] | {"colour": "blue"}}, "unknown configuration keys"),
         (lambda m: m | {"config": m["config"] | {"extra": {"a": 1}}}, r"keys \['extra'\]"),
-        (lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}}, "not a list of whole"),
+        (
+            lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}},
+            "not a list of two or more whole",
+        ),
         (
             lambda m: m | {"config": m["config"] | {"widths": [784, 32.5, 10]}},
-            "not a list of whole",
+            "not a list of two or more whole",
         ),
         (lambda m: m | {"config": m["config"] | {"batch_size": 0}}, "does not hold"),
         (lambda m: m | {"config": m["config"] | {"lr": "fast"}}, "lr 'fast' is not of type float"),

@@ -94,7 +94,7 @@ def test_phase2_any_command_line_trains_or_is_one_line(argv, capsys, monkeypatch
     def stop(*args, **kwargs):
         raise Trained
 
-    monkeypatch.setattr(cli2, "prepare_data", stop)
+    monkeypatch.setattr(cli2, "load_dataset", stop)
     code, err = outcome(cli2.main, ["--no-progress", *argv], capsys)
     assert code in ("trained", 2), (code, err)
     if code == 2:
