@@ -262,6 +262,7 @@ def _config(args: argparse.Namespace, argv: list[str] | None) -> TrainConfig:
     explicit = {key: chosen[key] for key in given(argv) if key in chosen}
     if (
         "epochs" in explicit
+        and saved.schedule == "onecycle"  # a constant rate does not depend on the length
         and explicit["epochs"] != saved.epochs
         and explicit["epochs"] >= state["epoch"]
     ):

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = [
+    "FolderInUse",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
-    "FolderInUse",
     "cache_dir",
     "hold_folder",
     "remove_stale_temporaries",

@@ -59,7 +59,9 @@ def test_what_another_user_owns_is_named(tmp_path, what):
     entry.write_bytes(b"x")
     os.chown(folder if what == "folder" else entry, 4242, 4242)
     why = distrust(folder, top)
-    assert why == f"{folder if what == 'folder' else entry} belongs to user 4242, not to this one (0)"
+    assert (
+        why == f"{folder if what == 'folder' else entry} belongs to user 4242, not to this one (0)"
+    )
 
 
 def test_owners_are_compared_with_the_running_user(tmp_path, monkeypatch):
