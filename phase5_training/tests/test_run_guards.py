@@ -182,7 +182,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_checkpoint_whole(stopped, mo
     ]
 
 
-@pytest.mark.slow
 def test_a_closed_pipe_ends_the_printing_not_the_run(tmp_path):
     out = tmp_path / "run"
     code = (
