@@ -18,20 +18,14 @@ import numpy as np
 from phase2_numpy.data import prepare_data
 from phase2_numpy.network import ACTIVATIONS
 from phase2_numpy.train import TrainConfig, dead_units, train
+from shared.cli import OneLineParser
 from shared.datasets import DataNotFoundError, load_dataset
 from shared.idx import IdxError
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors on one line."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     d = TrainConfig()
-    p = _Parser(prog="python -m phase2_numpy", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog="python -m phase2_numpy", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     p.add_argument("--dataset", default=d.dataset, choices=("mnist", "fashion-mnist"))
     p.add_argument("--data-dir", help="folder holding the data set (else $NNF_DATA_DIR, the cache)")
@@ -86,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     except FloatingPointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(
+            "error: not enough memory for this run (smaller --widths or --batch-size)",
+            file=sys.stderr,
+        )
+        return 2
     for r in history:
         print(
             f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}, accuracy "

@@ -13,7 +13,20 @@ import numpy as np
 from shared.batches import minibatch_indices, scale_images, train_val_split
 from shared.datasets import Dataset
 
-__all__ = ["epoch_order", "prepare_data"]
+__all__ = ["check_labelled", "epoch_order", "prepare_data"]
+
+
+def check_labelled(x: np.ndarray, y: np.ndarray, n_classes: int, what: str = "the data") -> None:
+    """ValueError unless x's rows and y's labels pair up one to one and every label is a class
+    (0 to n_classes - 1): a trainer indexes its outputs by label, and a kernel reads what an
+    index past the end holds, or trains on as many rows as the shorter of the two."""
+    if len(x) != len(y):
+        raise ValueError(f"{what}: {len(x)} images and {len(y)} labels, where each image needs one")
+    if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= n_classes):
+        raise ValueError(
+            f"{what}: labels from {np.min(y)} to {np.max(y)}, expected 0 to {n_classes - 1} "
+            f"(one per class)"
+        )
 
 
 def prepare_data(ds: Dataset, config) -> dict[str, np.ndarray]:
@@ -21,6 +34,8 @@ def prepare_data(ds: Dataset, config) -> dict[str, np.ndarray]:
     inputs (n, 784) standardised with the training set's mean and deviation, int64 labels.
     `config` (a train.TrainConfig) gives limit, val_fraction and seed."""
     x_train, y_train = ds.x_train, ds.y_train
+    check_labelled(x_train, y_train, config.widths[-1], f"{ds.name}'s training set")
+    check_labelled(ds.x_test, ds.y_test, config.widths[-1], f"{ds.name}'s test set")
     if config.limit is not None:  # validate() refuses 0 and negative limits
         x_train, y_train = x_train[: config.limit], y_train[: config.limit]
     x_train, x_test = scale_images(x_train), scale_images(ds.x_test)

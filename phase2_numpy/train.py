@@ -12,7 +12,9 @@ writes it (weight decay applies to weights, not biases):
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -70,6 +72,13 @@ class TrainConfig:
                 f"widths must start at {n_inputs} (the pixels) and end at {n_classes} (the classes) "
                 f"for {self.dataset}, got {'-'.join(map(str, w))}"
             )
+        if (need := 8 * sum(a * b for a, b in itertools.pairwise(w))) > _memory():
+            raise ValueError(
+                f"widths {'-'.join(map(str, w))} need {need / 2**30:,.0f} GiB for their float64 "
+                f"weights alone; this machine has {_memory() / 2**30:,.0f} GiB"
+            )
+        if type(self.seed) is not int or self.seed < 0:  # NumPy's generators take no negative seed
+            raise ValueError(f"seed must be a whole number >= 0, got {self.seed}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError(
                 f"batch size and epochs must be >= 1, got {self.batch_size} and {self.epochs}"
@@ -92,6 +101,14 @@ class TrainConfig:
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         check_activation(self.activation)
+
+
+def _memory() -> int:
+    """Bytes of memory this machine has (where the system says; else no limit)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 2**63
 
 
 def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.resources
+import operator
 import sys
 from functools import cache
 
@@ -186,6 +187,10 @@ def kernel_name() -> str:
 def set_kernel(name: str) -> None:
     """Force 'avx512', 'avx2', 'neon' or 'generic' (or 'auto'); ValueError if unknown or not
     supported here."""
+    if not isinstance(name, str):
+        raise TypeError(f"set_kernel: expected a str, got {type(name).__name__}")
+    if "\0" in name:  # C would read only up to the NUL: "auto\0x" would be taken as "auto"
+        raise ValueError(f"set_kernel: {name!r} holds a NUL character")
     status = _lib().nn_set_kernel(name.encode())
     if status:
         supported = _lib().nn_kernels_supported().decode()
@@ -201,5 +206,7 @@ def threads() -> int:
 
 def set_threads(n: int) -> None:
     """Run the packed product on n threads (0: the default); ValueError outside 0-256."""
-    if _lib().nn_set_threads(n):
+    n = operator.index(n)  # TypeError for what is not a whole number (a float, None)
+    # checked here: ctypes would pass 2**63 or 2**32 + 4 to the C int as 0 or 4, without a word
+    if not 0 <= n <= 256 or _lib().nn_set_threads(n):
         raise ValueError(f"set_threads: need 0 (the default) to 256 threads, got {n}")

@@ -11,7 +11,9 @@ checked only for the versions 6 and 7 among those named. Versions this GPU canno
 tensor-core rungs below compute capability 8.0) are left out, with one line that says so; named
 with `--versions`, they are an error. `--once` (what `nox -s mnist_gpu` runs)
 skips a full check that has already passed on this GPU for the same kernel sources and numba:
-a stamp in the kernel cache folder records it, keyed on their digest (kernel_cache.py)."""
+a stamp in the kernel cache folder records it, keyed on their digest (kernel_cache.py). The
+stamp's folder is the user's alone; one that others could write is neither read nor written
+(the check runs in full)."""
 
 from __future__ import annotations
 
@@ -103,20 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _stamp_path() -> Path:
+def _stamp_path() -> Path | None:
     """Where a passed full check is recorded: named by the digest of this check's sources (every
-    kernel it imports), the GPU and its compute capability, and numba-cuda's version."""
+    kernel it imports), the GPU and its compute capability, and numba-cuda's version. None where
+    the folder may not be trusted (a stamp there could have been forged to skip the check)."""
     import hashlib
 
     import numba_cuda
 
-    from phase4_cuda.kernel_cache import cache_folder, source_digest
+    from phase4_cuda.kernel_cache import cache_folder, private_cache_folder, source_digest
 
     key = "\0".join(
         (source_digest(Path(__file__)), gpu_name(), str(matmul.compute_capability()),
          getattr(numba_cuda, "__version__", "?"))
     )  # fmt: skip
-    return cache_folder() / "checked" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    folder = private_cache_folder(cache_folder() / "checked")
+    return folder and folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
 def _stamp_text(stamp: Path) -> str:

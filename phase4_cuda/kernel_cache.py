@@ -17,6 +17,11 @@ folder, numba's own index key still tells apart signatures, closures, GPU archit
 numba-cuda versions. An entry that cannot be read back (cut short, corrupted, written by
 something else) is never run: it is dropped and the kernel compiled again.
 
+numba's index and entries are pickles, and unpickling runs what a file asks for: so the folders
+are made for the user alone (0700), and a folder that another user owns or could have written (a
+shared `XDG_CACHE_HOME`, a umask of 002, a tree someone else made) is never read or written: one
+line says why, and the kernels compile as if the cache were empty (`shared.private`).
+
 Under numba's CUDA simulator nothing is compiled, so `cached` returns the kernel unchanged.
 This leans on numba-cuda's cache classes (`numba.cuda.core.caching`, `numba.cuda.dispatcher`),
 which the project pins (numba-cuda 0.30); if they move, `cached` falls back to no disk cache.
@@ -34,8 +39,9 @@ from pathlib import Path
 
 from phase4_cuda.device import simulated
 from shared.files import cache_dir
+from shared.private import distrust, make_private
 
-__all__ = ["cache_folder", "cached", "source_digest", "source_files"]
+__all__ = ["cache_folder", "cached", "private_cache_folder", "source_digest", "source_files"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,23 @@ PROJECT_PACKAGES = frozenset(
 def cache_folder() -> Path:
     """Where compiled kernels are kept: one folder per content digest below it."""
     return cache_dir() / "kernels"
+
+
+def private_cache_folder(folder: Path) -> Path | None:
+    """`folder` (below `cache_folder()`), made for the user alone where it is missing; None, after
+    a line that says why (once per folder), where it may not be trusted: then nothing in it may be
+    read, let alone unpickled."""
+    try:
+        make_private(folder, cache_dir())
+    except OSError as e:
+        return _refused(folder, f"it cannot be made ({e.strerror or e})")
+    why = distrust(folder, cache_dir())
+    return folder if why is None else _refused(folder, why)
+
+
+@cache  # one line a folder, not one a kernel
+def _refused(folder: Path, why: str) -> None:
+    log.warning("kernel cache: not using %s: %s; compiling as if it were empty", folder, why)
 
 
 def _imported_modules(path: Path, package: str, packages: frozenset[str]) -> set[str]:
@@ -139,6 +162,12 @@ def _make_cache_class():
         def get_cache_path(self):
             return self._cache_path
 
+        def ensure_cache_path(self):
+            # numba's makes the folders with the umask's mode: a folder for the user alone here
+            # (whether it can be trusted is checked before each read, in ContentCache)
+            make_private(Path(self._cache_path), cache_dir())
+            super().ensure_cache_path()
+
         def get_source_stamp(self):
             return self._digest
 
@@ -168,9 +197,17 @@ def _make_cache_class():
             key = self._index_key(sig, target_context.codegen())
             return self.read_entry(key, lambda data: self._impl.rebuild(target_context, data))
 
+        def _trusted(self) -> bool:
+            """Whether the folder passes shared.private's check: nothing is unpickled (numba
+            reads the index before it saves, too) from a folder that does not."""
+            return private_cache_folder(Path(self._cache_path)) is not None
+
         def read_entry(self, key, rebuild):
             """The entry stored under `key`, rebuilt by `rebuild(data)`, or None. An entry that
-            cannot be read or rebuilt (cut short, corrupted, foreign) is dropped, never run."""
+            cannot be read or rebuilt (cut short, corrupted, foreign) is dropped, never run; a
+            folder that may not be trusted is not read at all."""
+            if not self._trusted():
+                return None
             try:
                 data = self._cache_file.load(key)
                 return None if data is None else rebuild(data)
@@ -182,6 +219,8 @@ def _make_cache_class():
                 return None
 
         def save_overload(self, sig, data):
+            if not self._trusted():
+                return
             try:
                 super().save_overload(sig, data)
             except Exception as e:  # e.g. an index that cannot be read: start it afresh

@@ -5,26 +5,30 @@
 
 `--device auto` trains on the GPU with Phase 4's kernels where numba-cuda is installed and a GPU
 is visible, else on the CPU with Phase 3's C library, and says which. The CPU path needs no numba.
-Exit codes: 0 done, 1 the training diverged (NaN loss), 2 bad arguments or data, 130 interrupted.
+Exit codes: 0 done, 1 the training diverged (NaN loss), 2 bad arguments or data (or a file that
+could not be written: the files there before stay whole), 130 interrupted.
+
+`--resume CHECKPOINT` continues the run saved there with that run's settings: an option left
+out takes the checkpoint's value, and one given with another value (a seed, a limit, the batch
+size, the validation share, the learning rate, the schedule, the widths...) is refused, naming
+each, since the result would be neither run. `--epochs` may lengthen the run (the one-cycle
+schedule then stretches to the new length, which the run says), never shorten it below the
+epochs already done. One run at a time writes an `--out` folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields, replace
 
 from phase2_numpy.train import TrainConfig
 from phase5_training.train import PRECISIONS, STEPS
+from shared.cli import OneLineParser
 from shared.datasets import DataNotFoundError
 from shared.idx import IdxError
 from shared.machine import gpu_status
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors on one line (the usage is one `--help` away)."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+from shared.progress import ClosedPipeSafe
 
 
 class _Help(argparse.HelpFormatter):
@@ -44,19 +48,41 @@ class _Help(argparse.HelpFormatter):
         return f"{text} (default: {shown})"
 
 
-def _positive(text: str) -> int:
+def _threads(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_THREADS}, got {value}")
     return value
 
 
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is no folder")
+    return text
+
+
+#: the most threads the C library runs its product on (phase3_c's set_threads)
+MAX_THREADS = 256
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    return _parser().parse_args(argv)
+
+
+def given(argv: list[str] | None) -> set[str]:
+    """The options `argv` sets itself (not left to their defaults), by their dest names."""
+    p = _parser()
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
+def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m phase5_training",
         description=__doc__.split("\n\n")[0],
         formatter_class=_Help,
@@ -81,7 +107,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--threads",
-        type=_positive,
+        type=_threads,
         metavar="N",
         help="threads of the C library's products on the CPU (default: every CPU "
         "this process may use, or $NN_NUM_THREADS)",
@@ -148,6 +174,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--out",
+        type=_folder,
         default="results/mnist",
         help="folder for the checkpoint, the model and metrics.json",
     )
@@ -172,7 +199,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "persistent (every step of an epoch in one cooperative kernel; fp32, two hidden layers)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
+    return p
 
 
 class DeviceError(ValueError):
@@ -234,19 +261,48 @@ def _plural(n: int, word: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    stdout, sys.stdout = sys.stdout, ClosedPipeSafe(sys.stdout)  # `| head -1` ends the printing
+    try:
+        return _main(args, argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _config(args: argparse.Namespace, argv: list[str] | None) -> TrainConfig:
+    """The run's configuration: the options' values, or with --resume the checkpoint's run's,
+    with the options given on this command line over them (train() refuses those that differ)."""
+    keys = [f.name for f in fields(TrainConfig) if hasattr(args, f.name)]
+    chosen = {key: getattr(args, key) for key in keys} | {"widths": tuple(args.widths)}
+    if not args.resume:
+        return TrainConfig(**chosen)
+    from phase5_training.checkpoint import load_checkpoint
+
+    _, saved, state = load_checkpoint(args.resume)
+    explicit = {key: chosen[key] for key in given(argv) if key in chosen}
+    if (
+        "epochs" in explicit
+        and saved.schedule == "onecycle"  # a constant rate does not depend on the length
+        and explicit["epochs"] != saved.epochs
+        and explicit["epochs"] >= state["epoch"]
+    ):
+        print(f"note: --epochs {explicit['epochs']}, where the checkpoint's run was set to "
+              f"{saved.epochs}: its schedule stretches to the new length")  # fmt: skip
+    return replace(saved, **explicit)
+
+
+def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     from phase2_numpy.data import prepare_data
     from phase5_training.train import TrainingDiverged, evaluate, make_trainer, train
 
-    config = TrainConfig(
-        dataset=args.dataset, widths=tuple(args.widths), epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, momentum=args.momentum, nesterov=args.nesterov, weight_decay=args.weight_decay,
-        schedule=args.schedule, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit,
-    )  # fmt: skip
     if args.threads:  # the C library's products: training and evaluation on the CPU
         import phase3_c
 
         phase3_c.set_threads(args.threads)
     try:
+        if args.evaluate and args.resume:
+            raise ValueError(
+                "--evaluate measures a saved model, --resume continues a run: not both"
+            )
         if args.evaluate:
             from phase5_training.checkpoint import load_checkpoint
             from shared.datasets import load_dataset
@@ -258,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.evaluate}: test accuracy {result['accuracy']:.2%}, loss {result['loss']:.4f}"
             )
             return 0
+        config = _config(args, argv)
         config.validate()
         if args.precision != "fp32" and args.device == "cpu":
             raise ValueError(
@@ -275,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
             precision=args.precision, step=args.step, test_limit=test_limit,
         )  # fmt: skip
     except (ValueError, DataNotFoundError, IdxError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            "error: not enough memory for this run (smaller --widths or --limit)", file=sys.stderr
+        )
         return 2
     except TrainingDiverged as e:
         print(f"error: training diverged: {e}", file=sys.stderr)

@@ -12,6 +12,8 @@ import io
 import itertools
 import json
 import os
+import stat
+import tokenize
 import zipfile
 import zlib
 from dataclasses import asdict, fields
@@ -47,24 +49,82 @@ def save_checkpoint(
     return atomic_write(path, write)
 
 
+#: the most a checkpoint's metadata may take (a real one: about 2 KB a hundred epochs)
+MAX_META_BYTES = 1 << 20
+#: np.savez stores arrays uncompressed; re-saved compressed, float weights shrink little. An entry
+#: that would grow past this many times its size on disk (plus the .npy header) is refused
+#: before it is read: a few kilobytes of zeros must not become gigabytes in memory.
+MAX_EXPANSION = 16
+_NPY_HEADER = 1 << 16
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Params, TrainConfig, dict]:
     """Read a checkpoint written by save_checkpoint. Anything else raises ValueError naming the
-    file and what is wrong: missing, not an .npz, cut short or corrupted, metadata of another
-    layout, arrays of the wrong dtype or shape for the configuration, or weights that are not
-    finite (NaN or infinite, as a diverged run leaves them)."""
+    file and what is wrong: missing, not a regular file (a FIFO would block), not an .npz, cut
+    short or corrupted, metadata of another layout, arrays of other names, dtype or shape than
+    the configuration's, or weights that are not finite (NaN or infinite, as a diverged run
+    leaves them). Names and sizes are checked before any array is read."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, EOFError, KeyError, ValueError, TypeError, UnicodeDecodeError,
-            zipfile.BadZipFile, zlib.error) as e:  # fmt: skip
-        raise ValueError(f"{path}: not a readable checkpoint ({e or type(e).__name__})") from None
-    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        with zipfile.ZipFile(path) as z:
+            entries = {info.filename: info for info in z.infolist()}
+            meta = _read_meta(z, entries.get("meta.npy"))
         config, state = _checked_meta(meta)
+        _check_entries(entries, config.widths)
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files if name != "meta"}
         params = _checked_params(arrays, config.widths)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+    except ValueError as e:  # on one line (NumPy's own messages may run to three)
+        e = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(e if e.startswith(f"{path}: ") else f"{path}: {e}") from None
+    except (OSError, EOFError, KeyError, TypeError, UnicodeDecodeError, zipfile.BadZipFile,
+            zlib.error, SyntaxError, tokenize.TokenError, MemoryError, OverflowError) as e:  # fmt: skip
+        # (NumPy parses an .npy header with Python's tokenizer: a damaged one raises its errors)
+        e = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
     return params, config, state
+
+
+def _read_meta(z: zipfile.ZipFile, info: zipfile.ZipInfo | None):
+    """The metadata's JSON, read only when small; nesting too deep for Python is refused."""
+    if info is None:
+        raise ValueError("no metadata (meta.npy)")
+    if info.file_size > MAX_META_BYTES + _NPY_HEADER:
+        raise ValueError(f"metadata of {info.file_size} bytes, more than {MAX_META_BYTES}")
+    with z.open(info) as f:
+        raw = np.lib.format.read_array(f, allow_pickle=False)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError(f"metadata is {raw.dtype} {raw.shape}, expected uint8 bytes")
+    try:
+        return json.loads(bytes(raw).decode())
+    except RecursionError:
+        raise ValueError("metadata nested too deeply to be a checkpoint's") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"metadata is not JSON ({e})") from None
+
+
+def _check_entries(entries: dict[str, zipfile.ZipInfo], widths: tuple[int, ...]) -> None:
+    """The archive holds exactly the arrays `widths` need, none larger than they need (or than
+    MAX_EXPANSION times its size on disk; 8 bytes a value, so that a float64 array is named by
+    _checked_params): checked from the archive's directory, nothing read."""
+    expected = {"meta.npy": MAX_META_BYTES}
+    for l, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+        expected |= {f"W{l}.npy": 8 * n_in * n_out, f"vW{l}.npy": 8 * n_in * n_out,
+                     f"b{l}.npy": 8 * n_out, f"vb{l}.npy": 8 * n_out}  # fmt: skip
+    names = "-".join(map(str, widths))
+    if missing := sorted(n.removesuffix(".npy") for n in expected.keys() - entries.keys()):
+        raise ValueError(f"no array {missing[0]} for widths {names}")
+    if unexpected := sorted(entries.keys() - expected.keys()):
+        raise ValueError(f"unexpected arrays {[n.removesuffix('.npy') for n in unexpected]} "
+                         f"for widths {names}")  # fmt: skip
+    for name, info in entries.items():
+        limit = min(expected[name], MAX_EXPANSION * info.compress_size) + _NPY_HEADER
+        if info.file_size > limit:
+            raise ValueError(
+                f"{name.removesuffix('.npy')} would take {info.file_size} bytes in memory, "
+                f"more than its {expected[name]} bytes (or {MAX_EXPANSION} times its size on disk)"
+            )
 
 
 def _checked_meta(meta) -> tuple[TrainConfig, dict]:
@@ -79,9 +139,12 @@ def _checked_meta(meta) -> tuple[TrainConfig, dict]:
         config = {key: value for key, value in config.items() if key != "extra"}
     if unknown := sorted(set(config) - known):
         raise ValueError(f"unknown configuration keys {unknown}")
+    for f in fields(TrainConfig):  # JSON has one kind of number: `"limit": true` or 2.5 is not one
+        if f.name in config and f.name != "widths" and not _of_type(config[f.name], f.type):
+            raise ValueError(f"{f.name} {config[f.name]!r} is not of type {f.type}")
     widths = config.get("widths")
-    if not isinstance(widths, list) or not all(type(n) is int for n in widths):
-        raise ValueError(f"widths {widths!r} are not a list of whole numbers")
+    if not isinstance(widths, list) or len(widths) < 2 or not all(type(n) is int for n in widths):
+        raise ValueError(f"widths {widths!r} are not a list of two or more whole numbers")
     try:
         parsed = TrainConfig(**(config | {"widths": tuple(widths)}))
         parsed.validate(widths[0], widths[-1])
@@ -93,6 +156,16 @@ def _checked_meta(meta) -> tuple[TrainConfig, dict]:
     if not isinstance(state.get("history"), list):
         raise ValueError("the state lacks its history")
     return parsed, state
+
+
+def _of_type(value, annotation: str) -> bool:
+    """Whether a JSON value is of TrainConfig's field type (written as a string, see
+    `from __future__ import annotations`): bool is no int here, an int is a float."""
+    kinds = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+    allowed = [kinds[t.strip()] for t in annotation.split("|") if t.strip() != "None"]
+    if value is None:
+        return "None" in annotation
+    return any(type(value) in kind for kind in allowed)
 
 
 def _checked_params(arrays: dict[str, np.ndarray], widths: tuple[int, ...]) -> Params:

@@ -6,6 +6,8 @@ Artefacts in the output folder, each written atomically:
                    (the last good one: a diverged or interrupted run never overwrites it with bad
                    weights, and `--resume` continues from it)
   model.npz        the final parameters (a checkpoint too, loadable for evaluation and prediction)
+  .in-use          while a run writes the folder: its process id and host (a second run into
+                   the same folder stops at once; a dead run's is taken over)
   metrics.json     per-epoch loss and accuracy, test accuracy, per-class accuracy, confusion
                    matrix, timings, machine, config (schema nn-foundations/training/1)
 """
@@ -29,11 +31,18 @@ from phase2_numpy.train import evaluate as evaluate_logits
 from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.trainer import Trainer
 from shared.datasets import Dataset, load_dataset
-from shared.files import atomic_write_text
+from shared.files import atomic_write_text, hold_folder
 from shared.machine import machine_info
 from shared.progress import Progress
 
-__all__ = ["METRICS_SCHEMA", "TrainingDiverged", "evaluate", "train"]
+__all__ = [
+    "METRICS_SCHEMA",
+    "SaveFailed",
+    "TrainingDiverged",
+    "evaluate",
+    "resume_differences",
+    "train",
+]
 
 METRICS_SCHEMA = "nn-foundations/training/1"
 
@@ -141,6 +150,16 @@ def train(
     writable_folder(out)  # before any work: a bad --out must not cost an epoch
     if test_limit is not None and test_limit < 1:
         raise ValueError(f"--test-limit must be at least 1, got {test_limit}")
+    with hold_folder(out):  # a second run into `out` stops here, naming this one
+        return _train_held(config, out, data_dir, device, resume, progress, dataset, precision,
+                           step, test_limit)  # fmt: skip
+
+
+def _train_held(
+    config: TrainConfig, out: Path, data_dir, device: str, resume, progress: bool,
+    dataset: Dataset | None, precision: str, step: str, test_limit: int | None,
+) -> dict:  # fmt: skip
+    """train(), in the folder `out` that this process holds."""
     params, state = _starting_point(config, resume)
     config.validate()
     ds = dataset or load_dataset(config.dataset, data_dir)
@@ -161,7 +180,7 @@ def train(
             record, test = _epoch_record(trainer, data, epoch, loss_sum, correct, seconds)
             state["history"].append(record)
             state["epoch"] = epoch + 1
-            save_checkpoint(checkpoint, trainer.params, config, state)
+            _saving(checkpoint, lambda: save_checkpoint(checkpoint, trainer.params, config, state))
             finished_here = True
             print(_epoch_line(record), flush=True)
     except KeyboardInterrupt:
@@ -171,21 +190,58 @@ def train(
         test = evaluate(trainer, data["x_test"], data["y_test"])
     metrics = _metrics(config, ds, trainer, state, test, device=device, precision=precision,
                        step=step, train_seconds=train_seconds, started=started)  # fmt: skip
-    save_checkpoint(out / "model.npz", trainer.params, config, state)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _saving(
+        out / "model.npz", lambda: save_checkpoint(out / "model.npz", trainer.params, config, state)
+    )
+    _saving(out / "metrics.json",
+            lambda: atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n"))  # fmt: skip
     return metrics
+
+
+class SaveFailed(ValueError):
+    """A file could not be written (a full disk, a folder gone): what is left is whole."""
+
+
+def _saving(path: Path, write) -> None:
+    """`write()` (an atomic write of `path`), its OSError said in one line: the file there
+    before, if any, is whole and no temporary file is left (shared.files.atomic_write)."""
+    try:
+        write()
+    except OSError as e:
+        before = "the one there before is whole" if path.exists() else "nothing is there"
+        raise SaveFailed(
+            f"could not write {path} ({e.strerror or e}); {before}, no temporary file is left"
+        ) from None
+
+
+def resume_differences(saved: TrainConfig, config: TrainConfig) -> list[str]:
+    """What `config` would change of the run saved with `saved`: every setting that shapes the
+    run (the data, its split and order, the network, the optimiser and its schedule), named
+    with both values. The number of epochs may grow (the one-cycle schedule then stretches to
+    it); the trainer resumes the saved run, never a mixture of two."""
+    ours, theirs = asdict(config), asdict(saved)
+    ours["widths"], theirs["widths"] = tuple(ours["widths"]), tuple(theirs["widths"])
+    return [
+        f"{key} {ours[key]!r} (the checkpoint's run: {theirs[key]!r})"
+        for key in ours
+        if key != "epochs" and ours[key] != theirs[key]
+    ]
 
 
 def _starting_point(config: TrainConfig, resume: str | Path | None) -> tuple[Params, dict]:
     """The parameters and the loop's state to start from: those of the checkpoint `resume`
-    (whose widths must be the run's), else He-initialised weights before the first epoch."""
+    (whose settings must be the run's, see resume_differences), else He-initialised weights
+    before the first epoch."""
     state = {"epoch": 0, "step": 0, "history": []}
     if not resume:
         return he_init(tuple(config.widths), config.seed), state
     params, saved, state = load_checkpoint(resume)
-    if tuple(saved.widths) != tuple(config.widths):
+    if differences := resume_differences(saved, config):
+        raise ValueError(f"--resume {resume}: the run asks for " + "; ".join(differences))
+    if config.epochs < state["epoch"]:
         raise ValueError(
-            f"--resume: {resume} holds widths {saved.widths}, the run asks for {config.widths}"
+            f"--resume {resume}: its run has finished {state['epoch']} epochs, more than "
+            f"--epochs {config.epochs}"
         )
     return params, state
 

@@ -9,7 +9,6 @@ retraining.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from phase6_report.plots import MissingPlotting
 from phase6_report.report import build, training_figures
 from phase6_report.results import ResultsError
+from shared.cli import OneLineParser
 
 #: where results live, in the repository: this machine's runs first (what `nox -s bench` and the
 #: phases' sessions write), then the results committed with Phases 4, 5 and 3 (the GPU ones:
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    p = OneLineParser(description=__doc__.split("\n\n")[1])
     p.add_argument(
         "--results", nargs="+", default=None,
         help=f"results folders, most recent first (default: {' '.join(DEFAULT_RESULTS)})",
@@ -47,10 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         ["python", "-m", "phase6_report", *(sys.argv[1:] if argv is None else argv)]
     )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a file, not a folder", file=sys.stderr)
+        return 2
     try:
         page = build(folders, args.out, args.data_dir, xor=not args.no_xor, command=command)
     except (MissingPlotting, ResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be made or written
+        print(
+            f"error: --out {args.out}: cannot write the report there ({e.strerror or e})",
+            file=sys.stderr,
+        )
         return 2
     print(f"report written: {page.resolve()}")
     return 0
@@ -69,7 +78,9 @@ def draw_run(run: Path, data_dir: str | None = None) -> int:
     try:
         metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
         label = f"{metrics['dataset']}, {metrics['device']}"
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        if not isinstance(metrics.get("history"), list) or not metrics["history"]:
+            raise ValueError("it holds no epochs (its history is missing or empty)")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         print(
             f"error: --run {run}: no readable metrics.json from a training run ({e})",
             file=sys.stderr,
@@ -77,6 +88,8 @@ def draw_run(run: Path, data_dir: str | None = None) -> int:
         return 2
     missing: list[str] = []
     try:
+        if (run / "plots").exists() and not (run / "plots").is_dir():
+            raise ResultsError(f"{run / 'plots'} is a file, where the run's figures go")
         (run / "plots").mkdir(exist_ok=True)
         model = run / "model.npz"
         figures = training_figures(
@@ -85,6 +98,12 @@ def draw_run(run: Path, data_dir: str | None = None) -> int:
         )  # fmt: skip
     except (MissingPlotting, ResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only run folder, a full disk
+        print(
+            f"error: cannot write the figures into {run / 'plots'} ({e.strerror or e})",
+            file=sys.stderr,
+        )
         return 2
     for note in missing:
         print(f"note: {note}")

@@ -8,18 +8,22 @@ rename it over the target, which POSIX and Windows both do atomically within one
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 __all__ = [
+    "FolderInUse",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
     "cache_dir",
+    "hold_folder",
     "remove_stale_temporaries",
 ]
 
@@ -97,3 +101,50 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class FolderInUse(ValueError):
+    """Another running process holds the folder; the message names it."""
+
+
+#: the hold's file inside a held folder: "<pid> <host>"
+HOLD = ".in-use"
+
+
+@contextlib.contextmanager
+def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold `folder` for this process while the block runs, so that two runs writing the same
+    files cannot mix them: a second holder gets FolderInUse at once, naming the first. A hold
+    left by a process that is gone (killed outright) on this host is taken over; one from
+    another host cannot be judged from here and is named, with the file to remove."""
+    hold = Path(folder) / HOLD
+    me = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(3):
+        try:
+            fd = os.open(hold, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid, _, host = hold.read_text(encoding="utf-8").strip().partition(" ")
+            except OSError:  # released in between: try again
+                continue
+            if host != socket.gethostname():
+                raise FolderInUse(
+                    f"{folder} is held by process {pid} on {host} (remove {hold} if that run is over)"
+                ) from None
+            if pid.isdigit() and _running(int(pid)) and int(pid) != os.getpid():
+                raise FolderInUse(
+                    f"{folder} is in use by process {pid} (another run writing there); wait for it or choose another folder"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):  # a dead run's hold: taken over
+                os.unlink(hold)
+    else:
+        raise FolderInUse(f"{folder}: could not take its hold {hold}")
+    with os.fdopen(fd, "w") as f:
+        f.write(me + "\n")
+    try:
+        yield Path(folder)
+    finally:
+        with contextlib.suppress(OSError):
+            if hold.read_text(encoding="utf-8").strip() == me:
+                hold.unlink()

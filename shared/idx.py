@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -19,7 +20,16 @@ import numpy as np
 
 from shared.files import atomic_write_bytes
 
-__all__ = ["IdxError", "decode_idx", "encode_idx", "read_idx", "read_idx_bytes", "write_idx"]
+__all__ = [
+    "MAX_DIMS",
+    "MAX_EXPANSION",
+    "IdxError",
+    "decode_idx",
+    "encode_idx",
+    "read_idx",
+    "read_idx_bytes",
+    "write_idx",
+]
 
 # IDX type code -> NumPy dtype (big-endian, as stored).
 _DTYPES: dict[int, np.dtype] = {
@@ -38,21 +48,57 @@ class IdxError(ValueError):
     """An IDX file is missing, truncated or not an IDX file; the message names which and why."""
 
 
+#: the most dimensions an IDX file may have here (NumPy's arrays hold up to 64; MNIST's have 3)
+MAX_DIMS = 32
+#: the most a gzipped file's header may ask for, as a multiple of the file's size on disk:
+#: MNIST's images compress about 5:1; a header asking a thousand times more is refused before
+#: anything is decompressed (200 KB of gzip must not become 400 MB in memory)
+MAX_EXPANSION = 64
+
+
 def read_idx_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The file's IDX payload: decompressed when the file starts with the gzip magic."""
+    """The file's IDX payload: decompressed when the file starts with the gzip magic. The header
+    is read first and its sizes checked against the file's: a payload that would not fit them
+    (or that a small gzip file would have to grow a thousandfold to fill) is refused unread."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        st = os.stat(path)
+        size = st.st_size
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a folder cannot be read
+            raise IdxError(f"{path}: cannot be read (not a regular file)")
+        with open(path, "rb") as raw:
+            if raw.read(2) != _GZIP_MAGIC:
+                raw.seek(0)
+                return _read_payload(raw, str(path), None, size)  # reads no more than is there
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_payload(f, str(path), MAX_EXPANSION * size + (1 << 20), size)
     except FileNotFoundError:
         raise IdxError(f"{path}: no such file") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise IdxError(f"{path}: corrupted or truncated gzip data ({e})") from None
     except OSError as e:  # no permission, a folder, an I/O error
         raise IdxError(f"{path}: cannot be read ({e.strerror or e})") from None
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise IdxError(f"{path}: corrupted or truncated gzip data ({e})") from None
+
+
+def _read_payload(f, name: str, most: int | None, on_disk: int) -> bytes:
+    """Header, then exactly the bytes it asks for (and one more, to see trailing data), from the
+    stream `f`, if they are at most `most` (None: no limit); decode_idx then checks the whole."""
+    head = f.read(4)
+    if len(head) < 4 or head[:2] != b"\0\0" or head[3] > MAX_DIMS:
+        return head  # decode_idx names what is wrong with it
+    head += f.read(4 * head[3])
+    if len(head) < 4 + 4 * head[3] or head[2] not in _DTYPES:
+        return head
+    need = math.prod(struct.unpack(f">{head[3]}I", head[4:])) * _DTYPES[head[2]].itemsize
+    if most is not None and need > most:
+        shape = "x".join(map(str, struct.unpack(f">{head[3]}I", head[4:])))
+        raise IdxError(
+            f"{name}: its header asks for {need:,} bytes ({shape}), more than a file of "
+            f"{on_disk:,} bytes can hold"
+        )
+    # read(n) may make room for n bytes at once: never ask a raw file for more than it has
+    return head + f.read(min(need, on_disk if most is None else most) + 1)
 
 
 def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -64,6 +110,10 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise IdxError(f"{name}: bad magic number 0x{data[:4].hex()} (an IDX file starts 00 00)")
     if code not in _DTYPES:
         raise IdxError(f"{name}: unknown IDX type code 0x{code:02x}")
+    if ndim > MAX_DIMS:
+        raise IdxError(
+            f"{name}: {ndim} dimensions, more than the {MAX_DIMS} an IDX file may have here"
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IdxError(f"{name}: truncated header: {ndim} dimensions need {header} bytes")

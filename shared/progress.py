@@ -16,6 +16,8 @@ readable. It writes to stderr. It deliberately leaves out nested bars, notebooks
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -254,3 +256,37 @@ class Progress:
         else:
             self.file.write(line + "\n")
         self.file.flush()
+
+
+class ClosedPipeSafe:
+    """A text stream that, once its reader has gone (`python -m ... | head -1`), drops what is
+    written instead of raising BrokenPipeError in the middle of the work: a closed pipe ends
+    the printing, not the run. The stream's descriptor is then pointed at the null device, so
+    the interpreter's last flush has nowhere to fail either (the recipe of Python's signal docs,
+    "Note on SIGPIPE")."""
+
+    def __init__(self, stream):
+        self.stream, self.closed_pipe = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.closed_pipe = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)

@@ -3,17 +3,18 @@
     python -m phase1_python.examples.xor [--seed 0] [--epochs 2000] [--lr 0.5] [--activation tanh]
 
 tanh hidden units (Xavier initialisation; He for --activation relu), a sigmoid output and binary
-cross-entropy, full-batch gradient descent. Prints the four predictions and exits non-zero if any
-is misclassified.
+cross-entropy, full-batch gradient descent. Prints the four predictions. Exit codes: 0 all four
+right, 1 one misclassified or the loss diverged, 2 bad arguments.
 """
 
 from __future__ import annotations
 
-import argparse
+import math
 import random
 import sys
 
 from phase1_python import Activation, Dense, Matrix, Network
+from shared.cli import OneLineParser
 
 INPUTS = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
 TARGETS = [[0.0], [1.0], [1.0], [0.0]]
@@ -47,16 +48,30 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--activation", default="tanh", choices=["tanh", "sigmoid", "relu"])
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    net, history = train(
-        args.seed, args.epochs, args.lr, progress=not args.no_progress, activation=args.activation
-    )
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    if not (args.lr > 0 and math.isfinite(args.lr)):  # NaN fails every comparison
+        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    try:
+        net, history = train(
+            args.seed,
+            args.epochs,
+            args.lr,
+            progress=not args.no_progress,
+            activation=args.activation,
+        )
+    except FloatingPointError as e:  # a learning rate too large for the loss
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     out = net(Matrix(INPUTS))
     correct = 0
     print(f"final loss {history[-1]:.5f}")

@@ -1,6 +1,7 @@
 """The NumPy training loop, its data pipeline and its command line."""
 
 import itertools
+from dataclasses import replace as replaced
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from phase2_numpy import __main__ as cli
 from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.train import TrainConfig, evaluate, lr_at, train
 from shared.datasets import find_dataset
+from shared.testing import synthetic_digits
 
 SMALL = {"widths": (784, 32, 10), "batch_size": 32, "lr": 0.05}
 
@@ -81,3 +83,18 @@ def test_it_trains_mnist(capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
     assert accuracy >= 96.5, out
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: {"y_train": d.y_train[:10], "x_train": d.x_train[:16]}, "16 images and 10 labels"),
+        (lambda d: {"y_train": np.where(np.arange(len(d.y_train)) == 3, 12, d.y_train).astype(np.uint8)},
+         "labels from 0 to 12, expected 0 to 9"),
+        (lambda d: {"y_test": d.y_test[:-1]}, "test set: 200 images and 199 labels"),
+    ],
+)  # fmt: skip
+def test_images_and_labels_that_do_not_pair_up_are_refused(change, says):
+    digits = synthetic_digits()
+    with pytest.raises(ValueError, match=says):
+        prepare_data(replaced(digits, **change(digits)), TrainConfig(widths=(784, 8, 10)))

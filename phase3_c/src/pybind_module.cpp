@@ -169,7 +169,12 @@ PYBIND11_MODULE(_pybind, m) {
     m.def("scale", &scale);
     m.def("transpose", &transpose);
     m.def("kernel_name", [] { return std::string(nn_kernel_name()); });
-    m.def("set_kernel", [](const std::string &name) {
+    // py::str, not std::string: bytes are refused as the C-API binding refuses them, and a NUL
+    // inside the name is refused rather than read by C as the name's end ("auto\0x" as "auto")
+    m.def("set_kernel", [](const py::str &text) {
+        const std::string name = text;
+        if (name.find('\0') != std::string::npos)
+            throw py::value_error("set_kernel: the name holds a NUL character");
         if (nn_set_kernel(name.c_str()) != NN_OK)
             throw py::value_error("set_kernel: '" + name + "' is unknown or not supported on this CPU (it runs: " +
                                   nn_kernels_supported() + ")");

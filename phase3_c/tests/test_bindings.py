@@ -144,3 +144,29 @@ def test_an_impossible_output_is_a_memory_error(binding):
     a, b = np.ones((1 << 20, 1)), np.ones((1, 1 << 20))
     with pytest.raises((MemoryError, ValueError)):
         binding.matmul(a, b)
+
+
+#: what a binding raises for a count past its C int: ValueError (ours), OverflowError (CPython's
+#: "i" format), TypeError (pybind11 finds no overload for it)
+TOO_BIG = (ValueError, OverflowError, TypeError)
+
+
+@pytest.mark.parametrize("name", IDS)
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda b: b.set_threads(2**63), TOO_BIG),  # ctypes once made it 0
+        (lambda b: b.set_threads(2**32 + 4), TOO_BIG),  # ... and this 4
+        (lambda b: b.set_threads(-1), TOO_BIG),
+        (lambda b: b.set_threads(2.0), TypeError),
+        (lambda b: b.set_kernel("auto\0x"), ValueError),  # C reads up to the NUL: "auto"
+        (lambda b: b.set_kernel(None), TypeError),
+        (lambda b: b.set_kernel(b"auto"), TypeError),
+    ],
+)
+def test_every_binding_refuses_what_its_c_int_or_string_cannot_hold(name, call, error):
+    binding = phase3_c.BINDINGS[name]
+    threads, kernel = binding.threads(), binding.kernel_name()
+    with pytest.raises(error):
+        call(binding)
+    assert (binding.threads(), binding.kernel_name()) == (threads, kernel)  # nothing changed

@@ -19,7 +19,9 @@ __all__ = ["matmul"]
 def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     """C = A @ B on the GPU, float32 in and out.
 
-    a: (M, K), b: (K, N); out: optional (M, N) float32 device array to write into. NumPy inputs
+    a: (M, K), b: (K, N); out: optional (M, N) array to write into and return: a float32 device
+    array (written by the kernel), or a writable floating-point NumPy array (the result is copied
+    into it; any other `out` is refused, never ignored). NumPy inputs
     give a NumPy result; device arrays give a device array and stay on the GPU (see
     `phase4_cuda.device` for what is accepted: float64 is converted to float32 first, for every
     precision). `precision` is 'fp32' (the default), 'tf32' or 'bf16' (the tensor cores: inputs
@@ -41,7 +43,15 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     (m, k), (k2, n) = da.shape, db.shape
     if k != k2:
         raise ValueError(f"matmul: shapes ({m}, {k}) and ({k2}, {n}) are not aligned ({k} != {k2})")
-    if out is None:
+    host_out = out if isinstance(out, np.ndarray) else None
+    if host_out is not None:
+        if host_out.shape != (m, n):
+            raise ValueError(f"out has shape {host_out.shape}, expected {(m, n)}")
+        if host_out.dtype.kind != "f" or not host_out.flags.writeable:
+            raise TypeError(
+                f"out: a NumPy out must be a writable float array, got {host_out.dtype}"
+            )
+    if out is None or host_out is not None:
         dc = cuda.device_array((m, n), dtype=np.float32)
     else:
         dc = as_device(out, "out", 2)
@@ -49,6 +59,9 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
             raise ValueError(f"out has shape {dc.shape}, expected {(m, n)}")
         on_device = on_device or is_device_array(out)
     plan(version, da, db, dc)()
+    if host_out is not None:
+        host_out[...] = dc.copy_to_host()
+        return host_out
     if on_device:
         return dc
     return dc.copy_to_host()

@@ -46,6 +46,28 @@ def test_device_arrays_stay_on_the_device(rng):
     np.testing.assert_array_equal(got.copy_to_host(), out.copy_to_host())  # the same memory
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_numpy_out_is_written_and_returned(rng, dtype):
+    a = rng.standard_normal((5, 3), dtype=np.float32)
+    b = rng.standard_normal((3, 4), dtype=np.float32)
+    out = np.full((5, 4), np.nan, dtype)  # poisoned: every element must be written
+    assert matmul.matmul(a, b, out=out) is out
+    assert matmul.relative_error(out, ref(a, b)) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("out", "exc", "says"),
+    [
+        (np.zeros((5, 4), np.int32), TypeError, "writable float array"),
+        (np.zeros((4, 5), np.float32), ValueError, r"out has shape \(4, 5\)"),
+        (np.broadcast_to(np.float32(0), (5, 4)), TypeError, "writable float array"),  # read-only
+    ],
+)
+def test_a_numpy_out_that_cannot_hold_the_result_is_refused(out, exc, says):
+    with pytest.raises(exc, match=says):
+        matmul.matmul(np.ones((5, 3), np.float32), np.ones((3, 4), np.float32), out=out)
+
+
 @pytest.mark.parametrize(
     "a,b,exc,message",
     [

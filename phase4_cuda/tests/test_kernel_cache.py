@@ -177,3 +177,71 @@ def test_compiled_kernels_come_back_and_stale_ones_never_run(tmp_path):
     for entry in (tmp_path / "cache").rglob("*.nbc"):
         entry.write_bytes(b"\x80\x05trunc")
     assert run() == (3.0, 0, 1)  # an unreadable entry: compiled again, never run
+
+
+CRAFTED = """
+import os, pickle, sys
+sys.path.insert(0, sys.argv[1])
+marker, how = sys.argv[2], sys.argv[3]
+import numba
+from kc_demo import kernels
+cache = kernels.scale._cache
+folder = cache.cache_path
+print(oct(os.stat(folder).st_mode & 0o777))  # made for the user alone
+
+
+class Payload:  # what an attacker's index holds: unpickling it writes the marker
+    def __reduce__(self):
+        return (open, (marker, "w"))
+
+
+with open(cache._cache_file._index_path, "wb") as f:
+    pickle.dump(numba.__version__, f)
+    f.write(pickle.dumps((cache._cache_file._source_stamp, Payload())))
+if how == "group-writable":
+    os.chmod(folder, 0o775)
+elif how == "loose-parent":
+    os.chmod(os.path.dirname(folder), 0o777)
+elif how == "foreign":
+    os.chown(folder, 4242, 4242)
+key = ("float32[::1]", "sm_90")
+assert cache.read_entry(key, lambda data: data) is None
+cache.save_overload(key, {"cubin": b"..."})  # numba's save reads the index first: refused too
+assert cache.read_entry(key, lambda data: data) is None
+print("marker" if os.path.exists(marker) else "no-marker")
+"""
+
+
+@pytest.mark.parametrize("how", ["group-writable", "loose-parent", "foreign"])
+def test_a_crafted_index_in_a_folder_others_could_write_is_never_unpickled(tmp_path, how):
+    if how == "foreign" and os.getuid() != 0:
+        pytest.skip("making a folder another user's needs root")
+    make_demo(tmp_path / "src")
+    marker = tmp_path / "marker"
+    env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", CRAFTED, str(tmp_path / "src"), str(marker), how],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0o700", "no-marker"]
+    assert not marker.exists()
+    lines = [line for line in done.stderr.splitlines() if "kernel cache" in line]
+    assert len(lines) == 1, done.stderr  # one line for the folder, however often it is asked
+    assert "compiling as if it were empty" in lines[0]
+    why = {"group-writable": "writable by group or others (mode 0775)",
+           "loose-parent": "writable by group or others (mode 0777)",
+           "foreign": "belongs to user 4242"}[how]  # fmt: skip
+    assert why in lines[0]
+
+
+def test_the_crafted_index_does_run_when_trusted_so_the_test_above_means_something(tmp_path):
+    make_demo(tmp_path / "src")
+    marker = tmp_path / "marker"
+    env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", CRAFTED, str(tmp_path / "src"), str(marker), "private"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    # the user's own folder is trusted: the payload ran (and the entry was then dropped)
+    assert marker.exists(), done.stderr

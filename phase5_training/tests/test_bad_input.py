@@ -4,6 +4,7 @@ bit-flipped, emptied, with metadata and arrays that do not fit."""
 
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -157,11 +158,13 @@ def checkpoint(tmp_path):
 
 
 def rewrite(path, meta=None, arrays=None, drop=()):
-    """Write the checkpoint again with some metadata or arrays replaced or left out."""
+    """Write the checkpoint again with some metadata (a str: as it is) or arrays replaced or left
+    out."""
     with np.load(path) as data:
         content = {name: data[name] for name in data.files if name not in drop}
     if meta is not None:
-        content["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        text = meta if isinstance(meta, str) else json.dumps(meta)
+        content["meta"] = np.frombuffer(text.encode(), dtype=np.uint8)
     content |= arrays or {}
     buffer = io.BytesIO()
     np.savez(buffer, **content)
@@ -222,13 +225,24 @@ def test_a_checkpoint_of_an_older_version_with_its_empty_extra_loads(checkpoint)
         (lambda m: m | {"config": "784-32-10"}, "lacks its config"),
         (lambda m: m | {"config": m["config"] | {"colour": "blue"}}, "unknown configuration keys"),
         (lambda m: m | {"config": m["config"] | {"extra": {"a": 1}}}, r"keys \['extra'\]"),
-        (lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}}, "not a list of whole"),
+        (
+            lambda m: m | {"config": m["config"] | {"widths": "784 32 10"}},
+            "not a list of two or more whole",
+        ),
         (
             lambda m: m | {"config": m["config"] | {"widths": [784, 32.5, 10]}},
-            "not a list of whole",
+            "not a list of two or more whole",
         ),
         (lambda m: m | {"config": m["config"] | {"batch_size": 0}}, "does not hold"),
-        (lambda m: m | {"config": m["config"] | {"lr": "fast"}}, "does not hold"),
+        (lambda m: m | {"config": m["config"] | {"lr": "fast"}}, "lr 'fast' is not of type float"),
+        # JSON has one kind of number, and true is one in Python: each field is its own type
+        (lambda m: m | {"config": m["config"] | {"limit": True}}, "limit True is not of type int"),
+        (lambda m: m | {"config": m["config"] | {"limit": 2.5}}, "limit 2.5 is not of type int"),
+        (lambda m: m | {"config": m["config"] | {"seed": 1.5}}, "seed 1.5 is not of type int"),
+        (lambda m: m | {"config": m["config"] | {"epochs": 1e308}}, "epochs 1e.308 is not"),
+        (lambda m: m | {"config": m["config"] | {"nesterov": 1}}, "nesterov 1 is not of type bool"),
+        (lambda m: m | {"config": m["config"] | {"seed": -1}}, "seed must be"),
+        (lambda m: "[" * 100_000 + "]" * 100_000, "nested too deeply"),  # written as it is
         (lambda m: m | {"state": m["state"] | {"epoch": -1}}, "state epoch"),
         (lambda m: m | {"state": m["state"] | {"step": "7"}}, "state step"),
         (lambda m: m | {"state": {"epoch": 1, "step": 1}}, "lacks its history"),
@@ -268,6 +282,38 @@ def test_weights_that_are_not_finite_are_refused(checkpoint, bad, capsys):
     assert "W1 holds NaN" in err
     err = one_line_error(capsys, ["--resume", str(checkpoint), "--widths", "784", "32", "10"])
     assert "W1 holds NaN" in err
+
+
+def test_sizes_and_names_are_checked_before_an_array_is_read(checkpoint, monkeypatch):
+    # 360 MB of zeros, deflated to a few hundred KB: refused from the archive's directory
+    content = {"junk": np.zeros(90_000_000, np.float32)}
+    with np.load(checkpoint) as data:
+        content |= {name: data[name] for name in data.files}
+    np.savez_compressed(checkpoint, **content)
+    assert checkpoint.stat().st_size < 2_000_000
+    read, real = [], np.lib.format.read_array
+    monkeypatch.setattr(
+        np.lib.format, "read_array", lambda *a, **k: read.append(a) or real(*a, **k)
+    )
+    with pytest.raises(ValueError, match=r"unexpected arrays \['junk'\]"):
+        load_checkpoint(checkpoint)
+    assert len(read) == 1  # the metadata's alone
+
+
+def test_an_array_that_would_grow_past_its_shape_is_refused_unread(checkpoint):
+    with np.load(checkpoint) as data:
+        content = {name: data[name] for name in data.files}
+    content["W0"] = np.zeros((784, 100_000), np.float32)  # the widths say (784, 32)
+    np.savez_compressed(checkpoint, **content)
+    with pytest.raises(ValueError, match="W0 would take 313600128 bytes in memory, more than"):
+        load_checkpoint(checkpoint)
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "checkpoint.npz"
+    os.mkfifo(fifo)  # opening it would wait for a writer for ever
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_checkpoint(fifo)
 
 
 def test_a_byte_swapped_checkpoint_gives_the_same_weights(checkpoint):

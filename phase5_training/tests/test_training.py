@@ -9,7 +9,7 @@ import pytest
 from phase2_numpy.train import TrainConfig
 from phase5_training import __main__ as cli
 from phase5_training import train as train_module
-from phase5_training.checkpoint import load_checkpoint
+from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.train import TrainingDiverged, train
 from shared.datasets import find_dataset
 
@@ -118,8 +118,12 @@ def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tm
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
     train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
-    good = (tmp_path / "checkpoint.npz").read_bytes()
+    # the same run, saved as if its settings had been wild from the start (--resume continues a
+    # run with its own settings only)
     wild = TrainConfig(epochs=2, widths=(784, 32, 10), batch_size=32, lr=1e30, schedule="constant")
+    params, _, state = load_checkpoint(tmp_path / "checkpoint.npz")
+    save_checkpoint(tmp_path / "checkpoint.npz", params, wild, state)
+    good = (tmp_path / "checkpoint.npz").read_bytes()
     with pytest.raises(TrainingDiverged, match=r"last good checkpoint is .*checkpoint\.npz"):
         train(
             wild, tmp_path, dataset=tiny_digits, progress=False, resume=tmp_path / "checkpoint.npz"

@@ -187,9 +187,58 @@ def test_a_folder_that_is_no_run_is_a_one_line_error(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert err.startswith("error: --run ") and err.count("\n") == 1
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # the `plot` extra missing
-    (tmp_path / "metrics.json").write_text(json.dumps({"dataset": "mnist", "device": "cpu"}))
+    metrics = {"dataset": "mnist", "device": "cpu", "history": [{"epoch": 1}]}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     assert main(["--run", str(tmp_path)]) == 2
     assert "matplotlib" in capsys.readouterr().err
+
+
+def one_line_error(capsys, argv) -> str:
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("metrics", "says"),
+    [
+        ({"dataset": "mnist", "device": "cpu"}, "holds no epochs"),
+        ({"dataset": "mnist", "device": "cpu", "history": []}, "holds no epochs"),
+        ({"dataset": "mnist", "device": "cpu", "history": "3"}, "holds no epochs"),
+        ([1, 2], "no readable metrics.json"),
+        ("[" * 100_000, "no readable metrics.json"),
+    ],
+)
+def test_a_run_without_history_is_a_one_line_error(tmp_path, capsys, metrics, says):
+    text = metrics if isinstance(metrics, str) else json.dumps(metrics)
+    (tmp_path / "metrics.json").write_text(text)
+    assert says in one_line_error(capsys, ["--run", str(tmp_path)])
+
+
+def test_where_the_figures_cannot_go_is_a_one_line_error(fake, tmp_path, capsys, monkeypatch):
+    (tmp_path / "metrics.json").write_text(json.dumps(fake.metrics()))
+    (tmp_path / "plots").write_text("a file")
+    assert "plots is a file" in one_line_error(capsys, ["--run", str(tmp_path)])
+    (tmp_path / "plots").unlink()
+
+    def read_only(*args, **kwargs):  # as a read-only folder refuses (root writes anywhere)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("pathlib.Path.mkdir", read_only)
+    err = one_line_error(capsys, ["--run", str(tmp_path)])
+    assert "cannot write the figures" in err and "Permission denied" in err
+
+
+def test_out_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "afile").write_text("a file")
+    err = one_line_error(capsys, ["--out", str(tmp_path / "afile"), "--no-xor"])
+    assert "is a file, not a folder" in err
+    err = one_line_error(capsys, ["--out", str(tmp_path / "afile" / "below"), "--no-xor"])
+    assert "cannot write the report there" in err
 
 
 def test_the_page_in_a_headless_browser(results_dir, tmp_path):

@@ -1,11 +1,15 @@
 """The IDX reader: round trips, gzip, and a clear error for every kind of broken file."""
 
 import gzip
+import os
 import re
+import resource
 import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.idx import IdxError, decode_idx, encode_idx, read_idx, read_idx_bytes, write_idx
 
@@ -78,3 +82,61 @@ def test_dimensions_whose_product_overflows_are_reported_as_they_are():
         decode_idx(header + b"\0" * 10)
     needed = int(re.search(r"needs (\d+) bytes", str(caught.value)).group(1))
     assert needed == 20 + (2**32 - 1) ** 4  # exact, and positive
+
+
+def test_a_small_gzip_file_whose_header_asks_for_much_more_is_refused_unread(tmp_path):
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb") as f:  # 200 KB on disk, 427 MB decompressed
+        f.write(struct.pack(">HBBIII", 0, 8, 3, 60000, 28, 254))
+        for _ in range(427):
+            f.write(bytes(1_000_000))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(IdxError, match=rf"{path}: its header asks for 426,720,000 bytes"):
+        read_idx(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_header_asking_for_terabytes_is_refused_unread(tmp_path, compress):
+    data = struct.pack(">HBBIII", 0, 0x0E, 3, 2**32 - 1, 2**16, 7) + b"x" * 100
+    path = tmp_path / ("big.gz" if compress else "big")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(IdxError, match=str(path)):
+        read_idx(path)
+
+
+def test_255_dimensions_are_named_with_the_file(tmp_path):
+    path = tmp_path / "dims"
+    path.write_bytes(struct.pack(">HBB", 0, 8, 255) + bytes(1020))
+    with pytest.raises(IdxError, match=rf"{path}: 255 dimensions, more than the 32"):
+        read_idx(path)
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(IdxError, match="not a regular file"):
+        read_idx(fifo)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(max_size=64),
+    header=st.tuples(
+        st.integers(0, 0x0F), st.integers(0, 255), st.lists(st.integers(0, 2**32 - 1), max_size=6)
+    ),
+    compress=st.booleans(),
+)
+def test_any_bytes_load_or_raise_one_idx_error_naming_the_file(
+    tmp_path_factory, data, header, compress
+):
+    code, ndim, dims = header
+    payload = struct.pack(f">HBB{len(dims)}I", 0, code, ndim, *dims) + data
+    path = tmp_path_factory.mktemp("fuzz") / "f"
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    try:
+        array = read_idx(path)
+    except IdxError as e:
+        assert str(e).startswith(f"{path}: ") and "\n" not in str(e)
+    else:
+        assert array.size * array.itemsize <= len(data)
