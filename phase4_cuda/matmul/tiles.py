@@ -18,6 +18,8 @@ __all__ = [
     "TC_LARGE",
     "TC_SIMULATED",
     "TC_SIMULATED_ASYNC",
+    "TC_SIMULATED_NARROW",
+    "TC_SIMULATED_NARROW_ASYNC",
     "TC_SMALL",
     "TUNED",
     "TensorTiles",
@@ -154,6 +156,11 @@ TC_SMALL = {
 #: odd shapes in seconds instead of minutes.
 TC_SIMULATED = TensorTiles(64, 32, 16, 32, 16)
 TC_SIMULATED_ASYNC = TensorTiles(64, 32, 16, 32, 16, stages=3)
+#: The same for outputs at most 16 columns wide (a small network's layers): half the warps of
+#: the tiles above would compute only zeros there, and each of their mma costs the simulator as
+#: much as a useful one.
+TC_SIMULATED_NARROW = TensorTiles(64, 16, 32, 32, 8)
+TC_SIMULATED_NARROW_ASYNC = TensorTiles(64, 16, 32, 32, 8, stages=3)
 #: Below how many large blocks a rung takes its small tiles. Rungs 8 and 9: the H100's 132
 #: multiprocessors (fewer blocks leave some idle). Rungs 10 and 11: 64, measured: at n = 1024 the
 #: 64 large blocks (half the GPU idle) beat 256 small ones by 20-25%, a 64x64 warp tile doing
@@ -165,6 +172,8 @@ def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTile
     """The tiles a tensor-core rung uses for an (m, n) output (see TC_LARGE)."""
     large = TC_LARGE[version]
     if simulated():
+        if n <= TC_SIMULATED_NARROW.BN:
+            return TC_SIMULATED_NARROW_ASYNC if large.stages > 1 else TC_SIMULATED_NARROW
         return TC_SIMULATED_ASYNC if large.stages > 1 else TC_SIMULATED
     blocks = math.ceil(m / large.BM) * math.ceil(n / large.BN)
     return large if blocks >= TC_FILL[version] else TC_SMALL[version]
