@@ -138,6 +138,7 @@ static void test_elementwise_and_transpose(size_t rows, size_t cols) {
     nn_matrix_create(rows, cols, &b);
     nn_matrix_create(rows, cols, &out);
     nn_matrix_create(cols, rows, &t);
+    CHECK((uintptr_t)a.data % 64 == 0 && (uintptr_t)t.data % 64 == 0, "64-byte aligned %zux%zu", rows, cols);
     fill(&a);
     fill(&b);
     int ok = nn_add(&a, &b, &out) == NN_OK;
