@@ -34,14 +34,28 @@ class _locked:
         self.path = folder / "lock"
 
     def __enter__(self):
-        import fcntl
-
         self.file = open(self.path, "w")  # (closed in __exit__)
-        fcntl.flock(self.file, fcntl.LOCK_EX)
+        if os.name == "nt":  # Windows locks a byte range: the first byte, blocking
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(self.file.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after 10 s: another check is still building
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(self.file, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()  # (closing releases the lock)
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(self.file.fileno(), msvcrt.LK_UNLCK, 1)
+        self.file.close()  # (closing releases a POSIX lock)
 
 
 def _tool_env() -> dict[str, str]:
@@ -100,13 +114,18 @@ def _compiler_error(output: str, path: Path) -> str:
     return f"{path.name} does not build: {shown[0]}{more}"
 
 
+#: what meson compiles into the package: extension modules (.so; .pyd on Windows) and the shared
+#: library (.so, .dylib on macOS, .dll on Windows)
+_COMPILED = frozenset({".so", ".dylib", ".pyd", ".dll"})
+
+
 def _stage(meson: Path, folder: Path) -> Path:
     """A copy of the phase3_c package in `folder`: the reference's Python files and the modules
     just compiled. Returns `folder` (the plugin imports phase3_c from it)."""
     package = folder / "phase3_c"
     package.mkdir(parents=True, exist_ok=True)
     sources = sorted((repository_root() / "phase3_c").glob("*.py"))
-    built = [p for p in (meson / "phase3_c").iterdir() if p.is_file() and ".so" in p.suffixes]
+    built = [p for p in (meson / "phase3_c").iterdir() if p.is_file() and p.suffix in _COMPILED]
     for path in sources + built:
         shutil.copy2(path, package / path.name)
     return folder
