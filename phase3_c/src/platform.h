@@ -27,7 +27,12 @@
 #include <stdlib.h>
 
 #if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX /* no min and max macros: they would break std::min and std::max in C++ */
+#endif
 #include <malloc.h> /* _aligned_malloc */
 #include <windows.h>
 #else

@@ -65,11 +65,18 @@ def _tool_env() -> dict[str, str]:
     return dict(os.environ, PATH=os.pathsep.join((scripts, os.environ.get("PATH", ""))))
 
 
+def c_program(meson: Path, test: str) -> Path:
+    """The program meson builds from the C test source `test` (phase3_c/tests/x.c) in the build
+    folder `meson` (.exe on Windows); `Path()` for its ninja target."""
+    return meson / "phase3_c" / (Path(test).stem + (".exe" if os.name == "nt" else ""))
+
+
 def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
     """Compile the project with the learner's file in place of `exercise.reference`; the meson
     build folder. A file that does not compile is an ExerciseError: the compiler's first error."""
     copy = folder / "learner" / Path(exercise.reference).name
-    text = f'#line 1 "{path}"\n' + path.read_text("utf-8")
+    quoted = str(path).replace("\\", "\\\\").replace('"', '\\"')  # a C string: C:\\Users\\...
+    text = f'#line 1 "{quoted}"\n' + path.read_text("utf-8")
     if not copy.exists() or copy.read_text("utf-8") != text:  # unchanged: nothing to recompile
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(text, "utf-8")
@@ -90,7 +97,7 @@ def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
             last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             raise ExerciseError(f"meson could not configure the build in {meson}: {last[0]}")
         stamp.write_text(sys.executable, "utf-8")
-    targets = [f"phase3_c/{Path(t).stem}" for t in exercise.tests if t.endswith(".c")]
+    targets = [c_program(Path(), t).as_posix() for t in exercise.tests if t.endswith(".c")]
     done = subprocess.run(
         [ninja, "-C", str(meson), "all", *targets], env=env, capture_output=True, text=True
     )
