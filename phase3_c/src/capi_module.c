@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "matrix.h"
+#include "platform.h" /* nn_aligned_alloc / nn_aligned_free */
 
 /* A new reference to a 2-D array of `typenum` with contiguous rows, or NULL with an exception. */
 static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
@@ -58,7 +59,7 @@ static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
     return NULL;
 }
 
-static void free_capsule(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, NULL)); }
+static void free_capsule(PyObject *capsule) { nn_aligned_free(PyCapsule_GetPointer(capsule, NULL)); }
 
 /* A new uninitialised C-contiguous (rows, cols) array whose data is 64-byte aligned. */
 static PyArrayObject *aligned_output(npy_intp rows, npy_intp cols, int typenum) {
@@ -66,7 +67,7 @@ static PyArrayObject *aligned_output(npy_intp rows, npy_intp cols, int typenum) 
     void *data = NULL;
     if (rows == 0 || (size_t)cols <= (SIZE_MAX - 63) / item / (size_t)rows) {
         size_t bytes = ((size_t)rows * (size_t)cols * item + 63) / 64 * 64;
-        data = aligned_alloc(64, bytes ? bytes : 64);
+        data = nn_aligned_alloc(64, bytes ? bytes : 64);
     }
     if (data == NULL)
         return (PyArrayObject *)PyErr_Format(PyExc_MemoryError, "cannot allocate the (%zd, %zd) output (%lld MiB)",
@@ -76,7 +77,7 @@ static PyArrayObject *aligned_output(npy_intp rows, npy_intp cols, int typenum) 
     PyObject *arr = PyArray_SimpleNewFromData(2, dims, typenum, data);
     PyObject *owner = arr ? PyCapsule_New(data, NULL, free_capsule) : NULL;
     if (owner == NULL || PyArray_SetBaseObject((PyArrayObject *)arr, owner) < 0) {
-        if (owner == NULL) free(data);
+        if (owner == NULL) nn_aligned_free(data);
         Py_XDECREF(arr);
         return NULL;
     }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h" /* nn_aligned_alloc: Windows has no aligned_alloc */
+
 const char *nn_status_str(nn_status status) {
     switch (status) {
     case NN_OK: return "ok";
@@ -41,7 +43,7 @@ nn_status nn_matrix_create(size_t rows, size_t cols, nn_matrix *out) {
     size_t bytes = rows * cols * sizeof(double);
     size_t rounded = (bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
     if (rounded < bytes) return NN_ERR_ALLOC;
-    out->data = aligned_alloc(64, rounded);
+    out->data = nn_aligned_alloc(64, rounded);
     if (out->data == NULL) return NN_ERR_ALLOC;
     memset(out->data, 0, rounded);
     return NN_OK;
@@ -49,7 +51,7 @@ nn_status nn_matrix_create(size_t rows, size_t cols, nn_matrix *out) {
 
 void nn_matrix_free(nn_matrix *m) {
     if (m == NULL) return;
-    free(m->data);
+    nn_aligned_free(m->data);
     m->data = NULL;
     m->rows = m->cols = m->stride = 0;
 }

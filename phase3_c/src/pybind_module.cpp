@@ -13,6 +13,7 @@
 #include <string>
 
 #include "matrix.h"
+#include "platform.h"  // nn_aligned_alloc / nn_aligned_free: MSVC has no std::aligned_alloc
 
 namespace py = pybind11;
 
@@ -59,13 +60,13 @@ py::array_t<T> take(py::handle obj, const char *name) {
 template <typename T>
 py::array_t<T> aligned_output(py::ssize_t rows, py::ssize_t cols) {
     size_t bytes = ((size_t)(rows * cols) * sizeof(T) + 63) / 64 * 64;
-    void *data = std::aligned_alloc(64, bytes ? bytes : 64);
+    void *data = nn_aligned_alloc(64, bytes ? bytes : 64);
     if (data == nullptr) {
         PyErr_Format(PyExc_MemoryError, "cannot allocate the (%zd, %zd) output (%lld MiB)", (Py_ssize_t)rows,
                      (Py_ssize_t)cols, (long long)((double)rows * (double)cols * sizeof(T) / (1 << 20)));
         throw py::error_already_set();
     }
-    py::capsule owner(data, [](void *p) { std::free(p); });
+    py::capsule owner(data, [](void *p) { nn_aligned_free(p); });
     return py::array_t<T>({rows, cols}, {cols * (py::ssize_t)sizeof(T), (py::ssize_t)sizeof(T)},
                           static_cast<T *>(data), owner);
 }

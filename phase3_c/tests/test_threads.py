@@ -3,6 +3,7 @@ elsewhere run on one, as pytest's workers share the cores), two products at once
 threads, a product in a forked child, and the thread count as a setting with its bad values."""
 
 import multiprocessing
+import sys
 import threading
 
 import numpy as np
@@ -69,6 +70,7 @@ def _product_in_child(queue):
 
 # Python warns that forking a process with threads may deadlock: that is the case tested here.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork")
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no fork(): a child starts afresh")
 def test_a_forked_child_computes_after_the_parent_used_the_pool(threads):
     """fork() copies only the calling thread: the child must start a pool of its own, not wait
     for workers that do not exist in it."""

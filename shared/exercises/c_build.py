@@ -34,14 +34,28 @@ class _locked:
         self.path = folder / "lock"
 
     def __enter__(self):
-        import fcntl
-
         self.file = open(self.path, "w")  # (closed in __exit__)
-        fcntl.flock(self.file, fcntl.LOCK_EX)
+        if os.name == "nt":  # Windows locks a byte range: the first byte, blocking
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(self.file.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after 10 s: another check is still building
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(self.file, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()  # (closing releases the lock)
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(self.file.fileno(), msvcrt.LK_UNLCK, 1)
+        self.file.close()  # (closing releases a POSIX lock)
 
 
 def _tool_env() -> dict[str, str]:
@@ -51,11 +65,18 @@ def _tool_env() -> dict[str, str]:
     return dict(os.environ, PATH=os.pathsep.join((scripts, os.environ.get("PATH", ""))))
 
 
+def c_program(meson: Path, test: str) -> Path:
+    """The program meson builds from the C test source `test` (phase3_c/tests/x.c) in the build
+    folder `meson` (.exe on Windows); `Path()` for its ninja target."""
+    return meson / "phase3_c" / (Path(test).stem + (".exe" if os.name == "nt" else ""))
+
+
 def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
     """Compile the project with the learner's file in place of `exercise.reference`; the meson
     build folder. A file that does not compile is an ExerciseError: the compiler's first error."""
     copy = folder / "learner" / Path(exercise.reference).name
-    text = f'#line 1 "{path}"\n' + path.read_text("utf-8")
+    quoted = str(path).replace("\\", "\\\\").replace('"', '\\"')  # a C string: C:\\Users\\...
+    text = f'#line 1 "{quoted}"\n' + path.read_text("utf-8")
     if not copy.exists() or copy.read_text("utf-8") != text:  # unchanged: nothing to recompile
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(text, "utf-8")
@@ -76,7 +97,7 @@ def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
             last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             raise ExerciseError(f"meson could not configure the build in {meson}: {last[0]}")
         stamp.write_text(sys.executable, "utf-8")
-    targets = [f"phase3_c/{Path(t).stem}" for t in exercise.tests if t.endswith(".c")]
+    targets = [c_program(Path(), t).as_posix() for t in exercise.tests if t.endswith(".c")]
     done = subprocess.run(
         [ninja, "-C", str(meson), "all", *targets], env=env, capture_output=True, text=True
     )
@@ -100,13 +121,18 @@ def _compiler_error(output: str, path: Path) -> str:
     return f"{path.name} does not build: {shown[0]}{more}"
 
 
+#: what meson compiles into the package: extension modules (.so; .pyd on Windows) and the shared
+#: library (.so, .dylib on macOS, .dll on Windows)
+_COMPILED = frozenset({".so", ".dylib", ".pyd", ".dll"})
+
+
 def _stage(meson: Path, folder: Path) -> Path:
     """A copy of the phase3_c package in `folder`: the reference's Python files and the modules
     just compiled. Returns `folder` (the plugin imports phase3_c from it)."""
     package = folder / "phase3_c"
     package.mkdir(parents=True, exist_ok=True)
     sources = sorted((repository_root() / "phase3_c").glob("*.py"))
-    built = [p for p in (meson / "phase3_c").iterdir() if p.is_file() and ".so" in p.suffixes]
+    built = [p for p in (meson / "phase3_c").iterdir() if p.is_file() and p.suffix in _COMPILED]
     for path in sources + built:
         shutil.copy2(path, package / path.name)
     return folder

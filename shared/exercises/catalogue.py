@@ -129,8 +129,9 @@ EXERCISES: dict[str, Exercise] = {
             write=frozenset({"_lib", "_check", "_wrap", "_product", "_elementwise", "scale",
                              "transpose"}),
             hints={
-                "_lib": "importlib.resources.files('phase3_c') / _LIBNAME, loaded with "
-                "ctypes.CDLL; then give each function of _SIGNATURES its argtypes and restype",
+                "_lib": "importlib.resources.files('phase3_c') / the first name of _LIBNAMES "
+                "that exists, loaded with ctypes.CDLL; then give each function of _SIGNATURES "
+                "its argtypes and restype",
                 "_check": "a status other than 0 (NN_OK) raises _ERRORS[status] with the text "
                 "of nn_status_str (bytes: decode it)",
                 "_wrap": "the struct of x's dtype (_Matrix or _MatrixF32) holding rows, cols, "

@@ -13,7 +13,7 @@ import traceback
 import types
 from pathlib import Path
 
-from shared.exercises.c_build import _build, _locked, _run_c_test, _stage
+from shared.exercises.c_build import _build, _locked, _run_c_test, _stage, c_program
 from shared.exercises.catalogue import Exercise, ExerciseError, _exercise, repository_root
 from shared.exercises.python_starter import starter
 
@@ -83,7 +83,7 @@ def check(exercise_id: str, workspace: Path) -> tuple[int, list[dict]]:
             outcomes = []
             for test in exercise.tests:
                 if test.endswith(".c"):
-                    outcomes += _run_c_test(exercise, test, meson / "phase3_c" / Path(test).stem)
+                    outcomes += _run_c_test(exercise, test, c_program(meson, test))
             env["NNF_EXERCISE_PACKAGES"] = str(_stage(meson, folder / "package"))
             outcomes += _run_pytest(exercise, python_tests, env)
     failed = [o for o in outcomes if o["outcome"] != "passed" and o["outcome"] != "skipped"]
