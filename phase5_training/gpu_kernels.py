@@ -22,6 +22,7 @@ import math
 
 from numba import cuda, float32, float64
 
+from phase4_cuda.device import simulated
 from phase4_cuda.kernel_cache import cached
 
 __all__ = [
@@ -64,10 +65,12 @@ def gather_batch(x, y, order, pos, batch, xb, yb):
 
 #: the fused output layer: threads per row (a block each), the most classes it handles, and the
 #: segments of its two-level sum (OUT_THREADS // SEGMENTS partial sums each, then SEGMENTS per
-#: class; needs MAX_CLASSES * SEGMENTS <= OUT_THREADS)
-OUT_THREADS = 128
+#: class; needs MAX_CLASSES * SEGMENTS <= OUT_THREADS). In numba's simulator a quarter of the
+#: threads: each is a Python thread started for every row of every step, and 128 of them made
+#: this kernel a third of a small run's time there (the sums then add in another order).
+OUT_THREADS = 32 if simulated() else 128
 MAX_CLASSES = 16
-SEGMENTS = 8
+SEGMENTS = 2 if simulated() else 8
 
 
 @cached
