@@ -147,6 +147,12 @@ print("wrong" if os.path.exists(marker) else "ok")
 def cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
     """(name, command, options): options may hold `stdin`, `env`, `shell`, `check` (a function
     of the finished process that says ok/wrong), `expect` ("error" or "ok")."""
+    return [*_training_cases(tmp), *_other_command_cases(tmp), *_loader_cases(tmp),
+            *_snippet_cases(tmp)]  # fmt: skip
+
+
+def _training_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
+    """Phase 5's command line: options, resuming, pipes, a shared --out, a full disk."""
     fifo = tmp / "fifo"
     os.mkfifo(fifo)
     run = tmp / "run"
@@ -229,6 +235,12 @@ def cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
             {},
         )
     )
+    return out
+
+
+def _other_command_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
+    """Phase 2's and the XOR example's command lines, and the report's."""
+    out: list[tuple[str, list[str], dict]] = []
     for argv, name in [
         (["--seed", "-1"], "phase2 --seed -1"),
         (["--widths", "784", "100000000", "100000000", "10"], "phase2 widths of 570 TiB"),
@@ -271,7 +283,13 @@ def cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
     )
     out.append(("report: plots is a file", [*report, "--run", str(tmp / "plotsfile")], {}))
     out.append(("report: --out a file", [*report, "--out", str(tmp / "afile"), "--no-xor"], {}))
-    # the file is made by one process and loaded by another, whose memory is measured
+    return out
+
+
+def _loader_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
+    """Damaged checkpoints and IDX files: each made by one process and loaded by another, whose
+    memory is measured."""
+    out: list[tuple[str, list[str], dict]] = []
     grew = "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 250_000"
     for i, (setup, items, load) in enumerate(
         ((CKPT, CKPT_CASES, "load_checkpoint(path)"), (IDX, IDX_CASES, "read_idx(path)"))
@@ -292,6 +310,12 @@ def cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
                     {"snippet": True, "make": [*PY, setup + body, str(folder)]},
                 )
             )
+    return out
+
+
+def _snippet_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
+    """The bindings, the GPU trainer and matmul in the simulator, the kernel cache."""
+    out: list[tuple[str, list[str], dict]] = []
     for name, body in BIND_CASES.items():
         code = (
             BIND
