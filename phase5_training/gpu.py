@@ -44,9 +44,8 @@ from numba import cuda
 from phase2_numpy.network import Params
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
-from phase4_cuda.matmul import (
-    PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision, tensor_tiles_for,
-)
+from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
+from phase4_cuda.matmul.tiles import tensor_tiles_for
 from phase5_training import gpu_kernels
 
 __all__ = [
@@ -100,8 +99,7 @@ def tiles_for_step(m: int, n: int, sms: int, candidates=SMALL_TILES):
     """Block tiles for an (m, n) output in a training step or evaluation: the largest of
     `candidates` (SMALL_TILES, or TENSOR_TILES) that still spreads over half the
     multiprocessors. (Evaluation's 4096-row products would gain little from Phase 4's big tiles
-    and would cost two more compilations.) In numba's simulator the tensor-core products take
-    Phase 4's simulator tiles: few warps, none of them only multiplying zeros."""
+    and would cost two more compilations.) The simulator's tensor-core tiles are Phase 4's."""
     if candidates is TENSOR_TILES and simulated():
         return tensor_tiles_for(m, n, "tensor_tf32_async")
     for t in candidates:
