@@ -287,12 +287,26 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" or report.failed:
         error = None
         if call.excinfo is not None:
-            message = str(call.excinfo.value)
+            message = str(call.excinfo.value).strip()  # (NumPy's starts with a blank line)
             said = dict.fromkeys(_NOT_WRITTEN.findall(report.capstdout + report.capstderr))
             if said and not _NOT_WRITTEN.search(message):  # a C function still to write
                 message = f"{'; '.join(said)} ({message})"
-            error = {"type": call.excinfo.typename, "message": message}
+            error = {"type": call.excinfo.typename, "message": message + _test_line(item, call)}
         _outcomes[item.nodeid] = {"name": item.name, "outcome": report.outcome, "error": error}
+
+
+def _test_line(item, call) -> str:
+    """The test's own line where it failed ("test_matrix.py:38: assert_matches(matmul_naive(a,
+    b), expected)"), on a line of its own: it names what went wrong where the message does not
+    (a NumPy comparison, a bare assert in a helper)."""
+    try:
+        entries = [e for e in call.excinfo.traceback if Path(e.path) == Path(item.path)]
+        if not entries:
+            return ""
+        statement = " ".join(str(entries[-1].statement).split())
+    except Exception:  # (a source that cannot be read: no line, no harm)
+        return ""
+    return f"\nin the test: {Path(item.path).name}:{entries[-1].lineno + 1}: {statement[:200]}"
 
 
 def pytest_collection_finish(session):

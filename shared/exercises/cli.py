@@ -15,11 +15,23 @@ from shared.exercises.runner import TIMEOUT, check, start
 SHOWN = 12
 
 
+#: the hint beside a result far off in a kernel with barriers (Exercise.barriers)
+RACE = (
+    "a result far off in a kernel whose threads share memory: a race? A missing "
+    "cuda.syncthreads() lets a thread read a shared array before every thread has written it, "
+    "or overwrite it while others still read it (the simulator runs the threads in turn, so a "
+    "race there may show or not from run to run)"
+)
+
+
 def _hint_for(exercise: Exercise, outcome: dict) -> str:
-    message = (outcome.get("error") or {}).get("message", "")
+    error = outcome.get("error") or {}
+    message = error.get("message", "")
     for name, hint in exercise.hints.items():
         if f"write {name}" in message:
             return hint
+    if exercise.barriers and error.get("type") == "AssertionError":
+        return RACE
     return ""
 
 
@@ -59,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"how long one test may run (default: {TIMEOUT:g})")  # fmt: skip
     c.add_argument("-v", "--verbose", action="store_true",
                    help="print the tests' whole output (pytest's report, the C tests' lines)")  # fmt: skip
+    c.add_argument("-x", "--first-failure", action="store_true",
+                   help="stop at the first failing test")  # fmt: skip
     return p
 
 
@@ -66,16 +80,19 @@ def _report(exercise: Exercise, code: int, outcomes: list[dict]) -> None:
     passed = sum(o["outcome"] == "passed" for o in outcomes)
     print(f"exercise {exercise.id}, {exercise.title}: {passed} of {len(outcomes)} tests pass")
     failures = [o for o in outcomes if o["outcome"] not in ("passed", "skipped")]
-    hinted = set()
+    hinted, detailed = set(), set()
     for o in failures[:SHOWN]:
         error = o.get("error") or {}
         lines = f"{error.get('type', '')}: {error.get('message', '')}".strip().splitlines()
         lines = [line for line in lines if line.strip()] or [""]
         print(f"  fails: {o['name']}: {lines[0]}")
-        for line in lines[1:LINES]:
-            print(f"         {line}")
-        if len(lines) > LINES:
-            print(f"         ... ({len(lines) - LINES} more lines: check -v shows them)")
+        test = o["name"].partition("[")[0]
+        if test not in detailed:  # the whole message once per test, not per parameter
+            detailed.add(test)
+            for line in lines[1:LINES]:
+                print(f"         {line}")
+            if len(lines) > LINES:
+                print(f"         ... ({len(lines) - LINES} more lines: check -v shows them)")
         if (hint := _hint_for(exercise, o)) and hint not in hinted:  # each hint once
             hinted.add(hint)
             print(f"         hint: {hint}")
@@ -104,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {path}: exercise {e.id}, {e.title}; the lesson is {e.lesson}")
             print(f"check it with: python -m shared.exercises check {e.id}")
             return 0
-        code, outcomes = check(args.id, args.workspace, args.timeout, args.verbose)
+        code, outcomes = check(
+            args.id, args.workspace, args.timeout, args.verbose, args.first_failure
+        )
         _report(EXERCISES[args.id], code, outcomes)
         return code
     except ExerciseError as e:

@@ -125,11 +125,16 @@ def _missing_outcome(exercise: Exercise, missing: list[str]) -> dict:
 
 
 def check(
-    exercise_id: str, workspace: Path, timeout: float = TIMEOUT, verbose: bool = False
+    exercise_id: str,
+    workspace: Path,
+    timeout: float = TIMEOUT,
+    verbose: bool = False,
+    first_failure: bool = False,
 ) -> tuple[int, list[dict]]:
     """Run the exercise's tests against the learner's file: (exit code, each test's outcome).
     Each test may run `timeout` seconds (and the import of the file as long); `verbose` lets
-    pytest's own report through to stdout."""
+    pytest's own report through to stdout; `first_failure` stops the Python tests at the first
+    that fails."""
     exercise = _exercise(exercise_id)
     if workspace.exists() and not workspace.is_dir():
         raise ExerciseError(f"the workspace {workspace} is a file, not a folder")
@@ -152,7 +157,7 @@ def check(
         missing = _probe(path, to_write(exercise), env, timeout)
         env |= {"NNF_EXERCISE_MODULE": exercise.module, "NNF_EXERCISE_FILE": str(path)}
         outcomes = [_missing_outcome(exercise, missing)] if missing else []
-        outcomes += _run_pytest(exercise, python_tests, env, timeout, verbose)
+        outcomes += _run_pytest(exercise, python_tests, env, verbose, first_failure)
     else:
         if path.is_dir():
             raise ExerciseError(f"{path} is a folder: your exercise is a file of that name")
@@ -165,13 +170,13 @@ def check(
                     program = meson / "phase3_c" / Path(test).stem
                     outcomes += _run_c_test(exercise, test, program, timeout, verbose)
             env["NNF_EXERCISE_PACKAGES"] = str(_stage(meson, folder / "package"))
-            outcomes += _run_pytest(exercise, python_tests, env, timeout, verbose)
+            outcomes += _run_pytest(exercise, python_tests, env, verbose, first_failure)
     failed = [o for o in outcomes if o["outcome"] != "passed" and o["outcome"] != "skipped"]
     return (0 if not failed else 1), outcomes
 
 
 def _run_pytest(
-    exercise: Exercise, tests: list[str], env: dict[str, str], timeout: float, verbose: bool
+    exercise: Exercise, tests: list[str], env: dict[str, str], verbose: bool, first_failure: bool
 ) -> list[dict]:
     """The outcome of every test of `tests`, run by pytest with the exercise's plugin (which reads
     what to substitute from `env`); pytest's report printed when `verbose`."""
@@ -185,6 +190,8 @@ def _run_pytest(
                    "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
                    "--import-mode=importlib", *tests]  # fmt: skip
         command += ["-v", "--tb=short"] if verbose else ["-q", "--tb=no"]
+        if first_failure:
+            command.append("-x")
         if exercise.select:
             command += ["-k", exercise.select]
         done = subprocess.run(
