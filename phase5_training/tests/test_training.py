@@ -136,6 +136,31 @@ def test_interruption_saves_the_finished_epochs(tiny_digits, tmp_path, monkeypat
     assert state["epoch"] == 1
 
 
+def test_an_interruption_before_any_epoch_of_a_resumed_run_points_at_its_checkpoint(
+    tiny_digits, tmp_path, monkeypatch, capsys
+):
+    train(TrainConfig(epochs=1, **SMALL), tmp_path / "first", dataset=tiny_digits, progress=False)
+    start = tmp_path / "first" / "checkpoint.npz"
+    capsys.readouterr()
+    interrupt_at(monkeypatch, 2)  # in the resumed run's first epoch: nothing new is saved
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(epochs=3, **SMALL), tmp_path / "again", dataset=tiny_digits,
+              progress=False, resume=start)  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"nothing new was saved; continue with --resume {start}" in out, (
+        "_interrupted: a resumed run stopped before an epoch finished points at the checkpoint "
+        "it started from"
+    )
+
+
+def test_resume_refuses_a_checkpoint_of_other_widths(tiny_digits, tmp_path):
+    train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    other = TrainConfig(epochs=2, **(SMALL | {"widths": (784, 16, 10)}))
+    with pytest.raises(ValueError, match=r"holds widths \(784, 32, 10\), the run asks for"):
+        train(other, tmp_path / "other", dataset=tiny_digits, progress=False,
+              resume=tmp_path / "checkpoint.npz")  # fmt: skip
+
+
 def test_checkpoint_errors(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
