@@ -21,6 +21,10 @@ def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
     assert metrics["test"]["accuracy"] > 0.9
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    for record in metrics["history"]:  # means over the training rows: a loss of about log 10
+        assert 0 < record["train_loss"] < 3 and 0 <= record["train_accuracy"] <= 1, (
+            f"history: train_loss and train_accuracy are means over the training rows: {record}"
+        )
     confusion = np.array(metrics["test"]["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 200
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
@@ -113,7 +117,10 @@ def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tm
     steps = math.ceil(n / config.batch_size)
     for epoch, (order, lrs) in enumerate(seen):
         np.testing.assert_array_equal(order, epoch_order(n, config, epoch))
-        assert lrs == [lr_at(config, epoch * steps + s, 3 * steps) for s in range(steps)]
+        assert lrs == [lr_at(config, epoch * steps + s, 3 * steps) for s in range(steps)], (
+            f"epoch {epoch + 1}'s learning rates: the schedule spans every step of the run, "
+            "each epoch's counted on from the steps before it (a resumed run's too)"
+        )
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
