@@ -45,6 +45,10 @@ The package, one concern a module:
     runner.py           `start` and `check`
     c_build.py          the meson build and the C test programs of the C and C++ exercises
     cli.py              the command line (`__main__.py` runs it)
+    mistakes.py         typical learner mistakes per exercise, which every check must fail and
+                        name (`python -m shared.exercises.mistakes [ID ...]`)
+    mutation.py         automatic mutants of the bodies to write, and the share each Python
+                        exercise's check kills (`python -m shared.exercises.mutation [ID ...]`)
 """
 
 from shared.exercises.c_starter import c_functions

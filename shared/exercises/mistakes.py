@@ -246,8 +246,12 @@ MISTAKES: dict[str, list[Mistake]] = {
         M("no barrier before the next tile's loads",
           "            acc += sa[ty, kk] * sb[kk, tx]  # sa: broadcast within a warp; sb: consecutive\n        cuda.syncthreads()\n",
           "            acc += sa[ty, kk] * sb[kk, tx]  # sa: broadcast within a warp; sb: consecutive\n", "syncthreads"),
-        M("no zeros past the edges", "sa[ty, tx] = a[i, k0 + tx] if i < m and k0 + tx < k_dim else float32(0.0)",
-          "sa[ty, tx] = a[min(i, m - 1), min(k0 + tx, k_dim - 1)]", "tiled"),
+        # (zeros past the edge of one tile alone is no mistake: the other's zeros cancel it)
+        M("no zeros past the edges, the nearest element instead",
+          "        sa[ty, tx] = a[i, k0 + tx] if i < m and k0 + tx < k_dim else float32(0.0)\n"
+          "        sb[ty, tx] = b[k0 + ty, j] if k0 + ty < k_dim and j < n else float32(0.0)\n",
+          "        sa[ty, tx] = a[min(i, m - 1), min(k0 + tx, k_dim - 1)]\n"
+          "        sb[ty, tx] = b[min(k0 + ty, k_dim - 1), min(j, n - 1)]\n", "tiled"),
         M("B's tile loaded transposed", "sb[ty, tx] = b[k0 + ty, j] if k0 + ty < k_dim and j < n else float32(0.0)",
           "sb[tx, ty] = b[k0 + ty, j] if k0 + ty < k_dim and j < n else float32(0.0)", "tiled"),
         M("the accumulator reset per tile", "    for k0 in range(0, k_dim, TILE):\n", "    for k0 in range(0, k_dim, TILE):\n        acc = float32(0.0)\n", "tiled"),
