@@ -259,11 +259,11 @@ MISTAKES: dict[str, list[Mistake]] = {
     ],
     "4.5": [
         M("the version's precision not checked", "    if precision_of(version) != precision:\n",
-          "    if False:\n", "precision"),
+          "    if False:\n", "computes in"),
         M("the shapes not checked", "    if k != k2:\n", "    if False:\n", "aligned"),
         M("a device result copied back", "    if on_device:\n        return dc\n", "", "device"),
         M("out's shape not checked", "        if dc.shape != (m, n):\n", "        if False:\n", "out"),
-        M("the default version ignored", "version = PRECISIONS[precision][0]", "version = VERSIONS[0] if isinstance(VERSIONS, tuple) else next(iter(VERSIONS))", "version"),
+        M("the default version ignored", "version = PRECISIONS[precision][0]", "version = next(iter(VERSIONS))", "without a version"),
     ],
     "4.6": [
         M("softmax's max reduction without its barrier",
