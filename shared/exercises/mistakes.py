@@ -275,7 +275,7 @@ MISTAKES: dict[str, list[Mistake]] = {
           "    step = SOFTMAX_THREADS // 4\n    while step > 0:\n        if t < step:\n            red[t] += red[t + step]", "softmax"),
         M("the activation on the last layer too", "None if last else activation,", "activation,", "mlp"),
         M("the result of device input copied back", "    return dout if on_device else dout.copy_to_host()\n\n\n@cached",
-          "    return dout.copy_to_host()\n\n\n@cached", "dense"),
+          "    return dout.copy_to_host()\n\n\n@cached", "device in, device out"),
         M("only the first column per thread", "    for j in range(t, cols, SOFTMAX_THREADS):\n        out[row, j]",
           "    for j in range(t, min(cols, SOFTMAX_THREADS), SOFTMAX_THREADS):\n        out[row, j]", "softmax"),
     ],
