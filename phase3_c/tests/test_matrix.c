@@ -26,6 +26,9 @@ static int passed, failed;
         }                                                                                      \
     } while (0)
 
+/* runs one test, saying so first: a crash's last line then names the test it happened in */
+#define RUN(call) (printf("running %s\n", #call), call)
+
 static unsigned long long seed = 12345;
 static double uniform(void) { /* a tiny LCG: deterministic across platforms */
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -312,16 +315,16 @@ int main(void) {
     const size_t shapes[][3] = {{1, 1, 1},   {1, 7, 1},    {7, 1, 7},     {6, 8, 16},
                                 {13, 17, 11}, {73, 257, 9}, {150, 300, 37}, {5, 513, 131}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
-        test_products(shapes[s][0], shapes[s][1], shapes[s][2]);
-    test_products(4, 0, 3); /* k = 0: the product is all zeros */
-    test_transposed(1, 1, 1);
-    test_transposed(13, 17, 11);
-    test_transposed(150, 300, 37);
-    test_strided_views();
-    test_elementwise_and_transpose(1, 1);
-    test_elementwise_and_transpose(37, 53);
-    test_errors();
-    test_row_kernels();
+        RUN(test_products(shapes[s][0], shapes[s][1], shapes[s][2]));
+    RUN(test_products(4, 0, 3)); /* k = 0: the product is all zeros */
+    RUN(test_transposed(1, 1, 1));
+    RUN(test_transposed(13, 17, 11));
+    RUN(test_transposed(150, 300, 37));
+    RUN(test_strided_views());
+    RUN(test_elementwise_and_transpose(1, 1));
+    RUN(test_elementwise_and_transpose(37, 53));
+    RUN(test_errors());
+    RUN(test_row_kernels());
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
