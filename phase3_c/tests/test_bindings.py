@@ -121,6 +121,9 @@ def test_float32_product_refuses_float64(binding):
         binding.matmul_f32(np.ones((2, 2)), np.ones((2, 2), dtype=np.float32))
     with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 3\) differ|differ"):
         binding.add(np.ones((2, 3)), np.ones((3, 2)))
+    for other in (np.ones((2, 4)), np.ones((3, 3))):  # the rows alike, or the columns alike
+        with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(\d, \d\) differ"):
+            binding.sub(np.ones((2, 3)), other)
 
 
 def test_kernel_selection(binding):

@@ -223,6 +223,7 @@ static void test_errors(void) {
     CHECK(nn_matmul_f32(NULL, NULL, NULL) == NN_ERR_NULL, "matmul_f32 NULL");
     CHECK(nn_matmul_naive(&a, NULL, &c) == NN_ERR_NULL, "naive NULL");
     CHECK(nn_add(&a, &b, &c) == NN_ERR_SHAPE, "add shape mismatch");
+    CHECK(nn_add(&a, &c, &a) == NN_ERR_SHAPE, "add: b (2x5) of another shape than a and out (2x3)");
     CHECK(nn_transpose(&a, &c) == NN_ERR_SHAPE, "transpose shape mismatch");
     nn_matrix bad = {3, 4, 2, a.data}; /* stride smaller than the row */
     CHECK(nn_scale(&bad, 1.0, &bad) == NN_ERR_SHAPE, "stride < cols");
