@@ -119,6 +119,8 @@ def test_bad_input_is_a_clear_error(binding, a, b, exc, message):
 def test_float32_product_refuses_float64(binding):
     with pytest.raises(TypeError, match="needs float32 arrays, got float64"):
         binding.matmul_f32(np.ones((2, 2)), np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\) are not aligned"):
+        binding.matmul_f32(np.ones((2, 3), np.float32), np.ones((4, 5), np.float32))
     with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 3\) differ|differ"):
         binding.add(np.ones((2, 3)), np.ones((3, 2)))
     for other in (np.ones((2, 4)), np.ones((3, 3))):  # the rows alike, or the columns alike

@@ -190,7 +190,7 @@ MISTAKES: dict[str, list[Mistake]] = {
           "auto out = aligned_output<double>(a.shape(0), a.shape(1));", "transpose"),
         M("the float32 product without its shape check",
           "    if (a.shape(1) != b.shape(0)) throw py::value_error(\"matmul_f32: shapes \" + shapes(a, b) + \" are not aligned\");\n",
-          "", "f32"),
+          "", "are not aligned"),
     ],
     "3.4": [
         M("a non-contiguous array used in place", "(dims[1] <= 1 || strides[1] == item) &&",
