@@ -198,12 +198,14 @@ MISTAKES: dict[str, list[Mistake]] = {
         M("a 1-D array accepted", "    if (PyArray_NDIM(arr) != 2) {", "    if (PyArray_NDIM(arr) > 2) {", "dim"),
         M("the elementwise shapes compared by rows only", "(da[0] != db[0] || da[1] != db[1])",
           "(da[0] != db[0])", "shape"),
-        M("the status not raised", "    if (s != NN_OK) {\n        Py_CLEAR(out);\n        status_error(s, what);\n    }\ndone:\n    Py_XDECREF(a);",
-          "done:\n    Py_XDECREF(a);", "capi"),
+        # (an unraised status is no mistake a test can see: the binding refuses every shape the
+        # C would, before calling it)
+        M("scale's factor parsed, then dropped", "nn_transpose(&ma, &mo) : nn_scale(&ma, factor, &mo);",
+          "nn_transpose(&ma, &mo) : nn_scale(&ma, 1.0, &mo);", "elementwise_and_transpose"),
         M("transpose's output not transposed", "transpose ? aligned_output(c, r, NPY_DOUBLE)",
           "transpose ? aligned_output(r, c, NPY_DOUBLE)", "transpose"),
-        M("float32 accepted by the float64 functions", "    } else if (kind != 'f' && kind != 'i' && kind != 'u') {",
-          "    } else if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {", "bool"),
+        M("a bool array taken as numbers", "    } else if (kind != 'f' && kind != 'i' && kind != 'u') {",
+          "    } else if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {", "real numbers"),
     ],
     "4.1": [
         M("the global index from the thread alone", "i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x",
