@@ -1,6 +1,8 @@
 """Every binding of the C library against NumPy (float64) and Phase 1, on odd shapes, views and
 bad input. One suite, parametrized over `phase3_c.BINDINGS`, and over both micro-kernels."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,15 @@ def test_an_impossible_output_is_a_memory_error(binding):
     a, b = np.ones((1 << 20, 1)), np.ones((1, 1 << 20))
     with pytest.raises((MemoryError, ValueError)):
         binding.matmul(a, b)
+
+
+def test_ctypes_turns_each_status_into_its_error():
+    # C has no exceptions: ctypes_binding._check raises the error of each status, with the C
+    # library's own text for it (nn_status_str)
+    from phase3_c import ctypes_binding
+
+    ctypes_binding._check(0, "nn_add")  # NN_OK: nothing to raise
+    for status, error in ((1, ValueError), (2, ValueError), (3, MemoryError), (4, ValueError)):
+        text = ctypes_binding._lib().nn_status_str(status).decode()
+        with pytest.raises(error, match=f"^nn_add: {re.escape(text)}$"):
+            ctypes_binding._check(status, "nn_add")

@@ -147,7 +147,7 @@ MISTAKES: dict[str, list[Mistake]] = {
     ],
     "3.2": [
         M("every status the same error", "raise _ERRORS.get(status, RuntimeError)(f\"{what}: {message}\")",
-          "raise RuntimeError(f\"{what}: {message}\")", "ValueError"),
+          "raise RuntimeError(f\"{what}: {message}\")", "each_status"),
         M("the stride ignored", "return struct(x.shape[0], x.shape[1], row_stride(x),",
           "return struct(x.shape[0], x.shape[1], x.shape[1],", "views"),
         M("the float32 product in float64", "return _product(\"nn_matmul_f32\", a, b, np.float32)",
