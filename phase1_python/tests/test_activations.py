@@ -83,6 +83,8 @@ def test_softmax_is_stable_and_accepts_lists_and_scalars():
     assert math.isclose(sum(softmax([0.1, 0.2, 0.3])), 1.0, rel_tol=1e-15)
     with pytest.raises(ValueError, match="empty"):
         softmax([])
+    with pytest.raises(TypeError, match="softmax"):  # a number, a list or a Matrix: not text
+        softmax("3")
 
 
 def test_softmax_backward_matches_finite_differences(rng):
