@@ -41,7 +41,8 @@ class Dense(Layer):
 
     init="he": W ~ N(0, 2 / n_in), for ReLU (He et al. 2015, "Delving Deep into Rectifiers").
     init="xavier": W ~ U(-a, a) with a = sqrt(6 / (n_in + n_out)), for tanh and sigmoid
-    (Glorot and Bengio 2010). Biases start at zero.
+    (Glorot and Bengio 2010). Biases start at zero. Any other init is a ValueError "init must
+    be 'he' or 'xavier', got 'lecun'".
     """
 
     param_names = ("W", "b")
@@ -76,6 +77,8 @@ class Dense(Layer):
         return self.W.cols
 
     def forward(self, x: Matrix) -> Matrix:
+        """x W + b; x of another width is a ValueError "Dense(3, 2): input has 4 columns,
+        expected 3"."""
         # x: (batch, n_in), W: (n_in, n_out), b: (1, n_out) added to every row
         if x.cols != self.n_in:
             raise ValueError(
@@ -85,6 +88,9 @@ class Dense(Layer):
         return x @ self.W + self.b
 
     def backward(self, grad: Matrix) -> Matrix:
+        """Keep dW and db, return the gradient of the input. Before any forward: a RuntimeError
+        "Dense.backward called before forward"; a grad of another shape: a ValueError
+        "Dense.backward: grad is (2, 3), expected (2, 2)"."""
         # grad (= delta): (batch, n_out) -> returns (batch, n_in)
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")

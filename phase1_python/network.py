@@ -60,6 +60,8 @@ class Network:
     def train_step(
         self, x: Matrix, y: Matrix, loss: Loss, lr: float, momentum: float = 0.0
     ) -> float:
+        """Forward, the loss, backward, then one `step`: returns the batch's loss before the
+        update."""
         out = self.forward(x)
         value = loss.value(out, y)
         self.backward(loss.grad(out, y))
@@ -79,8 +81,9 @@ class Network:
         progress: bool = True,
         desc: str = "train",
     ) -> list[float]:
-        """Train for `epochs` passes over (x, y) in shuffled mini-batches; return the mean loss of
-        each epoch. Stops with FloatingPointError if the loss becomes NaN or infinite."""
+        """Train for `epochs` passes over (x, y) in mini-batches shuffled by `seed`; return the
+        mean loss of each epoch over its rows (each batch's loss weighed by its rows). Stops
+        with FloatingPointError if the loss becomes NaN or infinite."""
         if isinstance(loss, str):
             if loss not in LOSSES:
                 raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")

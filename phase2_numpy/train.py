@@ -173,7 +173,8 @@ def reference_step(
 def evaluate(logits: np.ndarray, y: np.ndarray, n_classes: int = 10) -> dict:
     """From the logits (n, classes) of a whole set and its labels: the mean loss, the accuracy,
     each class's accuracy (its recall) and the confusion matrix (rows: true label; columns: the
-    label predicted)."""
+    label predicted). Plain Python values, ready for JSON: {"loss": float, "accuracy": float,
+    "per_class_accuracy": a list of floats, "confusion": a list of lists of ints}."""
     predicted = logits.argmax(axis=1)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (y, predicted), 1)
@@ -212,8 +213,10 @@ def train(
     progress: bool = True,
 ) -> tuple[Params, list[dict]]:
     """Train for config.epochs on data (from data.prepare_data) and evaluate on its test set
-    after each epoch. Returns the parameters and one record per epoch. Raises FloatingPointError
-    when the loss becomes NaN or infinite (the learning rate is too large)."""
+    after each epoch. Returns the parameters and one record per epoch ({"epoch": 1, 2, ...,
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy", ...}). Raises
+    FloatingPointError when the loss becomes NaN or infinite, its message naming the epoch and
+    the learning rate and ending "lower --lr" (the learning rate is too large)."""
     config.validate(data["x_train"].shape[1], int(data["y_test"].max(initial=9)) + 1)
     params = he_init(tuple(config.widths), config.seed).astype(dtype)
     x, y = data["x_train"].astype(dtype, copy=False), data["y_train"]

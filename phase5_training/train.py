@@ -137,7 +137,9 @@ def train(
     step: str = STEPS[0],
     test_limit: int | None = None,
 ) -> dict:
-    """Train, evaluate and write the artefacts; return the metrics dict. `precision`: what the
+    """Train, evaluate and write the artefacts; return the metrics dict (metrics.json's
+    content, `_metrics`: its "history" a list of one record per epoch, `_epoch_record`'s, with
+    "epoch" counted from 1 over the whole run, a resumed one included). `precision`: what the
     step's matrix products compute in (fp32; tf32 or bf16 on a GPU's tensor cores). `step`: on
     the GPU, `graph` (eight kernels a step, replayed from CUDA graphs) or `persistent` (each
     epoch one cooperative kernel; fp32, two hidden layers). `test_limit`: evaluate on the first
@@ -358,7 +360,9 @@ def _epoch_line(record: dict) -> str:
 
 
 def _interrupted(finished_here: bool, state: dict, checkpoint: Path, resume) -> str:
-    """What an interrupted run says it leaves behind."""
+    """What an interrupted run says it leaves behind: an epoch of this run finished, the
+    checkpoint and "--resume CHECKPOINT"; resumed but none finished, "nothing new was saved;
+    continue with --resume RESUME" (the checkpoint it started from); else "nothing was saved"."""
     if finished_here:
         return f"\ninterrupted: the last finished epoch ({state['epoch']}) is in {checkpoint}; continue with --resume {checkpoint}"
     if resume:  # no epoch of this run finished: the checkpoint it started from still holds

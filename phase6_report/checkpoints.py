@@ -45,7 +45,7 @@ def _use_workspace(workspace: Path, ids: tuple[str, ...]) -> list[str]:
         exercise = EXERCISES[exercise_id]
         path = workspace / exercise.file
         if path.exists():
-            substitute(exercise.module, str(path))
+            substitute(exercise.module, str(path), exercise_id)
             used.append(f"{exercise_id} yours")
     return used
 

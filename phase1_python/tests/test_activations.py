@@ -45,6 +45,13 @@ def test_derivatives_match_finite_differences(name, rng):
     assert relative_error(f_prime(x), numeric) < 1e-7
 
 
+def test_relu_prime_is_0_at_the_kink():
+    # the subgradient at 0 is a choice: 0, as NumPy and PyTorch code use (and the docstring says)
+    from phase1_python import relu_prime
+
+    assert relu_prime(Matrix([[0.0, 1.0, -1.0]])) == Matrix([[0.0, 1.0, 0.0]]), "relu_prime(0)"
+
+
 def test_sigmoid_is_stable_for_large_inputs():
     assert sigmoid_values([-1000.0, 1000.0]) == [0.0, 1.0]
     from phase1_python import sigmoid, sigmoid_prime
@@ -76,6 +83,8 @@ def test_softmax_is_stable_and_accepts_lists_and_scalars():
     assert math.isclose(sum(softmax([0.1, 0.2, 0.3])), 1.0, rel_tol=1e-15)
     with pytest.raises(ValueError, match="empty"):
         softmax([])
+    with pytest.raises(TypeError, match="softmax"):  # a number, a list or a Matrix: not text
+        softmax("3")
 
 
 def test_softmax_backward_matches_finite_differences(rng):

@@ -90,6 +90,11 @@ def test_shape_indexing_copy_and_repr():
     row = m[0]
     row[0] = 99
     assert m[0, 0] == 1.0, "m[i] must return a copy"
+    built, lists = Matrix(m), [[1.0, 2.0]]
+    built[0, 0] = 7
+    assert m[0, 0] == 1.0, "Matrix(another Matrix) must copy its rows, not share them"
+    Matrix(lists)[0, 0] = 7
+    assert lists[0][0] == 1.0, "Matrix(rows) must copy the rows, not share them"
     assert "shape=2x3" in repr(m) and "[1, 2, 3]" in repr(m)
     assert "..." in repr(Matrix.zeros(20, 20))
 
@@ -118,6 +123,7 @@ def test_equality_exact_and_with_tolerance():
         ("abc", TypeError, ["list of rows"]),
         (5, TypeError, ["list of rows"]),
     ],
+    ids=["ragged", "empty", "empty-row", "str", "None", "bool", "flat-list", "string", "int"],
 )
 def test_bad_construction_is_rejected_with_a_clear_message(data, exc, words):
     with pytest.raises(exc) as info:

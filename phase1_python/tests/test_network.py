@@ -42,18 +42,28 @@ def test_one_sgd_step_matches_numpy(rng):
     net = Network([Dense(3, 2, seed=0)])
     w0 = np.array(net.layers[0].W.tolist())
     x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
-    net.train_step(Matrix(x), Matrix(y), LOSSES["mse"], lr=0.1)
+    value = net.train_step(Matrix(x), Matrix(y), LOSSES["mse"], lr=0.1)
+    assert value == pytest.approx(((x @ w0 - y) ** 2).mean(), rel=1e-12), (
+        "train_step returns the batch's loss before the update"
+    )
     grad_w = x.T @ (2 * (x @ w0 - y) / y.size)
     np.testing.assert_allclose(np.array(net.layers[0].W.tolist()), w0 - 0.1 * grad_w, rtol=1e-12)
 
 
 def test_momentum_accumulates_velocity(rng):
-    x, y = Matrix(rng.standard_normal((4, 3))), Matrix(rng.standard_normal((4, 2)))
-    plain, heavy = Network([Dense(3, 2, seed=0)]), Network([Dense(3, 2, seed=0)])
-    for _ in range(2):
-        plain.train_step(x, y, LOSSES["mse"], lr=0.1)
-        heavy.train_step(x, y, LOSSES["mse"], lr=0.1, momentum=0.9)
-    assert not plain.layers[0].W.allclose(heavy.layers[0].W, rel_tol=1e-6)
+    # heavy ball: v <- momentum v - lr g (v starts at 0), then W <- W + v, for W and b alike
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    net = Network([Dense(3, 2, seed=0)])
+    w, b = np.array(net.layers[0].W.tolist()), np.zeros((1, 2))
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    for _ in range(3):
+        net.train_step(Matrix(x), Matrix(y), LOSSES["mse"], lr=0.1, momentum=0.9)
+        g = 2 * (x @ w + b - y) / y.size
+        vw, vb = 0.9 * vw - 0.1 * x.T @ g, 0.9 * vb - 0.1 * g.sum(axis=0, keepdims=True)
+        w, b = w + vw, b + vb
+    got = np.array(net.layers[0].W.tolist()), np.array(net.layers[0].b.tolist())
+    np.testing.assert_allclose(got[0], w, rtol=1e-10, err_msg="momentum: W after three steps")
+    np.testing.assert_allclose(got[1], b, rtol=1e-10, err_msg="momentum: b after three steps")
 
 
 def test_fit_lowers_the_loss_and_is_deterministic(rng):
@@ -67,6 +77,21 @@ def test_fit_lowers_the_loss_and_is_deterministic(rng):
     )
     assert h1 == h2
     assert h1[-1] < 0.5 * h1[0]
+    h3 = small_net().fit(
+        x, y, "softmax_cross_entropy", epochs=2, batch_size=8, lr=0.2, seed=1, progress=False
+    )
+    assert h3 != h1[:2], "fit shuffles the rows each epoch (its seed changes the batches)"
+
+
+def test_fit_reports_each_epochs_mean_loss_over_the_rows(rng):
+    # lr = 0: the loss cannot change, so the epoch's mean over its rows (7 in batches of 3, 3
+    # and 1: each batch weighs by its rows) is the loss of the whole set
+    x, y = Matrix(rng.standard_normal((7, 4))), one_hot([0, 1, 2, 0, 1, 2, 0], 3)
+    net, loss = small_net(), LOSSES["softmax_cross_entropy"]
+    history = net.fit(x, y, loss, epochs=1, batch_size=3, lr=0.0, progress=False)
+    assert history[0] == pytest.approx(loss.value(net(x), y), rel=1e-12), (
+        "fit: an epoch's loss is the mean over its rows, a short last batch weighing less"
+    )
 
 
 def test_xor_example_classifies_all_four_with_its_default_seed(capsys):
@@ -108,6 +133,9 @@ def test_fit_rejects_bad_arguments():
         net.fit(x, Matrix.zeros(4, 3), loss="hinge", progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         net.fit(x, Matrix.zeros(4, 3), batch_size=0, progress=False)
+    assert len(net.fit(x, Matrix.zeros(4, 3), batch_size=1, epochs=1, progress=False)) == 1, (
+        "fit: a batch of one row is allowed (plain stochastic gradient descent)"
+    )
     with pytest.raises(ValueError, match="at least one layer"):
         Network([])
 

@@ -27,7 +27,10 @@ ACTS = sorted(ACTIVATIONS)
 @pytest.mark.parametrize("widths", [(7, 5, 3), (13, 11, 6, 4), (1, 1, 2)])
 def test_gradients_agree_with_finite_differences(widths, activation):
     for name, analytic, numerical, error in gradcheck.gradient_errors(widths, activation, batch=5):
-        assert error <= gradcheck.TOLERANCE, (name, analytic, numerical, error)
+        assert error <= gradcheck.TOLERANCE, (
+            f"backward's gradient of {name} ({activation}) has norm {analytic:.6g}, finite "
+            f"differences {numerical:.6g}: relative error {error:.2g} > {gradcheck.TOLERANCE:g}"
+        )
 
 
 def test_the_gradient_check_catches_a_wrong_gradient(monkeypatch):
@@ -54,7 +57,16 @@ def test_forward_on_odd_inputs_matches_float64(activation):
     rng = np.random.default_rng(1)
     params = he_init((17, 13, 5), seed=2)
     x = rng.normal(size=(7, 34))[:, ::2]  # not contiguous
+    params.b = [rng.normal(size=b.shape) for b in params.b]  # non-zero biases
     reference = forward([w.astype(np.float64) for w in params.W], params.b, x, activation)
+    # written out: the activation on the hidden layer, none on the logits, the bias on both
+    f = ACTIVATIONS[activation][0]
+    hidden = f(x @ params.W[0].astype(np.float64) + params.b[0])
+    np.testing.assert_allclose(reference[1], hidden, rtol=1e-12, atol=1e-12,
+                               err_msg=f"forward: hidden layer = {activation}(x W0 + b0)")  # fmt: skip
+    logits = hidden @ params.W[1].astype(np.float64) + params.b[1]
+    np.testing.assert_allclose(reference[2], logits, rtol=1e-12, atol=1e-12,
+                               err_msg="forward: logits = h W1 + b1, with no activation")  # fmt: skip
     variants = {
         "non-contiguous": x,
         "byte-swapped": x.astype(x.dtype.newbyteorder(">")),

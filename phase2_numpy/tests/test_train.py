@@ -8,7 +8,8 @@ import pytest
 
 from phase2_numpy import __main__ as cli
 from phase2_numpy.data import epoch_order, prepare_data
-from phase2_numpy.train import TrainConfig, evaluate, lr_at, train
+from phase2_numpy.network import he_init
+from phase2_numpy.train import TrainConfig, evaluate, lr_at, sgd_update, train
 from shared.datasets import find_dataset
 from shared.testing import synthetic_digits
 
@@ -37,6 +38,50 @@ def test_onecycle_warms_up_then_decays_to_zero():
     lrs = [lr_at(config, s, 100) for s in range(100)]
     assert lrs[9] == pytest.approx(0.1) and lrs[0] == pytest.approx(0.01)
     assert all(a >= b for a, b in itertools.pairwise(lrs[9:])) and lrs[-1] < 1e-3
+
+
+def test_the_schedule_stays_at_zero_past_its_end():
+    config = TrainConfig(lr=0.1, warmup_fraction=0.1)
+    assert lr_at(config, 99, 100) < 1e-3
+    assert lr_at(config, 130, 100) == pytest.approx(0.0, abs=1e-12), "lr_at past the last step"
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_update_is_the_rule_written_out(nesterov):
+    # the rule in float64, by hand: decay on the weights only (never the biases), the velocity
+    # v = mu v + g, the step g + mu v (Nesterov) or v. Nonzero biases and velocities, two steps.
+    rng = np.random.default_rng(0)
+    config = TrainConfig(momentum=0.9, weight_decay=0.01, nesterov=nesterov)
+    params = he_init((5, 4, 3), seed=1).astype(np.float64)
+    for group in (params.b, params.vW, params.vb):
+        for a in group:
+            a[...] = rng.standard_normal(a.shape)
+    want = params.copy()
+    for _ in range(2):
+        gW = [rng.standard_normal(w.shape) for w in params.W]
+        gb = [rng.standard_normal(b.shape) for b in params.b]
+        sgd_update(params, gW, gb, 0.1, config)
+        for values, velocities, grads, decay in (
+            (want.W, want.vW, gW, 0.01),
+            (want.b, want.vb, gb, 0.0),
+        ):
+            for value, v, grad in zip(values, velocities, grads, strict=True):
+                g = grad + decay * value
+                v[...] = 0.9 * v + g
+                value -= 0.1 * (g + 0.9 * v if nesterov else v)
+    for name in ("W", "b", "vW", "vb"):
+        for got, expected in zip(getattr(params, name), getattr(want, name), strict=True):
+            np.testing.assert_allclose(
+                got,
+                expected,
+                rtol=1e-12,
+                atol=1e-12,
+                err_msg=(
+                    f"sgd_update: {name} differs from the rule: weight decay on the weights only "
+                    f"(not the biases), the velocity v = momentum * v + g, the step "
+                    f"{'g + momentum * v (Nesterov)' if nesterov else 'v (without Nesterov)'}"
+                ),
+            )
 
 
 def test_evaluate_counts_the_confusions():

@@ -1,6 +1,7 @@
 """Every binding of the C library against NumPy (float64) and Phase 1, on odd shapes, views and
 bad input. One suite, parametrized over `phase3_c.BINDINGS`, and over every micro-kernel."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -123,8 +124,13 @@ def test_bad_input_is_a_clear_error(binding, a, b, exc, message):
 def test_float32_product_refuses_float64(binding):
     with pytest.raises(TypeError, match="needs float32 arrays, got float64"):
         binding.matmul_f32(np.ones((2, 2)), np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\) are not aligned"):
+        binding.matmul_f32(np.ones((2, 3), np.float32), np.ones((4, 5), np.float32))
     with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 3\) differ|differ"):
         binding.add(np.ones((2, 3)), np.ones((3, 2)))
+    for other in (np.ones((2, 4)), np.ones((3, 3))):  # the rows alike, or the columns alike
+        with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(\d, \d\) differ"):
+            binding.sub(np.ones((2, 3)), other)
 
 
 def test_kernel_selection(binding):
@@ -189,3 +195,15 @@ def test_every_binding_refuses_what_its_c_int_or_string_cannot_hold(name, call, 
     with pytest.raises(error):
         call(binding)
     assert (binding.threads(), binding.kernel_name()) == (threads, kernel)  # nothing changed
+
+
+def test_ctypes_turns_each_status_into_its_error():
+    # C has no exceptions: ctypes_binding._check raises the error of each status, with the C
+    # library's own text for it (nn_status_str)
+    from phase3_c import ctypes_binding
+
+    ctypes_binding._check(0, "nn_add")  # NN_OK: nothing to raise
+    for status, error in ((1, ValueError), (2, ValueError), (3, MemoryError), (4, ValueError)):
+        text = ctypes_binding._lib().nn_status_str(status).decode()
+        with pytest.raises(error, match=f"^nn_add: {re.escape(text)}$"):
+            ctypes_binding._check(status, "nn_add")

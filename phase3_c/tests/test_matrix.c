@@ -1,8 +1,10 @@
 /* C unit tests of the matrix library, run by `meson test` (once with the auto-selected
- * micro-kernel, once with NN_MATRIX_KERNEL=generic). Each product is checked against the naive
- * i-j-k reference on odd shapes (1, primes, sizes past the MC/KC blocking, strided views), and
- * every error path returns its status code. Prints "N passed, N failed" and exits non-zero on
- * any failure. */
+ * micro-kernel, once with NN_MATRIX_KERNEL=generic). Each product, nn_matmul_naive's too, is
+ * checked against this file's own i-j-k product (`reference`: the library's naive product is an
+ * exercise, so it cannot be the yardstick) on odd shapes (1, primes, sizes past the MC/KC
+ * blocking, strided views), the elementwise functions on strided views, and every error path
+ * returns its status code. Prints "N passed, N failed" and exits non-zero on any failure; stdout
+ * is unbuffered, so that a crash leaves the checks printed before it. */
 #include "matrix.h"
 
 #include <math.h>
@@ -24,6 +26,9 @@ static int passed, failed;
         }                                                                                      \
     } while (0)
 
+/* runs one test, saying so first: a crash's last line then names the test it happened in */
+#define RUN(call) (printf("running %s\n", #call), call)
+
 static unsigned long long seed = 12345;
 static double uniform(void) { /* a tiny LCG: deterministic across platforms */
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -43,6 +48,17 @@ static double max_abs_diff(const nn_matrix *x, const nn_matrix *y) {
     return worst;
 }
 
+/* out = a @ b, the textbook way: the yardstick of every product here */
+static void reference(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
+    for (size_t i = 0; i < a->rows; ++i)
+        for (size_t j = 0; j < b->cols; ++j) {
+            double acc = 0.0;
+            for (size_t p = 0; p < a->cols; ++p)
+                acc += a->data[i * a->stride + p] * b->data[p * b->stride + j];
+            out->data[i * out->stride + j] = acc;
+        }
+}
+
 static void test_products(size_t m, size_t k, size_t n) {
     nn_matrix a, b, ref, out;
     nn_matrix_create(m, k, &a);
@@ -51,8 +67,12 @@ static void test_products(size_t m, size_t k, size_t n) {
     nn_matrix_create(m, n, &out);
     fill(&a);
     fill(&b);
-    CHECK(nn_matmul_naive(&a, &b, &ref) == NN_OK, "naive %zux%zux%zu", m, k, n);
+    reference(&a, &b, &ref);
     double tol = 1e-12 * (double)(k + 1);
+    fill(&out); /* garbage in the output must not leak into the result */
+    CHECK(nn_matmul_naive(&a, &b, &out) == NN_OK && max_abs_diff(&out, &ref) <= tol,
+          "naive %zux%zux%zu differs by %g", m, k, n, max_abs_diff(&out, &ref));
+    fill(&out);
     CHECK(nn_matmul_ikj(&a, &b, &out) == NN_OK && max_abs_diff(&out, &ref) <= tol,
           "ikj %zux%zux%zu differs by %g", m, k, n, max_abs_diff(&out, &ref));
     fill(&out); /* garbage in the output must not leak into the result */
@@ -97,7 +117,7 @@ static void test_transposed(size_t m, size_t k, size_t n) {
     for (size_t p = 0; p < k; ++p)
         for (size_t j = 0; j < n; ++j) bt[j * ldb + p] = (float)(b[p * n + j] = (double)(float)uniform());
     nn_matrix ma = {m, k, k, a}, mb = {k, n, n, b}, mr = {m, n, n, ref};
-    nn_matmul_naive(&ma, &mb, &mr);
+    reference(&ma, &mb, &mr);
     nn_matrix_f32 sa = {k, m, lda, at}, sb = {n, k, ldb, bt}, so = {m, n, n, out};
     int ok = nn_matmul_f32_t(&sa, 1, &sb, 1, &so) == NN_OK;
     for (size_t i = 0; i < m * n; ++i) ok &= fabs(out[i] - ref[i]) <= 1e-4 * (1 + fabs(ref[i]));
@@ -120,8 +140,36 @@ static void test_strided_views(void) {
     b = (nn_matrix){5, 6, 13, bigb.data + 1};
     nn_matrix_create(7, 6, &out);
     nn_matrix_create(7, 6, &ref);
-    nn_matmul_naive(&a, &b, &ref);
+    reference(&a, &b, &ref);
     CHECK(nn_matmul(&a, &b, &out) == NN_OK && max_abs_diff(&out, &ref) < 1e-13, "strided views");
+    CHECK(nn_matmul_naive(&a, &b, &out) == NN_OK && max_abs_diff(&out, &ref) < 1e-13,
+          "naive on strided views");
+    fill(&out);
+    CHECK(nn_matmul_ikj(&a, &b, &out) == NN_OK && max_abs_diff(&out, &ref) < 1e-13,
+          "ikj on strided views");
+    /* elementwise on views whose strides all differ: a (stride 11), b (13), out (6) */
+    nn_matrix c = (nn_matrix){7, 5, 13, NULL}, sum = (nn_matrix){7, 5, 6, out.data};
+    nn_matrix bigc;
+    nn_matrix_create(7, 13, &bigc);
+    fill(&bigc);
+    c.data = bigc.data + 2;
+    const char *names[] = {"add", "sub", "mul"};
+    for (int op = 0; op < 3; ++op) {
+        nn_status st = op == 0 ? nn_add(&a, &c, &sum) : op == 1 ? nn_sub(&a, &c, &sum) : nn_mul(&a, &c, &sum);
+        int ok = st == NN_OK;
+        for (size_t i = 0; i < 7; ++i)
+            for (size_t j = 0; j < 5; ++j) {
+                double x = a.data[i * 11 + j], y = c.data[i * 13 + j];
+                ok &= sum.data[i * 6 + j] == (op == 0 ? x + y : op == 1 ? x - y : x * y);
+            }
+        CHECK(ok, "%s of strided views (a stride 11, b stride 13, out stride 6): each read with its own stride",
+              names[op]);
+    }
+    int ok = nn_scale(&a, 3.0, &sum) == NN_OK;
+    for (size_t i = 0; i < 7; ++i)
+        for (size_t j = 0; j < 5; ++j) ok &= sum.data[i * 6 + j] == 3.0 * a.data[i * 11 + j];
+    CHECK(ok, "scale of a strided view (a stride 11, out stride 6): each with its own stride");
+    nn_matrix_free(&bigc);
     nn_matrix t;
     nn_matrix_create(5, 7, &t);
     CHECK(nn_transpose(&a, &t) == NN_OK && t.data[4 * 7 + 6] == a.data[6 * 11 + 4], "transpose of a view");
@@ -176,6 +224,7 @@ static void test_errors(void) {
     CHECK(nn_matmul_f32(NULL, NULL, NULL) == NN_ERR_NULL, "matmul_f32 NULL");
     CHECK(nn_matmul_naive(&a, NULL, &c) == NN_ERR_NULL, "naive NULL");
     CHECK(nn_add(&a, &b, &c) == NN_ERR_SHAPE, "add shape mismatch");
+    CHECK(nn_add(&a, &c, &a) == NN_ERR_SHAPE, "add: b (2x5) of another shape than a and out (2x3)");
     CHECK(nn_transpose(&a, &c) == NN_ERR_SHAPE, "transpose shape mismatch");
     nn_matrix bad = {3, 4, 2, a.data}; /* stride smaller than the row */
     CHECK(nn_scale(&bad, 1.0, &bad) == NN_ERR_SHAPE, "stride < cols");
@@ -265,21 +314,22 @@ static void test_row_kernels(void) {
 }
 
 int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0); /* a crash must not lose the lines printed before it */
     printf("micro-kernel: %s, threads: %d\n", nn_kernel_name(), nn_threads());
     /* 1, primes, non-square, past MR/NR edges, past MC (72/144) and KC (256) blocking */
     const size_t shapes[][3] = {{1, 1, 1},   {1, 7, 1},    {7, 1, 7},     {6, 8, 16},
                                 {13, 17, 11}, {73, 257, 9}, {150, 300, 37}, {5, 513, 131}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
-        test_products(shapes[s][0], shapes[s][1], shapes[s][2]);
-    test_products(4, 0, 3); /* k = 0: the product is all zeros */
-    test_transposed(1, 1, 1);
-    test_transposed(13, 17, 11);
-    test_transposed(150, 300, 37);
-    test_strided_views();
-    test_elementwise_and_transpose(1, 1);
-    test_elementwise_and_transpose(37, 53);
-    test_errors();
-    test_row_kernels();
+        RUN(test_products(shapes[s][0], shapes[s][1], shapes[s][2]));
+    RUN(test_products(4, 0, 3)); /* k = 0: the product is all zeros */
+    RUN(test_transposed(1, 1, 1));
+    RUN(test_transposed(13, 17, 11));
+    RUN(test_transposed(150, 300, 37));
+    RUN(test_strided_views());
+    RUN(test_elementwise_and_transpose(1, 1));
+    RUN(test_elementwise_and_transpose(37, 53));
+    RUN(test_errors());
+    RUN(test_row_kernels());
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -20,6 +20,20 @@ def test_dense_forward_matches_numpy(activation, batch, n_in, n_out, rng):
     assert relative_error(got, reference(x, w, b, activation)) < 1e-5
 
 
+def test_device_arrays_stay_on_the_device(rng):
+    from numba import cuda
+
+    from phase4_cuda.device import is_device_array
+
+    x = rng.standard_normal((3, 4), dtype=np.float32)
+    w, b = rng.standard_normal((4, 5), dtype=np.float32), np.zeros(5, np.float32)
+    got = dense.dense_forward(cuda.to_device(x), w, b)
+    assert is_device_array(got), "dense_forward: device in, device out (no copy back)"
+    assert relative_error(got.copy_to_host(), reference(x, w, b, "relu")) < 1e-5
+    probs = dense.mlp_forward(cuda.to_device(x), [w], [b])
+    assert is_device_array(probs), "mlp_forward: device in, device out (no copy back)"
+
+
 def test_dense_forward_bad_input(rng):
     x, w = np.ones((4, 3), np.float32), np.ones((3, 2), np.float32)
     with pytest.raises(ValueError, match=r"x is \(4, 3\) but W is \(2, 2\)"):

@@ -18,6 +18,24 @@ def test_hello_prints_every_thread(capfd):
     assert out.startswith("2 blocks x 3 threads on ")
 
 
+@pytest.mark.skipif(not simulated(), reason="reads the kernel's print() in numba's simulator")
+def test_hello_says_each_threads_block_thread_and_global_index(monkeypatch):
+    # in the simulator the kernel is Python: a `print` in its module's globals takes its lines
+    said = []
+    monkeypatch.setattr(hello, "print", lambda *args, **kw: said.append(args), raising=False)
+    assert hello.main(["--blocks", "3", "--threads", "4"]) == 0
+    want = {
+        ("block", b, "thread", t, "-> global index", b * 4 + t) for b in range(3) for t in range(4)
+    }
+    got = {tuple(int(a) if not isinstance(a, str) else a for a in args) for args in said if args}
+    lines = {g for g in got if g and g[0] == "block"}
+    assert lines == want, (
+        "hello: each thread prints block, blockIdx.x, thread, threadIdx.x, -> global index, "
+        f"blockIdx.x * blockDim.x + threadIdx.x; missing {sorted(want - lines)[:3]}, "
+        f"unexpected {sorted(lines - want)[:3]}"
+    )
+
+
 def test_vector_add_main(capsys):
     assert vector_add.main(["--n", "1000"]) == 0
     assert "matches NumPy" in capsys.readouterr().out

@@ -91,6 +91,24 @@ def test_bad_device_input():
         matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), out=cuda.device_array((3, 3), np.float32))
     with pytest.raises(ValueError, match="unknown version"):
         matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), version="fastest")
+    tf32 = matmul.PRECISIONS["tf32"][0]
+    with pytest.raises(ValueError, match=f"version '{tf32}' computes in tf32, not fp32"):
+        matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), version=tf32)
+
+
+def test_each_precision_runs_its_fastest_rung_by_default(monkeypatch):
+    import sys
+
+    host = sys.modules["phase4_cuda.matmul.host"]  # (the module matmul() comes from)
+    planned = []
+    real = host.plan
+    monkeypatch.setattr(
+        host, "plan", lambda version, *args: planned.append(version) or real(version, *args)
+    )
+    matmul.matmul(np.ones((3, 2), np.float32), np.ones((2, 4), np.float32))
+    assert planned == [matmul.PRECISIONS["fp32"][0]], (
+        "matmul without a version runs PRECISIONS[precision][0], the fastest rung of its precision"
+    )
 
 
 def test_no_gpu_names_the_simulator_switch(monkeypatch):

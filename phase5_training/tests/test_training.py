@@ -21,6 +21,10 @@ def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
     assert metrics["test"]["accuracy"] > 0.9
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    for record in metrics["history"]:  # means over the training rows: a loss of about log 10
+        assert 0 < record["train_loss"] < 3 and 0 <= record["train_accuracy"] <= 1, (
+            f"history: train_loss and train_accuracy are means over the training rows: {record}"
+        )
     confusion = np.array(metrics["test"]["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 200
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
@@ -113,7 +117,10 @@ def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tm
     steps = math.ceil(n / config.batch_size)
     for epoch, (order, lrs) in enumerate(seen):
         np.testing.assert_array_equal(order, epoch_order(n, config, epoch))
-        assert lrs == [lr_at(config, epoch * steps + s, 3 * steps) for s in range(steps)]
+        assert lrs == [lr_at(config, epoch * steps + s, 3 * steps) for s in range(steps)], (
+            f"epoch {epoch + 1}'s learning rates: the schedule spans every step of the run, "
+            "each epoch's counted on from the steps before it (a resumed run's too)"
+        )
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
@@ -138,6 +145,31 @@ def test_interruption_saves_the_finished_epochs(tiny_digits, tmp_path, monkeypat
     assert "--resume" in capsys.readouterr().out
     _, _, state = load_checkpoint(tmp_path / "checkpoint.npz")
     assert state["epoch"] == 1
+
+
+def test_an_interruption_before_any_epoch_of_a_resumed_run_points_at_its_checkpoint(
+    tiny_digits, tmp_path, monkeypatch, capsys
+):
+    train(TrainConfig(epochs=1, **SMALL), tmp_path / "first", dataset=tiny_digits, progress=False)
+    start = tmp_path / "first" / "checkpoint.npz"
+    capsys.readouterr()
+    interrupt_at(monkeypatch, 2)  # in the resumed run's first epoch: nothing new is saved
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(epochs=3, **SMALL), tmp_path / "again", dataset=tiny_digits,
+              progress=False, resume=start)  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"nothing new was saved; continue with --resume {start}" in out, (
+        "_interrupted: a resumed run stopped before an epoch finished points at the checkpoint "
+        "it started from"
+    )
+
+
+def test_resume_refuses_a_checkpoint_of_other_widths(tiny_digits, tmp_path):
+    train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    other = TrainConfig(epochs=2, **(SMALL | {"widths": (784, 16, 10)}))
+    with pytest.raises(ValueError, match=r"holds widths \(784, 32, 10\), the run asks for"):
+        train(other, tmp_path / "other", dataset=tiny_digits, progress=False,
+              resume=tmp_path / "checkpoint.npz")  # fmt: skip
 
 
 def test_checkpoint_errors(tmp_path):

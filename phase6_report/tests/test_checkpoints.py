@@ -23,6 +23,14 @@ def test_xor_with_the_learners_unfinished_matrix(tmp_path):
     assert row["figure"].startswith("NotImplementedError: exercise 1.1: write Matrix.")
 
 
+def test_xor_with_the_learners_empty_matrix_file_fails(tmp_path):
+    # an empty file defines nothing: the reference never stands in for what it lacks
+    (tmp_path / "ex1_1_matrix.py").write_text("")
+    row = checkpoints.run_one("xor", tmp_path)
+    assert row["passed"] is False and row["implementation"] == "1.1 yours"
+    assert "exercise 1.1: write Matrix (your file does not define it)" in row["figure"], row
+
+
 def test_xor_with_the_reference(tmp_path):
     row = checkpoints._one("xor", tmp_path, None)
     assert row["passed"] is True and row["figure"].startswith("4 of 4 points right")

@@ -14,8 +14,13 @@ workspace folder outside the packages (`workspace/` by default, `--workspace DIR
 
 `check` runs the reference's own tests (unchanged) with your file standing in for the reference
 module: `shared.exercise_plugin` loads it under the reference's name before the tests are
-collected. It prints which tests fail, each with its error and a hint. A file that does not
-compile or does not import is named with the line and the error, in one line.
+collected, and whatever the tests reach of that module is yours: a function your file does not
+define fails where it is used ("exercise 1.1: write Matrix (your file does not define it)"),
+it never falls through to the reference. It prints which tests fail, each with its whole error
+and a hint (`check -v`: pytest's own report too). Your file is first imported in a process of
+its own: one that does not compile, does not import, exits or loops when imported is named in
+one line. Each test may run `--timeout` seconds (default 180; the longest test of a reference
+takes about 26 s): past it, the check stops and names the test and where your file was running.
 
 The C and C++ exercises (3.1 src/matrix.c, 3.3 src/pybind_module.cpp, 3.4 src/capi_module.c) go
 through the same meson build as the package. Their starter is the reference source with the
@@ -40,6 +45,10 @@ The package, one concern a module:
     runner.py           `start` and `check`
     c_build.py          the meson build and the C test programs of the C and C++ exercises
     cli.py              the command line (`__main__.py` runs it)
+    mistakes.py         typical learner mistakes per exercise, which every check must fail and
+                        name (`python -m shared.exercises.mistakes [ID ...]`)
+    mutation.py         automatic mutants of the bodies to write, and the share each Python
+                        exercise's check kills (`python -m shared.exercises.mutation [ID ...]`)
 """
 
 from shared.exercises.c_starter import c_functions

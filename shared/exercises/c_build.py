@@ -138,10 +138,13 @@ def _stage(meson: Path, folder: Path) -> Path:
     return folder
 
 
-def _run_c_test(exercise: Exercise, test: str, program: Path) -> list[dict]:
+def _run_c_test(
+    exercise: Exercise, test: str, program: Path, timeout: float, verbose: bool = False
+) -> list[dict]:
     """Run a C test program (a CHECK macro printing "FAIL file:line: what" per failed check) and
     give one outcome per test function of its source, naming the functions still to write that
-    printed their line before each failed check."""
+    printed their line before each failed check. The program may run `timeout` seconds; its
+    output is printed when `verbose`."""
     source = (repository_root() / test).read_text("utf-8")
     spans = [
         (name, source.count("\n", 0, first) + 1, source.count("\n", 0, last) + 1)
@@ -149,9 +152,19 @@ def _run_c_test(exercise: Exercise, test: str, program: Path) -> list[dict]:
         if name.startswith("test_")
     ]
     try:
-        done = subprocess.run([str(program)], capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        return [_c_outcome(test, Path(test).name, "error", "Timeout", "did not finish in 120 s")]
+        done = subprocess.run(
+            [str(program)], capture_output=True, text=True, timeout=timeout, errors="replace"
+        )
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
+        last = (out or "").strip().splitlines()[-1:] or ["no output"]
+        message = (
+            f"did not finish in {timeout:g} s: a loop that never ends? (check --timeout SECONDS "
+            f"allows more); its last line: {last[0]}"
+        )
+        return [_c_outcome(test, Path(test).name, "error", "TimeLimit", message)]
+    if verbose:
+        print(f"$ {program}\n{done.stdout}{done.stderr}", flush=True)
     fails: dict[str, list[str]] = {}
     unwritten: dict[str, list[str]] = {}
     pending: list[str] = []
@@ -190,5 +203,5 @@ def _run_c_test(exercise: Exercise, test: str, program: Path) -> list[dict]:
 
 
 def _c_outcome(test: str, name: str, outcome: str, kind: str = "", message: str = "") -> dict:
-    error = {"type": kind, "message": message[:300]} if kind else None
+    error = {"type": kind, "message": message} if kind else None
     return {"name": f"{Path(test).name}: {name}", "outcome": outcome, "error": error}

@@ -30,6 +30,9 @@ class Exercise:
     #: for a C or C++ source: the meson option (meson.options) that builds the learner's file in
     #: place of the reference's
     option: str = ""
+    #: a kernel whose threads share memory between barriers: a result far off gets the hint of
+    #: a race (a missing cuda.syncthreads())
+    barriers: bool = False
 
     @property
     def reference(self) -> str:
@@ -216,6 +219,7 @@ EXERCISES: dict[str, Exercise] = {
             "4.4", "the tiled matmul kernel, with shared memory", "phase4_cuda.matmul.k02_tiled",
             ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
             write=frozenset({"matmul_tiled"}), select="odd_shapes and tiled",
+            barriers=True,
             hints={
                 "matmul_tiled": "per step of TILE along k: each thread loads one element of A "
                 "and one of B into shared tiles (0 past the edges), syncthreads, TILE "
@@ -237,6 +241,7 @@ EXERCISES: dict[str, Exercise] = {
             "4.6", "a network's forward pass on the GPU", "phase4_cuda.dense",
             ("phase4_cuda/tests/test_dense.py",), "phase4_cuda/README.md",
             write=frozenset({"dense_forward", "softmax_rows", "mlp_forward"}),
+            barriers=True,
             hints={
                 "dense_forward": "require_gpu and check_activation first; as_device each input; "
                 "_dense launches the fused kernel; copy back only when nothing came in on the "
@@ -253,6 +258,7 @@ EXERCISES: dict[str, Exercise] = {
             ("phase5_training/tests/test_gpu.py",), "phase5_training/README.md",
             write=frozenset({"gather_rows", "output_layer", "sgd_update"}),
             select="two_steps or device_epoch",
+            barriers=True,
             hints={
                 "gather_rows": "a grid-stride loop over the rows * d elements of xb: row r, "
                 "column c; the source row is order[start + r]; column 0 also copies the label",

@@ -14,21 +14,15 @@ def _reference_source(exercise: Exercise) -> str:
     return (repository_root() / exercise.reference).read_text("utf-8")
 
 
-def starter(exercise: Exercise, source: str | None = None) -> str:
-    """The reference module's source with the bodies of the functions and methods to write
-    replaced by a NotImplementedError (and the hints as comments); docstrings kept. A C or C++
-    source gets `c_starter`'s instead."""
-    source = _reference_source(exercise) if source is None else source
-    if exercise.option:
-        return c_starter(exercise, source)
-    lines = source.splitlines(keepends=True)
-    edits = []  # (first line, last line, replacement), 1-based, inclusive
+def _bodies(exercise: Exercise, source: str):
+    """The functions and methods of `source` the learner writes: (qualified name, its node, the
+    statements of its body after the docstring)."""
 
-    def visit(node, prefix: str) -> None:
+    def visit(node, prefix: str):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef):
                 if child.name not in exercise.given:  # a class given whole is kept as it is
-                    visit(child, f"{prefix}{child.name}.")
+                    yield from visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 if name in exercise.given or child.name in exercise.given:
@@ -46,25 +40,39 @@ def starter(exercise: Exercise, source: str | None = None) -> str:
                     and isinstance(body[0].value.value, str)
                 )
                 rest = body[1:] if has_doc else body
-                if not rest:
-                    continue
-                indent = " " * rest[0].col_offset
-                hint = exercise.hints.get(name)
-                text = (
-                    "".join(
-                        f"{indent}# {line}\n"
-                        for line in textwrap.wrap(f"hint: {hint}", 96 - len(indent))
-                    )
-                    if hint
-                    else ""
-                )
-                text += (
-                    f'{indent}raise NotImplementedError("exercise {exercise.id}: write {name}")\n'
-                )
-                first = min(n.lineno for n in rest)
-                edits.append((first, child.end_lineno, text))
+                if rest:
+                    yield name, child, rest
 
-    visit(ast.parse(source), "")
+    yield from visit(ast.parse(source), "")
+
+
+def to_write(exercise: Exercise) -> list[str]:
+    """What the learner of a Python exercise writes: the functions and methods whose bodies the
+    starter takes out (Class.method for a method), in the order of the reference."""
+    return [name for name, _, _ in _bodies(exercise, _reference_source(exercise))]
+
+
+def starter(exercise: Exercise, source: str | None = None) -> str:
+    """The reference module's source with the bodies of the functions and methods to write
+    replaced by a NotImplementedError (and the hints as comments); docstrings kept. A C or C++
+    source gets `c_starter`'s instead."""
+    source = _reference_source(exercise) if source is None else source
+    if exercise.option:
+        return c_starter(exercise, source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (first line, last line, replacement), 1-based, inclusive
+    for name, node, rest in _bodies(exercise, source):
+        indent = " " * rest[0].col_offset
+        hint = exercise.hints.get(name)
+        text = (
+            "".join(
+                f"{indent}# {line}\n" for line in textwrap.wrap(f"hint: {hint}", 96 - len(indent))
+            )
+            if hint
+            else ""
+        )
+        text += f'{indent}raise NotImplementedError("exercise {exercise.id}: write {name}")\n'
+        edits.append((min(n.lineno for n in rest), node.end_lineno, text))
     for first, last, text in sorted(edits, reverse=True):
         lines[first - 1 : last] = [text]
     header = (

@@ -152,3 +152,140 @@ def test_a_c_file_that_does_not_compile_is_named_with_its_line(tmp_path, capsys)
     err = one_line_error(capsys, ["--workspace", str(tmp_path), "check", "3.1"])
     path = tmp_path / EXERCISES["3.1"].file
     assert f"{path.name} does not build: {path}:3:" in err and "not_declared" in err
+
+
+# --- what the learner did not write, or wrote to exit or loop, fails: never a pass ---
+
+
+def test_an_empty_file_fails_and_names_what_it_lacks(tmp_path):
+    (tmp_path / EXERCISES["1.1"].file).write_text("")
+    code, outcomes = check("1.1", tmp_path)
+    assert code == 1 and not any(o["outcome"] == "passed" for o in outcomes)
+    first = outcomes[0]["error"]
+    assert first["type"] == "Missing"
+    assert (
+        "exercise 1.1: write Matrix, matmul_naive (your file does not define them)"
+        in (first["message"])
+    )
+    # the tests reach stand-ins that say so, never the reference (which the package still holds)
+    said = {o["error"]["message"] for o in outcomes[1:]}
+    assert all("your file does not define it" in m for m in said), said
+
+
+def test_a_function_taken_back_from_the_reference_is_not_the_learners(tmp_path):
+    source = (repository_root() / "phase1_python" / "activations.py").read_text()
+    head, _, _ = source.partition("\ndef relu(")
+    rest = source[source.index("\ndef relu_prime(") :]
+    text = head + "\nfrom phase1_python import relu  # the reference's, not written here\n" + rest
+    (tmp_path / EXERCISES["1.2"].file).write_text(text)
+    code, outcomes = check("1.2", tmp_path)
+    relu_tests = [o for o in outcomes if "relu" in o["name"] and "prime" not in o["name"]]
+    assert code == 1 and relu_tests
+    assert all(o["outcome"] == "failed" for o in relu_tests), relu_tests
+    assert "exercise 1.2: write relu (your file does not define it)" in str(relu_tests)
+
+
+@pytest.mark.parametrize(
+    "text,said",
+    [
+        ("import sys\nsys.exit(0)\n", ":2: your file exits when it is imported (SystemExit: 0)"),
+        ("exit()\n", ":1: your file exits when it is imported (SystemExit: None)"),
+        ("import os\nos._exit(0)\n", "ended the process when it was imported (exit status 0)"),
+        ("raise KeyboardInterrupt\n", ":1: interrupted while your file was imported"),
+        ("while True:\n    pass\n", "did not finish importing in 3 s: a loop at its top level?"),
+    ],
+)
+def test_a_file_that_exits_or_loops_when_imported_is_one_line(text, said, tmp_path, capsys):
+    (tmp_path / EXERCISES["1.2"].file).write_text(text)
+    argv = ["--workspace", str(tmp_path), "check", "1.2", "--timeout", "3"]
+    assert said in one_line_error(capsys, argv)
+
+
+def with_body(exercise_id: str, function: str, body: str) -> str:
+    """The reference of `exercise_id` with the body of top-level `function` (after its
+    docstring) replaced by `body` (indented by four)."""
+    import ast
+
+    source = (repository_root() / EXERCISES[exercise_id].reference).read_text()
+    node = next(n for n in ast.parse(source).body if getattr(n, "name", "") == function)
+    lines = source.splitlines(keepends=True)
+    first = node.body[1].lineno if isinstance(node.body[0], ast.Expr) else node.body[0].lineno
+    new = "".join(f"    {line}\n" for line in body.splitlines())
+    return "".join(lines[: first - 1]) + new + "".join(lines[node.end_lineno :])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "while True:\n    pass",
+        "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+    ],
+    ids=["loop", "loop-swallowing-every-exception"],
+)
+def test_a_loop_in_a_function_fails_at_the_time_limit_naming_it(body, tmp_path):
+    import time
+
+    (tmp_path / EXERCISES["1.2"].file).write_text(with_body("1.2", "relu", body))
+    began = time.monotonic()
+    code, outcomes = check("1.2", tmp_path, timeout=2)
+    assert time.monotonic() - began < 60
+    assert code == 1 and not any(o["outcome"] == "passed" and "relu" in o["name"] for o in outcomes)
+    stopped = [o for o in outcomes if o["error"] and o["error"]["type"] == "TimeLimit"]
+    assert len(stopped) == 1, outcomes
+    assert "did not finish in 2 s" in stopped[0]["error"]["message"]
+    assert "it was in relu (line" in stopped[0]["error"]["message"]
+
+
+def test_a_function_that_exits_fails(tmp_path):
+    (tmp_path / EXERCISES["1.2"].file).write_text(
+        with_body("1.2", "relu", "import sys\nsys.exit(0)")
+    )
+    code, outcomes = check("1.2", tmp_path)
+    failed = [o for o in outcomes if o["outcome"] == "failed"]
+    assert code == 1 and failed and all(o["error"]["type"] == "SystemExit" for o in failed)
+
+
+def test_a_workspace_or_file_of_the_wrong_kind_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for command in ("start", "check"):
+        err = one_line_error(capsys, ["--workspace", str(tmp_path / "afile"), command, "1.2"])
+        assert "is a file, not a folder" in err
+    (tmp_path / EXERCISES["1.2"].file).mkdir()
+    err = one_line_error(capsys, ["--workspace", str(tmp_path), "check", "1.2"])
+    assert "is a folder: your exercise is a file of that name" in err
+    (tmp_path / EXERCISES["1.3"].file).write_bytes(b"x = '\xe9'\n")
+    err = one_line_error(capsys, ["--workspace", str(tmp_path), "check", "1.3"])
+    assert "is not UTF-8 text" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan"])
+def test_a_bad_time_limit_is_one_line(value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        exercises.main(["check", "1.1", "--timeout", value])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1, err
+    assert "expected a positive number of seconds" in err
+
+
+def test_list_into_a_closed_pipe_is_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -P -m shared.exercises list | head -1"
+    done = subprocess.run(command, shell=True, capture_output=True, text=True,
+                          cwd=repository_root())  # fmt: skip
+    assert done.stdout.startswith("1.1") and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_whole_message_is_shown_and_verbose_shows_pytests_report(tmp_path, capfd):
+    source = (repository_root() / "phase1_python" / "layers.py").read_text()
+    text = source.replace("expected {self.n_in}", "wanted {self.n_in}")
+    assert text != source
+    (tmp_path / EXERCISES["1.5"].file).write_text(text)
+    assert exercises.main(["--workspace", str(tmp_path), "check", "1.5"]) == 1
+    out = capfd.readouterr().out
+    assert "regex: 'input has 4 columns, expected 3'" in out
+    assert "message: 'Dense(3, 2): input has 4 columns, wanted 3'" in out
+    assert exercises.main(["--workspace", str(tmp_path), "check", "1.5", "-v"]) == 1
+    out = capfd.readouterr().out
+    assert "test_bad_input_is_reported FAILED" in out
