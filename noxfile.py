@@ -171,17 +171,20 @@ def _tested_packages() -> list[str]:
 
 
 #: The tests each session runs: the extras it installs for them, its folders ("*": every
-#: package's), and whether it runs the quick selection (`-m "not slow"`) or every test. One table,
-#: read by the sessions and by the root conftest.py, which hides from each folder's tests every
-#: extra that some session running them does not install: a Phase 1 test or lesson command that
-#: needs matplotlib fails in every run, CI's included, not only in `nox -s phase1`.
+#: package's), and which of them (a pytest -m selection; None: all). The phase sessions run the
+#: quick ones (`not slow`); `tests` runs every test but the catalogue of exercise mistakes, which
+#: checks the checks rather than the course and has its own session, run by CI. One table, read by
+#: the sessions and by the root conftest.py, which hides from each folder's tests every extra that
+#: some session running them does not install: a Phase 1 test or lesson command that needs
+#: matplotlib fails in every run, CI's included, not only in `nox -s phase1`.
 TESTED = {
-    "tests": {"extras": "test,plot", "folders": "*", "quick": False},
-    "phase1": {"extras": "test", "folders": ["phase1_python"], "quick": True},
-    "phase2": {"extras": "test", "folders": ["phase2_numpy"], "quick": True},
-    "phase3": {"extras": "test", "folders": ["phase3_c"], "quick": True},
-    "ctests": {"extras": "test", "folders": ["phase3_c"], "quick": False},
-    "phase4": {"extras": "test", "folders": ["phase4_cuda"], "quick": True},
+    "tests": {"extras": "test,plot", "folders": "*", "marks": "not mistakes"},
+    "mistakes": {"extras": "test,plot", "folders": ["shared"], "marks": "mistakes"},
+    "phase1": {"extras": "test", "folders": ["phase1_python"], "marks": "not slow"},
+    "phase2": {"extras": "test", "folders": ["phase2_numpy"], "marks": "not slow"},
+    "phase3": {"extras": "test", "folders": ["phase3_c"], "marks": "not slow"},
+    "ctests": {"extras": "test", "folders": ["phase3_c"], "marks": None},
+    "phase4": {"extras": "test", "folders": ["phase4_cuda"], "marks": "not slow"},
 }
 
 
@@ -193,7 +196,7 @@ def _run_tests(session: nox.Session, *folders: str) -> bool:
     gpu = _describe(session)
     if not folders:
         folders = _tested_packages() if plan["folders"] == "*" else plan["folders"]
-    _pytest(session, gpu, *(["-m", "not slow"] if plan["quick"] else []), *folders)
+    _pytest(session, gpu, *(["-m", plan["marks"]] if plan["marks"] else []), *folders)
     return gpu
 
 
@@ -205,6 +208,13 @@ def tests(session: nox.Session) -> None:
     Phase 6's browser test runs where Chromium is installed. Arguments after -- replace the list
     of folders (e.g. `nox -s tests -- phase3_c`)."""
     _run_tests(session, *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def mistakes(session: nox.Session) -> None:
+    """The catalogue of typical learner mistakes (shared/exercises/mistakes.py), each made in an
+    exercise's reference and run through `check`, which must fail and name it (CI runs this)."""
+    _run_tests(session)
 
 
 @nox.session(python=PYTHON)

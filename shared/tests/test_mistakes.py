@@ -25,6 +25,7 @@ def test_every_exercise_has_five_mistakes_that_apply():
         assert len(texts) == len(mistakes) >= 5, exercise_id
 
 
+@pytest.mark.mistakes
 @pytest.mark.parametrize("exercise_id,mistake", CASES)
 def test_the_check_catches_the_mistake_and_names_it(exercise_id, mistake, tmp_path: Path):
     (tmp_path / EXERCISES[exercise_id].file).write_text(mutant(exercise_id, mistake))
