@@ -132,44 +132,79 @@ class FolderInUse(ValueError):
     """Another running process holds the folder; the message names it."""
 
 
-#: the hold's file inside a held folder: "<pid> <host>"
+#: the hold's file inside a held folder: the holder's "<pid> <host>", for the message of a run
+#: refused; what holds is the operating system's lock on it, which ends with the process
 HOLD = ".in-use"
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file `fd` without waiting; False if another open of
+    the file (this process's or another's) has it. The system drops it when the holder exits,
+    however it ends, so a killed run leaves no hold behind."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _holder(fd: int) -> str:
+    """What the holder wrote in the hold: 'process <pid> on <host>' (or less, if it has not yet,
+    or where the lock keeps others from reading, as on Windows)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 200).decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    pid, _, host = text.strip().partition(" ")
+    if not pid:
+        return "another run"
+    return f"process {pid}" + ("" if host == socket.gethostname() else f" on {host}")
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 @contextlib.contextmanager
 def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold `folder` for this process while the block runs, so that two runs writing the same
-    files cannot mix them: a second holder gets FolderInUse at once, naming the first. A hold
-    left by a process that is gone (killed outright) on this host is taken over; one from
-    another host cannot be judged from here and is named, with the file to remove."""
+    files cannot mix them: a second holder gets FolderInUse at once, naming the first. The hold
+    is an exclusive lock on the file HOLD, which the system releases when its process ends: a
+    run killed outright leaves a file that the next run simply locks. (A lock taken on a file
+    that its holder has just removed is let go and taken again on the new one.)"""
     hold = Path(folder) / HOLD
-    me = f"{os.getpid()} {socket.gethostname()}"
-    for _ in range(3):
-        try:
-            fd = os.open(hold, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    for _ in range(5):
+        fd = os.open(hold, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            who = _holder(fd)
+            os.close(fd)
+            raise FolderInUse(
+                f"{folder} is in use by {who} (another run writing there); wait for it or "
+                "choose another folder"
+            )
+        if _same_file(fd, hold):
             break
-        except FileExistsError:
-            try:
-                pid, _, host = hold.read_text(encoding="utf-8").strip().partition(" ")
-            except OSError:  # released in between: try again
-                continue
-            if host != socket.gethostname():
-                raise FolderInUse(
-                    f"{folder} is held by process {pid} on {host} (remove {hold} if that run is over)"
-                ) from None
-            if pid.isdigit() and _running(int(pid)) and int(pid) != os.getpid():
-                raise FolderInUse(
-                    f"{folder} is in use by process {pid} (another run writing there); wait for it or choose another folder"
-                ) from None
-            with contextlib.suppress(FileNotFoundError):  # a dead run's hold: taken over
-                os.unlink(hold)
+        os.close(fd)  # the file was removed as we locked it: its holder has just let go
     else:
         raise FolderInUse(f"{folder}: could not take its hold {hold}")
-    with os.fdopen(fd, "w") as f:
-        f.write(me + "\n")
     try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         yield Path(folder)
     finally:
-        with contextlib.suppress(OSError):
-            if hold.read_text(encoding="utf-8").strip() == me:
-                hold.unlink()
+        with contextlib.suppress(OSError):  # removed while still locked: no one can take it between
+            hold.unlink()
+        os.close(fd)

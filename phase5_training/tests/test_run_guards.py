@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -54,18 +55,54 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path):
     assert not (tmp_path / HOLD).exists()  # released
 
 
-def test_a_dead_runs_hold_is_taken_over_and_another_hosts_named(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    (tmp_path / HOLD).write_text(f"{dead} {socket.gethostname()}\n")
-    with hold_folder(tmp_path):
-        assert (tmp_path / HOLD).read_text().split()[0] == str(os.getpid())
-    (tmp_path / HOLD).write_text("1 elsewhere\n")
-    with pytest.raises(
-        FolderInUse, match=f"held by process 1 on elsewhere .remove {tmp_path / HOLD}"
-    ):
+def test_a_killed_runs_hold_is_taken_over(tmp_path):
+    # a run killed outright leaves its file; the system has dropped its lock with the process
+    child = subprocess.Popen(
+        [sys.executable, "-P", "-c", "import sys, time; from shared.files import hold_folder\n"
+         "with hold_folder(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
+         str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout.readline() == "held\n"
+    with pytest.raises(FolderInUse, match=f"in use by process {child.pid} .another run"):
         with hold_folder(tmp_path):
             pass
+    child.kill()
+    child.wait()
+    assert (tmp_path / HOLD).read_text().split()[0] == str(child.pid)  # left behind
+    with hold_folder(tmp_path):
+        assert (tmp_path / HOLD).read_text().split()[0] == str(os.getpid())
+
+
+def test_a_hold_file_without_its_lock_holds_nothing_whatever_it_says(tmp_path):
+    (tmp_path / HOLD).write_text("1 elsewhere\n")
+    with hold_folder(tmp_path):
+        assert (tmp_path / HOLD).read_text().split() == [str(os.getpid()), socket.gethostname()]
+
+
+def test_a_holder_on_another_host_is_named_with_its_host(tmp_path):
+    with hold_folder(tmp_path):
+        (tmp_path / HOLD).write_text("4242 elsewhere\n")  # as a run on another host writes it
+        with pytest.raises(FolderInUse, match="in use by process 4242 on elsewhere "):
+            with hold_folder(tmp_path):
+                pass
+
+
+def test_of_many_processes_racing_for_one_folder_one_holds_it(tmp_path):
+    racer = (
+        "import sys, time; from shared.files import FolderInUse, hold_folder\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "try:\n    with hold_folder(sys.argv[1]):\n        print('held', flush=True); "
+        "time.sleep(1.5)\nexcept FolderInUse:\n    print('refused')"
+    )
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    (tmp_path / HOLD).write_text(f"{dead} {socket.gethostname()}\n")  # stale: for all to take
+    start = str(time.time() + 1.0)
+    racers = [subprocess.Popen([sys.executable, "-P", "-c", racer, str(tmp_path), start],
+                               stdout=subprocess.PIPE, text=True) for _ in range(6)]  # fmt: skip
+    said = sorted(p.communicate(timeout=60)[0].strip() for p in racers)
+    assert said == ["held"] + ["refused"] * 5
 
 
 def test_two_runs_into_one_folder_the_second_stops_at_once(digits, tmp_path, capsys):
