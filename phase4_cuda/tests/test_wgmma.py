@@ -30,7 +30,6 @@ from phase4_cuda.wgmma import (
     zeros,
 )
 
-
 #: the tests that run wgmma (or the shared-memory opt-in of its rungs) on a GPU need compute
 #: capability 9.0 exactly (matmul.NEEDS_CC): skipped elsewhere with the reason (testing.py)
 needs_wgmma = pytest.mark.precision("wgmma")
