@@ -126,12 +126,9 @@ def ladder_kernels() -> list[Kernel]:
             shapes = (SHAPE, ODD_SHAPE) if isinstance(rung, AsyncTensorRung) else (SHAPE,)
             for tiles in tile_choices:
                 for options in option_sets:
-                    if (
-                        version.startswith("tensor")
-                        and options.get("col_sums")
-                        and options.get("split")
-                    ):
-                        continue  # rungs 10 and 11 take column sums only without split-K
+                    if isinstance(rung, AsyncTensorRung) and options.get("split", 1) > 1:
+                        if options.get("col_sums"):
+                            continue  # rungs 10 and 11 take column sums only without split-K
                     for shape in shapes:
                         launch = _planned(mm, version, tiles, options, shape)
                         key = (id(launch.kernel), _types(launch.args))
