@@ -428,14 +428,17 @@ def phase4(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def gpu_compile(session: nox.Session) -> None:
-    """Every matmul kernel compiled for compute capability 7.5, 8.0, 8.6, 8.9 and 9.0 without a
-    GPU: registers and spills per kernel, and no sm_80 instruction in what 7.5 runs.
+    """Every GPU kernel of Phases 4 and 5 compiled for compute capability 7.5, 8.0, 8.6, 8.9 and
+    9.0 without a GPU: registers and spills per kernel, and no instruction a GPU lacks in what it
+    would run (no sm_80 instruction for 7.5, no wgmma but for 9.0).
 
-    Installs NVIDIA's CUDA 12 compiler wheels (the cuda12 extra). Arguments after -- go to
-    `python -m phase4_cuda.architectures` (CI runs `-- --cc 7.5`)."""
+    Installs NVIDIA's CUDA 12 compiler wheels (the cuda12 extra). Arguments after -- go to both
+    `python -m phase4_cuda.architectures` and `python -m phase5_training.architectures` (CI runs
+    `-- --cc 7.5`)."""
     _install(session, "cuda12")
-    session.run("python", "-P", "-m", "phase4_cuda.architectures", *session.posargs,
-                env={"NUMBA_ENABLE_CUDASIM": "0"})  # fmt: skip
+    for module in ("phase4_cuda.architectures", "phase5_training.architectures"):
+        session.run("python", "-P", "-m", module, *session.posargs,
+                    env={"NUMBA_ENABLE_CUDASIM": "0"})  # fmt: skip
 
 
 def _bench_phase4(session: nox.Session, *args: str) -> None:

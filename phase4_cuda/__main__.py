@@ -27,6 +27,14 @@ from phase4_cuda import matmul
 from phase4_cuda.device import NoGPUError, gpu_name, require_gpu, simulated
 from shared.files import atomic_write_text
 
+#: the options the fused epilogues are checked with (validate's True: a random bias, mask and
+#: checked column sums): the bias with every activation, and the training step's other layouts
+EPILOGUE_CHECKS = (
+    *({"bias": True, "activation": act} for act in matmul.ACTIVATIONS),
+    {"trans_a": True, "col_sums": True, "split": 2},
+    {"trans_b": True, "mask": True},
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -82,11 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{worst[p]:.1e} in {p} (tolerance {matmul.PRECISIONS[p][1]:.0e})" for p in worst
             )
         )
-        checks = [{"bias": True, "activation": act} for act in matmul.ACTIVATIONS]
-        checks += [{"trans_a": True, "col_sums": True, "split": 2}, {"trans_b": True, "mask": True}]
         epilogues = [
             err
-            for options in (checks if fused else [])
+            for options in (EPILOGUE_CHECKS if fused else [])
             for err in matmul.validate(fused, shapes[:2], **options).values()
         ]
     except AssertionError as e:

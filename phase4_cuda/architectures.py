@@ -1,5 +1,5 @@
-"""`python -m phase4_cuda.architectures`: every kernel of the matmul ladder compiled for several
-GPU generations without a GPU, with the registers and spills of each: what a Colab T4 (compute
+"""`python -m phase4_cuda.architectures`: every kernel Phase 4 runs, compiled for several GPU
+generations without a GPU, with the registers and spills of each: what a Colab T4 (compute
 capability 7.5), an A100 (8.0), an RTX 30 series card (8.6), an RTX 40 series card or L4 (8.9)
 and an H100 (9.0) would run.
 
@@ -8,20 +8,34 @@ and an H100 (9.0) would run.
 numba-cuda turns each kernel into PTX with NVVM, and nvJitLink assembles the PTX for the
 architecture as the driver would, saying how many registers each thread uses and how many bytes
 spill to local memory. Both come as wheels (`pip install -e '.[cuda12]'`); no driver is needed.
-The kernels are those `plan()` launches (rungs 1-11 at their default tiles, and rungs 6 and 7 with
-the training step's options), typed from NumPy stand-ins of their arguments. A rung whose
-precision needs a newer GPU (matmul.NEEDS_CC) is not built for an older one: the table says so.
-For every capability below 8.0 the PTX of the rest is searched for the instructions that need 8.0
-(cp.async, TF32 and BF16 types, mma): finding one is an error (exit 1), since that is the code a
-T4 would fail to load. Exit 2 where NVVM or nvJitLink is missing.
+Each kernel is compiled with the options its `cuda.jit` gave it (fastmath, launch bounds, a cap
+on registers), and for 9.0 as sm_90a, as numba compiles on an H100.
+
+The kernels are the ones the project launches, typed from NumPy stand-ins of their arguments:
+every rung of the matmul ladder at each tile shape its tables may choose (tiles.py), rungs 6, 7,
+10 and 11 with each set of options the kernel check checks (the tensor-core rungs with both copy
+widths); the dense layer's softmax; vector addition (and the lesson's unguarded kernel); hello;
+the wgmma rungs and their staging passes. Phase 5's kernels are listed by Phase 5
+(`python -m phase5_training.architectures`, built on this module). A kernel whose precision or
+instructions need another GPU (matmul.NEEDS_CC: TF32 and BF16 from 8.0 on, wgmma on 9.0 alone)
+is not built for it: the table says "needs 8.0" or "needs 9.0a". The PTX of the rest is searched
+for instructions their GPU lacks (cp.async, TF32 and BF16 types and mma.sync below 8.0, wgmma
+anywhere but 9.0): finding one is an error (exit 1), since that is code the GPU would fail to
+load. Exit 2 where NVVM or nvJitLink is missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 
@@ -29,73 +43,217 @@ import numpy as np
 DEFAULT_CCS = ((7, 5), (8, 0), (8, 6), (8, 9), (9, 0))
 #: PTX that needs compute capability 8.0: asynchronous copies and the TF32/BF16 types and mma
 SM80_PTX = re.compile(r"\bcp\.async\b|\.tf32\b|\.bf16(x2)?\b|\bmma\.sync\b")
-#: the training step's options that rungs 6 and 7 take (those the kernel check checks)
-OPTION_SETS = (
-    {},
-    {"bias": True, "activation": "relu"},
-    {"trans_a": True, "col_sums": True, "split": 2},
-    {"trans_b": True, "mask": True},
-)
+#: PTX that only sm_90a has
+SM90A_PTX = re.compile(r"\bwgmma\.\w+")
+#: (M, K, N) of the stand-in products: multiples of 4 (the vector paths), and odd (the 4-byte
+#: copies of rungs 10 and 11)
+SHAPE, ODD_SHAPE = (128, 96, 64), (70, 19, 41)
 
 
-def kernels() -> list[tuple[str, str, object, tuple]]:
-    """(name, precision, py_func, argument types) of every kernel `plan()` launches: each version
-    at its default tiles, and each option set for the versions that take options."""
-    import numba
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel to build: its name in the table, numba's dispatcher (a `cuda.jit` kernel), the
+    numba types of its arguments, and the key of matmul.NEEDS_CC it needs ('fp32': any GPU)."""
 
+    name: str
+    kernel: object
+    types: tuple
+    needs: str = "fp32"
+
+    @classmethod
+    def of(cls, name: str, kernel, args, needs: str = "fp32") -> Kernel:
+        import numba
+
+        # (a stand-in array is a NumPy subclass, typed as the NumPy array it is)
+        types = tuple(numba.typeof(np.asarray(x) if isinstance(x, np.ndarray) else x) for x in args)
+        return cls(name, kernel, types, needs)
+
+
+class StandInArray(np.ndarray):
+    """A NumPy array standing in for a device array while launches are planned, never run."""
+
+    def copy_to_device(self, ary, stream=0) -> None:
+        self[...] = ary
+
+    def copy_to_host(self, stream=0) -> np.ndarray:
+        return np.array(self)
+
+
+@contextlib.contextmanager
+def stand_in_gpu(multiprocessors: int = 132):
+    """Plan launches with the project's own code on no GPU: numba.cuda's allocations give
+    StandInArrays, streams are 0, the device has `multiprocessors` and reads as compute
+    capability 9.0, so that every precision plans (what each GPU builds is `build`'s choice)."""
+    from numba import cuda
+
+    from phase4_cuda.matmul import CC_OVERRIDE
+
+    def device_array(shape, dtype=np.float32, stream=0, **unused):
+        return np.zeros(shape, dtype).view(StandInArray)
+
+    def to_device(ary, stream=0, **unused):
+        return np.array(ary).view(StandInArray)
+
+    device = SimpleNamespace(name="stand-in", compute_capability=(9, 0),
+                             MULTIPROCESSOR_COUNT=multiprocessors)  # fmt: skip
+    fakes = {
+        "device_array": device_array, "to_device": to_device, "stream": lambda: 0,
+        "event": lambda **unused: None, "is_available": lambda: True,
+        "get_current_device": lambda: device,
+    }  # fmt: skip
+    with mock.patch.multiple(cuda, **fakes), mock.patch.dict(os.environ, {CC_OVERRIDE: "9.0"}):
+        yield
+
+
+# -- the kernels ---------------------------------------------------------------------------------
+def ladder_kernels() -> list[Kernel]:
+    """Every rung at each tile shape of its tables, with each option set of the kernel check
+    (rungs 6, 7, 10, 11) and both copy widths (10, 11); one entry per distinct compiled kernel."""
     from phase4_cuda import matmul as mm
-    from phase4_cuda.matmul import split_k
+    from phase4_cuda.__main__ import EPILOGUE_CHECKS
+    from phase4_cuda.matmul.launch import AsyncTensorRung, ThreadTileRung
 
-    m, k, n = 128, 96, 64  # multiples of 4: the vector paths of rungs 7, 10 and 11 are taken
-    # split-K's workspace lives on the device; its stand-in has the same types (float32, int32)
-    split_k.workspace = lambda split, m, n, tiles, unused: (
-        [unused, unused] if split == 1
-        else [np.zeros(split * (m + 1) * n, np.float32), np.zeros(tiles, np.int32)]
-    )  # fmt: skip
-    a, b = np.zeros((m, k), np.float32), np.zeros((k, n), np.float32)
-    found = []
-    for version in mm.VERSIONS:
-        for options in OPTION_SETS if mm.RUNGS[version].takes_options else ({},):
-            arrays = _option_arrays(options, m, n)
-            if version.startswith("tensor") and options.get("col_sums") and options.get("split"):
-                continue  # rungs 10 and 11 take column sums only without split-K
-            ta = np.zeros((k, m), np.float32) if options.get("trans_a") else a
-            tb = np.zeros((n, k), np.float32) if options.get("trans_b") else b
-            c = np.zeros((m, n), np.float32)
-            launch = mm.plan(version, ta, tb, c, **{**options, **arrays})
-            types = tuple(numba.typeof(x) for x in launch.args)
-            label = " ".join(f"{key}={value}" for key, value in options.items())
-            name = f"{version} {label}".strip()
-            found.append((name, mm.precision_of(version), launch.kernel.py_func, types))
+    found: dict = {}
+    with stand_in_gpu():
+        for version, rung in mm.RUNGS.items():
+            if isinstance(rung, ThreadTileRung):
+                tile_choices = list(dict.fromkeys(t for _, t in mm.TUNED))
+            elif version in mm.TC_LARGE:
+                tile_choices = list(dict.fromkeys((mm.TC_SMALL[version], mm.TC_LARGE[version])))
+            else:
+                tile_choices = [None]
+            option_sets = ({}, *EPILOGUE_CHECKS) if rung.takes_options else ({},)
+            shapes = (SHAPE, ODD_SHAPE) if isinstance(rung, AsyncTensorRung) else (SHAPE,)
+            for tiles in tile_choices:
+                for options in option_sets:
+                    if isinstance(rung, AsyncTensorRung) and options.get("split", 1) > 1:
+                        if options.get("col_sums"):
+                            continue  # rungs 10 and 11 take column sums only without split-K
+                    for shape in shapes:
+                        launch = _planned(mm, version, tiles, options, shape)
+                        key = (id(launch.kernel), _types(launch.args))
+                        found.setdefault(key, (version, launch))
+        names = {id(k): name for name, k in mm.compiled_kernels().items()}
+        return [
+            Kernel.of(names.get(id(launch.kernel), version), launch.kernel, launch.args,
+                      mm.precision_of(version))
+            for version, launch in found.values()
+        ]  # fmt: skip
+
+
+def _types(args) -> tuple:
+    return Kernel.of("", None, args).types
+
+
+def _planned(mm, version: str, tiles, options: dict, shape: tuple):
+    """plan()'s launch of `version` for stand-ins of (M, K, N) `shape` with `options` (True for
+    an array: a stand-in of it, as validate takes them)."""
+    from numba import cuda
+
+    m, k, n = shape
+    arrays = {"bias": n, "mask": (m, n), "col_sums": n}
+    given = {
+        key: cuda.device_array(arrays[key], np.float32) if key in arrays else value
+        for key, value in options.items()
+    }
+    a = cuda.device_array((k, m) if options.get("trans_a") else (m, k), np.float32)
+    b = cuda.device_array((n, k) if options.get("trans_b") else (k, n), np.float32)
+    c = cuda.device_array((m, n), np.float32)
+    return mm.plan(version, a, b, c, tiles=tiles, **given)
+
+
+def other_kernels() -> list[Kernel]:
+    """The dense layer's softmax, vector addition (guarded, and the lesson's unguarded demo),
+    hello, and the wgmma rungs with their staging passes (at each tile shape tiles_for picks)."""
+    from phase4_cuda import hello, vector_add
+    from phase4_cuda import wgmma_gemm as wg
+    from phase4_cuda.dense import softmax_rows
+
+    x2, x1 = np.zeros((8, 10), np.float32), np.zeros(10, np.float32)
+    found = [
+        Kernel.of("softmax_rows (dense.py)", softmax_rows, (x2, x2)),
+        Kernel.of("vector_add_kernel", vector_add.vector_add_kernel, (x1, x1, x1)),
+        Kernel.of(
+            "vector_add_unguarded (the lesson's bug)", vector_add.vector_add_unguarded, (x1, x1, x1)
+        ),
+        Kernel.of("hello", hello.hello, ()),
+    ]
+    sizes = tuple(map(np.uint32, (64, 64, 32)))
+    for precision, (_, word, _) in wg.PRECISIONS.items():
+        words = np.zeros(64 * 32, np.uint32 if word == wg.uint32 else np.float32)
+        for transpose in (False, True):
+            # the staging pass rounds with cvt to TF32 or BF16: that precision's need
+            kernel = wg._staging_kernel(precision, transpose)
+            name = f"wgmma staging {precision}{' transposed' if transpose else ''}"
+            found.append(Kernel.of(name, kernel, (x1, words, *sizes), precision))
+        with stand_in_gpu():
+            shapes = ((64, 64), (1 << 14, 1 << 14))  # the small tile and the large one
+            for tiles in dict.fromkeys(wg.tiles_for(m, n, precision) for m, n in shapes):
+                c = np.zeros(64 * 64, np.float32)
+                found.append(Kernel.of(f"wgmma {tiles}", wg.gemm_kernel(tiles),
+                                       (words, words, c, *sizes), "wgmma"))  # fmt: skip
     return found
 
 
-def _option_arrays(options: dict, m: int, n: int) -> dict:
-    """NumPy stand-ins for the arrays an option set asks for (validate's True)."""
-    arrays = {}
-    if options.get("bias"):
-        arrays["bias"] = np.zeros(n, np.float32)
-    if options.get("mask"):
-        arrays["mask"] = np.zeros((m, n), np.float32)
-    if options.get("col_sums"):
-        arrays["col_sums"] = np.zeros(n, np.float32)
-    return arrays
+def kernels() -> list[Kernel]:
+    """Every kernel Phase 4 launches (the module docstring)."""
+    return ladder_kernels() + other_kernels()
 
 
-def assemble(ptx: str, cc: tuple[int, int]) -> dict:
-    """Registers per thread and spilled bytes of `ptx` assembled for `cc`, by nvJitLink."""
+# -- building ------------------------------------------------------------------------------------
+def _arch(cc: tuple[int, int]) -> str:
+    """numba's target for `cc`: from 9.0 on architecture-specific (sm_90a), as on the GPU."""
+    return f"{cc[0]}{cc[1]}{'a' if cc >= (9, 0) else ''}"
+
+
+def compile_ptx(kernel: Kernel, cc: tuple[int, int]) -> str:
+    """The PTX of `kernel` for `cc`, with the options of its cuda.jit."""
+    from numba import cuda
+    from numba.cuda import dispatcher
+
+    options = kernel.kernel.targetoptions
+    target = (*cc, "a") if cc >= (9, 0) else cc
+    # a device function that is not inlined is compiled for "the current device" when a kernel
+    # calls it: here there is none, so it reads as `cc`
+    device = SimpleNamespace(compute_capability=cc)
+    with mock.patch.object(dispatcher, "get_current_device", lambda: device):
+        ptx, _ = cuda.compile_ptx(kernel.kernel.py_func, kernel.types, cc=target,
+                                  fastmath=options.get("fastmath", False),
+                                  launch_bounds=options.get("launch_bounds"))  # fmt: skip
+    return ptx
+
+
+def assemble(ptx: str, cc: tuple[int, int], max_registers: int | None = None) -> dict:
+    """Registers per thread and spilled bytes of the kernel in `ptx` assembled for `cc` by
+    nvJitLink (with the cooperative-groups runtime where the kernel calls it)."""
     from cuda.bindings import nvjitlink
 
-    handle = nvjitlink.create(2, [f"-arch=sm_{cc[0]}{cc[1]}", "-verbose"])
+    options = [f"-arch=sm_{_arch(cc)}", "-verbose"]
+    if max_registers:
+        options.append(f"-maxrregcount={max_registers}")
+    handle = nvjitlink.create(len(options), options)
     try:
         data = ptx.encode()
         nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
+        if "cudaCG" in ptx:  # grid.sync(): numba links the device runtime for it
+            from numba.cuda.cudadrv.libs import get_cudalib
+
+            devrt = get_cudalib("cudadevrt", static=True)
+            nvjitlink.add_file(handle, nvjitlink.InputType.LIBRARY, devrt)
         nvjitlink.complete(handle)
         log = bytearray(nvjitlink.get_info_log_size(handle))
         nvjitlink.get_info_log(handle, log)
+    except nvjitlink.nvJitLinkError as e:  # the PTX does not assemble for this GPU: say why
+        error = bytearray(nvjitlink.get_error_log_size(handle))
+        nvjitlink.get_error_log(handle, error)
+        lines = [ln for ln in error.decode(errors="replace").splitlines() if "error" in ln]
+        raise ValueError(f"{e}: {lines[0].strip() if lines else 'no log'}") from None
     finally:
         nvjitlink.destroy(handle)
+    entry = re.search(r"\.entry\s+(\w+)", ptx).group(1)
     text = log.decode(errors="replace")
+    # the log lists every function linked; the kernel's lines follow its own name
+    text = text[text.find(f"entry function '{entry}'") :]
     registers = re.search(r"Used (\d+) registers", text)
     stores = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", text)
     return {
@@ -104,25 +262,37 @@ def assemble(ptx: str, cc: tuple[int, int]) -> dict:
     }
 
 
-def build(ccs) -> tuple[list[dict], list[str]]:
-    """Every kernel for every cc: rows of the table, and the sm_80 instructions found below 8.0."""
-    from numba import cuda
+def missing_instruction(ptx: str, cc: tuple[int, int]) -> str | None:
+    """The first instruction in `ptx` that a GPU of `cc` lacks, saying what it needs."""
+    if cc < (8, 0) and (hit := SM80_PTX.search(ptx)):
+        return f"{hit.group(0)} needs 8.0"
+    if cc != (9, 0) and (hit := SM90A_PTX.search(ptx)):
+        return f"{hit.group(0)} needs 9.0a"
+    return None
 
-    from phase4_cuda.matmul import NEEDS_CC
+
+def build(kernels: list[Kernel], ccs) -> tuple[list[dict], list[str]]:
+    """Every kernel for every cc: rows of the table, and the instructions found that their GPU
+    lacks."""
+    from phase4_cuda.matmul import NEEDS_CC, lacks
 
     rows, problems = [], []
-    for name, precision, py_func, types in kernels():
-        row = {"kernel": name, "precision": precision}
+    for kernel in kernels:
+        row = {"kernel": kernel.name, "needs": kernel.needs}
         for cc in ccs:
             key = f"{cc[0]}.{cc[1]}"
-            needs = NEEDS_CC[precision]
-            if cc < needs:
-                row[key] = f"needs {needs[0]}.{needs[1]}"
+            needs = NEEDS_CC[kernel.needs]
+            if lacks(cc, needs):
+                row[key] = f"needs {needs[0]}.{needs[1]}{''.join(needs[2:])}"
                 continue
-            ptx, _ = cuda.compile_ptx(py_func, types, cc=cc)
-            if cc < (8, 0) and (hit := SM80_PTX.search(ptx)):
-                problems.append(f"{name} for {key}: {hit.group(0)} needs 8.0")
-            row[key] = assemble(ptx, cc)
+            ptx = compile_ptx(kernel, cc)
+            if why := missing_instruction(ptx, cc):
+                problems.append(f"{kernel.name} for {key}: {why}")
+            try:
+                row[key] = assemble(ptx, cc, kernel.kernel.targetoptions.get("max_registers"))
+            except ValueError as e:
+                problems.append(f"{kernel.name} for {key}: does not assemble ({e})")
+                row[key] = "does not assemble"
         rows.append(row)
     return rows, problems
 
@@ -147,8 +317,9 @@ def _cc(text: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, list_kernels=kernels, description: str = "") -> int:
+    """The command line, for Phase 4's kernels or (Phase 5) those `list_kernels()` returns."""
+    parser = argparse.ArgumentParser(description=description or __doc__.split("\n\n")[0])
     parser.add_argument("--cc", type=_cc, nargs="+", default=list(DEFAULT_CCS),
                         help="compute capabilities to build for (default: 7.5 8.0 8.6 8.9 9.0)")  # fmt: skip
     parser.add_argument("--json", help="write the table to this JSON file")
@@ -167,8 +338,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot compile without NVVM and nvJitLink ({e}); install the project "
               "with the cuda12 extra", file=sys.stderr)  # fmt: skip
         return 2
-    rows, problems = build(args.cc)
+    started = time.perf_counter()
+    found = list_kernels()
+    rows, problems = build(found, args.cc)
     print(table(rows, args.cc))
+    built = sum(not isinstance(row[f"{a}.{b}"], str) for row in rows for a, b in args.cc)
+    spilled = sum(
+        1 for row in rows for a, b in args.cc
+        if not isinstance(row[f"{a}.{b}"], str) and row[f"{a}.{b}"]["spill_bytes"]
+    )  # fmt: skip
+    print(f"{len(found)} kernels, {built} builds in {time.perf_counter() - started:.0f} s; "
+          f"{spilled} spill; {len(problems)} hold an instruction their GPU lacks")  # fmt: skip
     if args.json:
         from shared.files import atomic_write_text
 

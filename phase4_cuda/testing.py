@@ -3,7 +3,8 @@ this GPU cannot compute in (the tensor-core precisions below compute capability 
 T4 or an RTX 20 series card the rest of the suite runs.
 
 A test needs a precision by its `precision` parameter, by a `version` parameter naming a rung of
-the ladder, or by the marker `@pytest.mark.precision("tf32", ...)`.
+the ladder, or by the marker `@pytest.mark.precision("tf32", ...)`, which also takes the other
+keys of matmul.NEEDS_CC ("wgmma": Hopper's instructions, compute capability 9.0 exactly).
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from phase4_cuda.tensor_cores import (
     tf32_bits,
 )
 
-#: every test here is of the tensor cores (even the host-side rounding: a GPU without them
-#: has no use for it), skipped below compute capability 8.0
-pytestmark = pytest.mark.precision("tf32", "bf16")
+# The tests that run the tensor cores are marked with their precision (or have it as a
+# parameter), so that a GPU without them (below compute capability 8.0) skips those alone: the
+# rounding, the fragment layouts and the checks of tiles and arguments run on the host anywhere.
 
 
 def rounded(x: np.ndarray) -> np.ndarray:
@@ -63,6 +63,7 @@ def _one_mma(a, b, c, d):
     d[g, 2 * t], d[g, 2 * t + 1], d[g + 8, 2 * t], d[g + 8, 2 * t + 1] = d0, d1, d2, d3
 
 
+@pytest.mark.precision("tf32")
 def test_one_mma_is_a_16x8x8_product_of_tf32_inputs():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((16, 8), dtype=np.float32)
@@ -79,6 +80,7 @@ def test_one_mma_is_a_16x8x8_product_of_tf32_inputs():
     assert not np.allclose(got, a.astype(np.float64) @ b + c, rtol=1e-7, atol=1e-7)
 
 
+@pytest.mark.precision("tf32")
 def test_tf32_products_through_matmul():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((37, 29))  # float64 in: converted to float32, then rounded to TF32
@@ -96,12 +98,18 @@ def test_precision_is_checked_in_one_line():
         match="unknown precision 'fp16'; this project's kernels compute in fp32, tf32, bf16",
     ):
         mm.matmul(a, a, precision="fp16")
-    with pytest.raises(ValueError, match="version 'wide' computes in fp32, not tf32"):
-        mm.matmul(a, a, version="wide", precision="tf32")
     with pytest.raises(ValueError, match="version 'tensor_tf32' computes the plain product"):
         mm.plan("tensor_tf32", *(cuda.to_device(a) for _ in range(3)), activation="relu")
 
 
+@pytest.mark.precision("tf32")  # (below 8.0 the GPU's lack of TF32 is the error said first)
+def test_a_version_computes_in_its_own_precision():
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(ValueError, match="version 'wide' computes in fp32, not tf32"):
+        mm.matmul(a, a, version="wide", precision="tf32")
+
+
+@pytest.mark.precision("tf32")
 @pytest.mark.parametrize(
     "tiles",
     [mm.TensorTiles(32, 64, 8, 16, 32), mm.TensorTiles(64, 64, 16, 32, 32)],
@@ -163,6 +171,7 @@ def _one_mma_bf16(a, b, c, d):
     d[g, 2 * t], d[g, 2 * t + 1], d[g + 8, 2 * t], d[g + 8, 2 * t + 1] = d0, d1, d2, d3
 
 
+@pytest.mark.precision("bf16")
 def test_one_bf16_mma_is_a_16x8x16_product_of_bf16_inputs():
     rng = np.random.default_rng(4)
     a = rng.standard_normal((16, 16), dtype=np.float32)
@@ -175,6 +184,7 @@ def test_one_bf16_mma_is_a_16x8x16_product_of_bf16_inputs():
     assert not np.allclose(got, a.astype(np.float64) @ b + c, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.precision("bf16")
 def test_bf16_products_through_matmul():
     rng = np.random.default_rng(5)
     a = rng.standard_normal((37, 45), dtype=np.float32)
@@ -183,6 +193,7 @@ def test_bf16_products_through_matmul():
     assert mm.PRECISIONS["tf32"][1] / 10 < err < mm.PRECISIONS["bf16"][1]
 
 
+@pytest.mark.precision("bf16")
 @pytest.mark.parametrize(
     "tiles", [mm.TensorTiles(32, 64, 16, 16, 32), mm.TensorTiles(64, 32, 32, 32, 16)], ids=str
 )
@@ -228,6 +239,7 @@ def test_async_rungs_on_edges(precision, vec, shape):
     assert err <= mm.PRECISIONS[precision][1]
 
 
+@pytest.mark.precision("tf32", "bf16")
 def test_async_rungs_through_matmul():
     rng = np.random.default_rng(6)
     a = rng.standard_normal((33, 40), dtype=np.float32)

@@ -2,7 +2,7 @@
 descriptor and the accumulator fragment against independent models; one wgmma against NumPy
 (in the simulator this checks the stand-in, which reads shared memory as the hardware does; on a
 GPU, the hardware itself); the staging pass; the whole GEMM on odd shapes with poisoned outputs.
-Tests marked `gpu` need an sm_90 GPU."""
+Tests marked `gpu` need a GPU of compute capability 9.0 (sm_90a)."""
 
 import dataclasses
 
@@ -30,16 +30,9 @@ from phase4_cuda.wgmma import (
     zeros,
 )
 
-
-def _hopper() -> bool:
-    return (
-        not simulated()
-        and cuda.is_available()
-        and cuda.get_current_device().compute_capability >= (9, 0)
-    )
-
-
-needs_hopper = pytest.mark.skipif(not _hopper(), reason="needs an sm_90 GPU, not the simulator")
+#: the tests that run wgmma (or the shared-memory opt-in of its rungs) on a GPU need compute
+#: capability 9.0 exactly (matmul.NEEDS_CC): skipped elsewhere with the reason (testing.py)
+needs_wgmma = pytest.mark.precision("wgmma")
 
 
 def cute_swizzle_343(offset: int) -> int:
@@ -195,17 +188,20 @@ def run_one_wgmma(precision, n, rng, **layout):
 
 
 @pytest.mark.parametrize("precision", ["bf16", "tf32"])
+@needs_wgmma
 def test_one_wgmma_is_a_64xnxk_product_of_rounded_inputs(precision, rng):
     got, expected = run_one_wgmma(precision, 64, rng)
     assert np.allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
+@needs_wgmma
 def test_a_tile_stored_without_the_swizzle_is_read_wrong(rng):
     got, expected = run_one_wgmma("bf16", 64, rng, swizzled=False)
     assert not np.allclose(got, expected, rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.skipif(not simulated(), reason="the GPU's shared memory may start 1024-aligned")
+@needs_wgmma
 def test_a_tile_off_the_1024_byte_boundary_is_read_wrong(rng):
     # the simulator's shared addresses start 16 bytes past a 1024-byte boundary on purpose
     got, expected = run_one_wgmma("bf16", 64, rng, aligned=False)
@@ -221,6 +217,7 @@ SMALL = {
 }
 
 
+@needs_wgmma
 @pytest.mark.parametrize("precision", ["bf16", "tf32"])
 @pytest.mark.parametrize(
     ("tiles", "shape"),
@@ -235,6 +232,7 @@ def test_the_gemm_on_odd_shapes(precision, tiles, shape):
     assert 1e-6 < errors[str(tiles), shape] <= wg.PRECISIONS[precision][2]
 
 
+@needs_wgmma
 def test_one_by_one():
     got = wg.matmul_wgmma(np.array([[3.0]]), np.array([[-2.0]]), tiles=wg.WgmmaTiles(64, 1, 3))
     assert got.shape == (1, 1) and got[0, 0] == -6.0
@@ -267,7 +265,7 @@ def _fill_shared(out, n):
 
 
 @pytest.mark.gpu
-@needs_hopper
+@needs_wgmma
 def test_allow_shared_raises_the_limit():
     n, nbytes = 150 * 1024 // 4, 150 * 1024
     out = cuda.to_device(np.zeros(1, np.float32))
@@ -277,7 +275,7 @@ def test_allow_shared_raises_the_limit():
 
 @pytest.mark.parametrize("rung", list(wg.RUNGS))
 @pytest.mark.gpu
-@needs_hopper
+@needs_wgmma
 def test_the_rungs_on_odd_shapes(rung):
     errors = wg.validate([wg.RUNGS[rung]], [*wg.CHECK_SHAPES, (1000, 777, 555)])
     assert max(errors.values()) <= wg.PRECISIONS[wg.RUNGS[rung].precision][2]
