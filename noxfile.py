@@ -24,6 +24,7 @@ import tomllib
 from pathlib import Path
 
 import nox
+from packaging.markers import default_environment
 
 nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests"]  # what a bare `nox` runs: quick and hardware-free
@@ -139,6 +140,30 @@ def _install_build_requirements(session: nox.Session) -> None:
     session.install(*build, *PYPROJECT["project"]["dependencies"], silent=True)
 
 
+def _install_as_on(session: nox.Session, target: str, extras: str) -> None:
+    """The project with `extras` as another machine installs them (`target`, one of
+    .ci/platforms.py's): the extras' requirements from pyproject.toml with their markers evaluated
+    for that machine, then the project alone. Whatever those markers leave out for it (numba-cuda
+    on macOS) must then be absent here too."""
+    spec = importlib.util.spec_from_file_location("nnf_platforms", ROOT / ".ci" / "platforms.py")
+    platforms = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # (its dataclass)
+    spec.loader.exec_module(platforms)
+
+    def requirements(markers: dict[str, str]) -> list:
+        return [r for e in extras.split(",") for r in platforms.project_requirements(e, markers)]
+
+    wanted = requirements(platforms.TARGETS[target].markers)
+    session.install(*map(platforms._without_marker, wanted), silent=True)
+    _install(session)
+    left_out = {r.name for r in requirements(default_environment())} - {r.name for r in wanted}
+    if left_out:
+        found = "import importlib.util as u, sys; print(*filter(u.find_spec, sys.argv[1:]))"
+        modules = sorted(name.replace("-", "_") for name in left_out)
+        there = session.run("python", "-c", found, *modules, silent=True).split()
+        if there:
+            session.error(f"installed here, though {target} goes without: {', '.join(there)}")
+
+
 def _describe(session: nox.Session) -> bool:
     """Print what the results depend on (Python, NumPy, numba, the GPU); return whether a GPU is
     there to run kernels (numba-cuda installed, a GPU visible, the simulator off)."""
@@ -185,6 +210,13 @@ TESTED = {
     "phase3": {"extras": "test", "folders": ["phase3_c"], "marks": "not slow"},
     "ctests": {"extras": "test", "folders": ["phase3_c"], "marks": None},
     "phase4": {"extras": "test", "folders": ["phase4_cuda"], "marks": "not slow"},
+    # installed as on a Mac ("as_on": a target of .ci/platforms.py), a selection of the folders
+    "mac_simulator": {
+        "extras": "test",
+        "folders": ["phase4_cuda", "phase5_training"],
+        "marks": "not slow",
+        "as_on": "macos-arm64",
+    },
 }
 
 
@@ -192,7 +224,10 @@ def _run_tests(session: nox.Session, *folders: str) -> bool:
     """Install the extras TESTED names for this session and run its tests (or `folders`); return
     whether a real GPU ran them."""
     plan = TESTED[session.name]
-    _install(session, plan["extras"])
+    if "as_on" in plan:
+        _install_as_on(session, plan["as_on"], plan["extras"])
+    else:
+        _install(session, plan["extras"])
     gpu = _describe(session)
     if not folders:
         folders = _tested_packages() if plan["folders"] == "*" else plan["folders"]
@@ -389,6 +424,33 @@ def _windows_c_tests(session: nox.Session) -> None:
     # Wine's own Windows folder, kept in the build (made on first use, in about 10 s)
     wine = {"WINEPREFIX": str(build / "wine"), "WINEDEBUG": "-all"}
     session.run("meson", "test", "-C", str(build), "--print-errorlogs", env=wine)
+
+
+#: what `nox -s mac_simulator` runs: the simulator's adaptation itself, then tests that reach
+#: every piece numba's own simulator lacked (shared arrays with `alignment=`: rungs 6, 7, 10 and
+#: 11; split-K's fences in a device function of another module), the host API, the dense layer,
+#: and Phase 5's GPU trainer, step by step and persistent; about a quarter of their quick tests
+MAC_SIMULATOR_TESTS = [
+    "phase4_cuda/tests/test_simulator.py",
+    "phase4_cuda/tests/test_kernel_cache.py",
+    "phase4_cuda/tests/test_matmul.py::test_every_version_on_odd_shapes",
+    "phase4_cuda/tests/test_tensor_cores.py::test_async_rungs_with_the_fused_epilogue",
+    "phase4_cuda/tests/test_host_api.py",
+    "phase4_cuda/tests/test_dense.py",
+    "phase5_training/tests/test_gpu.py::test_two_steps_match_the_cpu_trainer",
+    "phase5_training/tests/test_persistent.py::test_two_steps_match_the_cpu_trainer",
+]
+
+
+@nox.session(python=PYTHON, default=False)
+def mac_simulator(session: nox.Session) -> None:
+    """Phases 4 and 5 in the simulator a Mac has: numba's own numba.cuda, without numba-cuda.
+
+    The test extra is installed as a Mac installs it (pyproject's requirements with their markers
+    evaluated for macOS on Apple Silicon: numba below 0.69, no numba-cuda), then a quick selection
+    of Phase 4's and 5's tests runs in that simulator (CI runs it). Arguments after -- replace
+    the selection (e.g. `-- phase4_cuda phase5_training` for all their quick tests)."""
+    _run_tests(session, *(session.posargs or MAC_SIMULATOR_TESTS))
 
 
 @nox.session(python=PYTHON, default=False)

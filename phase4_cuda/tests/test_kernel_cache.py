@@ -7,6 +7,7 @@ imported and kernels decorated without a driver; the cache classes are only made
 simulator, hence the subprocess). The round trip through real compilation needs a GPU."""
 
 import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,6 +22,20 @@ from phase4_cuda.kernel_cache import source_digest, source_files
 from phase4_cuda.matmul import k01_naive, k07_wide
 
 DEMO = frozenset({"kc_demo"})
+
+
+def _numba_cuda_caching() -> bool:
+    """numba-cuda's cache classes, which `cached` builds on, are there. numba's own `numba.cuda`
+    (where numba-cuda does not install: macOS) has none; there kernels keep numba's own cache."""
+    try:
+        return importlib.util.find_spec("numba.cuda.core.caching") is not None
+    except ModuleNotFoundError:  # no numba.cuda.core at all
+        return False
+
+
+needs_numba_cuda = pytest.mark.skipif(
+    not _numba_cuda_caching(), reason="numba's own numba.cuda: no content-keyed cache to test"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -126,6 +141,7 @@ print("ok")
 """
 
 
+@needs_numba_cuda
 def test_unreadable_entries_are_dropped_not_run(tmp_path):
     make_demo(tmp_path / "src")
     env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -139,6 +155,27 @@ def test_unreadable_entries_are_dropped_not_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ContentCache", "ok"]
     assert done.stderr.count("kernel cache: dropped an unreadable entry") == 3
+
+
+FALLBACK = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from kc_demo import kernels
+print(type(kernels.scale._cache).__name__)
+"""
+
+
+@pytest.mark.skipif(_numba_cuda_caching(), reason="numba-cuda's classes are there: tested above")
+def test_without_numba_cudas_classes_a_kernel_keeps_numbas_own_cache(tmp_path):
+    make_demo(tmp_path / "src")
+    env = os.environ | {"NUMBA_ENABLE_CUDASIM": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", FALLBACK, str(tmp_path / "src")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["NullCache"]  # `cuda.jit` without cache=True
+    assert not (tmp_path / "cache").exists()  # nothing made in the user's cache folder
 
 
 RUN = """
@@ -212,6 +249,7 @@ print("marker" if os.path.exists(marker) else "no-marker")
 """
 
 
+@needs_numba_cuda
 @pytest.mark.parametrize("how", ["group-writable", "loose-parent", "foreign"])
 def test_a_crafted_index_in_a_folder_others_could_write_is_never_unpickled(tmp_path, how):
     if how == "foreign" and os.getuid() != 0:
@@ -235,6 +273,7 @@ def test_a_crafted_index_in_a_folder_others_could_write_is_never_unpickled(tmp_p
     assert why in lines[0]
 
 
+@needs_numba_cuda
 def test_the_crafted_index_does_run_when_trusted_so_the_test_above_means_something(tmp_path):
     make_demo(tmp_path / "src")
     marker = tmp_path / "marker"

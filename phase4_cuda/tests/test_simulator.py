@@ -8,6 +8,7 @@ import pytest
 from numba import cuda, float32, int32
 
 from phase4_cuda.device import simulated
+from phase4_cuda.matmul.split_k import last_to_arrive
 
 pytestmark = pytest.mark.skipif(not simulated(), reason="numba's CUDA simulator only")
 
@@ -82,3 +83,69 @@ def test_the_failing_threads_error_is_raised_and_the_others_stop():
     with pytest.raises(IndexError) as caught:
         _fails[1, 32](np.zeros(32, np.int32))
     assert "tid=[5, 0, 0]" in str(caught.value)
+
+
+# -- numba's own simulator brought up to numba-cuda's (macOS runs numba's own) -----------------
+def test_the_older_simulator_is_adapted_only_where_it_lacks_the_pieces():
+    import inspect
+
+    from numba.cuda.simulator import kernel, kernelapi
+
+    from phase4_cuda import simulator
+
+    assert "alignment" in inspect.signature(kernelapi.FakeCUDAShared.array).parameters
+    assert "alignment" in inspect.signature(kernelapi.FakeCUDALocal.array).parameters
+    # numba-cuda's own swap counts the threads inside; numba's gets the project's, which does too
+    ours = kernel.swapped_cuda_module is simulator._swapped_cuda_module
+    assert ours != hasattr(kernelapi, "_swap_refcount")
+
+
+@cuda.jit
+def _two_shared_arrays(out):
+    """Two shared arrays and a local one, each with `alignment=None` (what kernels pass in the
+    simulator): the two shared arrays must stay two, told apart by the line asking for them."""
+    a = cuda.shared.array(32, float32, alignment=None)
+    b = cuda.shared.array(32, float32, alignment=None)
+    mine = cuda.local.array(2, float32, alignment=None)
+    i = cuda.threadIdx.x
+    a[i], b[i] = i, -i
+    cuda.syncthreads()
+    mine[0], mine[1] = a[31 - i], b[31 - i]
+    out[0, i], out[1, i] = mine[0], mine[1]
+
+
+def test_shared_and_local_arrays_take_alignment_none():
+    out = np.full((2, 32), np.nan, np.float32)
+    _two_shared_arrays[2, 32](out)
+    assert np.array_equal(out, [np.arange(31, -1, -1), -np.arange(31, -1, -1)])
+
+
+@cuda.jit
+def _aligned16(out):
+    a = cuda.shared.array(32, float32, alignment=16)
+    a[cuda.threadIdx.x] = 1
+    out[cuda.threadIdx.x] = a[cuda.threadIdx.x]
+
+
+def test_an_alignment_is_refused_as_numba_cuda_refuses_it():
+    """The simulator's arrays have no addresses: a number would promise what nobody checks."""
+    with pytest.raises(RuntimeError, match="Array alignment is not supported in cudasim"):
+        _aligned16[1, 4](np.zeros(4, np.float32))
+
+
+@cuda.jit
+def _last_blocks(counters, out):
+    """last_to_arrive is a device function of another module (split_k.py) that fences, waits at
+    barriers and counts: every thread of the block must find the simulated `cuda` there until the
+    last one has left it, not only until the first has."""
+    t = cuda.threadIdx.x
+    out[cuda.blockIdx.z, t] = last_to_arrive(counters, cuda.gridDim.z, t)
+
+
+def test_a_device_function_of_another_module_keeps_the_simulated_cuda_for_every_thread():
+    counters, out = np.zeros(1, np.int32), np.full((3, 64), -1, np.int32)
+    _last_blocks[(1, 1, 3), 64](counters, out)
+    # the simulator runs blocks one after another: the third block is the last to arrive
+    assert counters[0] == 3 and out[:2].sum() == 0 and set(out[2]) == {1}
+    # and once every thread has left, the module's `cuda` is numba's again, not this launch's
+    assert last_to_arrive.py_func.__globals__["cuda"] is cuda
