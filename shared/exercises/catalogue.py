@@ -278,19 +278,20 @@ EXERCISES: dict[str, Exercise] = {
             "5.2", "the training loop", "phase5_training.train",
             ("phase5_training/tests/test_training.py",), "phase5_training/README.md",
             write=frozenset({
-                "evaluate", "train", "_starting_point", "_EpochInputs.make",
+                "evaluate", "_train_held", "_starting_point", "_EpochInputs.make",
                 "_EpochInputs.prepare_next", "_train_epoch", "_epoch_record", "_interrupted",
             }), select="not real_mnist",
             hints={
                 "evaluate": "the trainer's logits for the whole set, through Phase 2's "
                 "evaluation (evaluate_logits)",
-                "train": "before any work, a writable out folder; then the starting point, the "
-                "data, the trainer and its load; per epoch: _train_epoch; a non-finite loss "
+                "_train_held": "(train() has made sure of a writable out folder and holds it) "
+                "the starting point, the data, the trainer and its load; per epoch: _train_epoch; a non-finite loss "
                 "raises _diverged's error; _epoch_record into the state's history, the state's "
                 "epoch, save_checkpoint, the epoch's line; on KeyboardInterrupt print "
                 "_interrupted's message and re-raise; at the end model.npz and metrics.json",
-                "_starting_point": "load_checkpoint(resume), its widths checked against the "
-                "run's; else he_init and a state before the first epoch",
+                "_starting_point": "load_checkpoint(resume), refused (ValueError) where "
+                "resume_differences finds a setting of the run changed, or where --epochs is "
+                "below the epochs it has done; else he_init and a state before the first epoch",
                 "_EpochInputs.make": "epoch_order for the rows; lr_at for each step of the "
                 "epoch, counted from first_step, out of every step of the run",
                 "_EpochInputs.prepare_next": "only where another epoch follows: make its inputs "

@@ -300,7 +300,7 @@ MISTAKES: dict[str, list[Mistake]] = {
         M("the schedule restarting on resume", "lrs = [lr_at(self.config, first_step + s, total_steps)",
           "lrs = [lr_at(self.config, s, total_steps)", "learning rates"),
         M("the step count not moved on", "        state[\"step\"] += inputs.steps_per_epoch\n", "", "resume"),
-        M("resuming from another network's checkpoint", "    if tuple(saved.widths) != tuple(config.widths):\n",
+        M("resuming from another network's checkpoint", "    if differences := resume_differences(saved, config):\n",
           "    if False:\n", "widths"),
         M("the training loss not per row", "\"train_loss\": loss_sum / n,", "\"train_loss\": loss_sum,",
           "history"),
