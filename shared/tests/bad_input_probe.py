@@ -211,8 +211,10 @@ def _training_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
             [
                 "sh",
                 "-c",
-                f"{' '.join([*P5, *SMALL, '--epochs', '3', '--out', str(lock)])} & sleep 1.5; "
-                f"{' '.join([*P5, *SMALL, '--out', str(lock)])}; r=$?; wait; exit $r",
+                # the first run long enough to be still running when the second starts
+                f"{' '.join([*P5, *SMALL, '--epochs', '400', '--out', str(lock)])} & p=$!; "
+                f"sleep 1.5; {' '.join([*P5, *SMALL, '--out', str(lock)])}; r=$?; kill $p; "
+                "wait; exit $r",
             ],
             {},
         )
