@@ -8,9 +8,10 @@ and an H100 (9.0) would run.
 numba-cuda turns each kernel into PTX with NVVM, and nvJitLink assembles the PTX for the
 architecture as the driver would, saying how many registers each thread uses and how many bytes
 spill to local memory. Both come as wheels (`pip install -e '.[cuda12]'`); no driver is needed.
-The kernels are those `plan()` launches (rungs 1-11 at their default tiles, and rungs 6 and 7 with
+The kernels are those `plan()` launches (rungs 1-14 at their default tiles, and rungs 6 and 7 with
 the training step's options), typed from NumPy stand-ins of their arguments. A rung whose
-precision needs a newer GPU (matmul.NEEDS_CC) is not built for an older one: the table says so.
+precision or instructions need another GPU (matmul.needs_cc) is not built for it: the table says
+so. The wgmma rungs are built for sm_90a (9.0 alone), the only target that has wgmma.
 For every capability below 8.0 the PTX of the rest is searched for the instructions that need 8.0
 (cp.async, TF32 and BF16 types, mma): finding one is an error (exit 1), since that is the code a
 T4 would fail to load. Exit 2 where NVVM or nvJitLink is missing.
@@ -55,6 +56,9 @@ def kernels() -> list[tuple[str, str, object, tuple]]:
     a, b = np.zeros((m, k), np.float32), np.zeros((k, n), np.float32)
     found = []
     for version in mm.VERSIONS:
+        if mm.RUNGS[version].needs == "wgmma":
+            found.append(_wgmma_kernel(version, m, k, n))
+            continue
         for options in OPTION_SETS if mm.RUNGS[version].takes_options else ({},):
             arrays = _option_arrays(options, m, n)
             if version.startswith("tensor") and options.get("col_sums") and options.get("split"):
@@ -68,6 +72,23 @@ def kernels() -> list[tuple[str, str, object, tuple]]:
             name = f"{version} {label}".strip()
             found.append((name, mm.precision_of(version), launch.kernel.py_func, types))
     return found
+
+
+def _wgmma_kernel(version: str, m: int, k: int, n: int) -> tuple[str, str, object, tuple]:
+    """A wgmma rung's kernel at its large tiles, typed from stand-ins of its staged operands
+    (its plan stages them on the device and raises the kernel's shared memory through it)."""
+    import numba
+
+    from phase4_cuda import matmul as mm
+    from phase4_cuda.matmul import staging
+
+    tiles = mm.WGMMA_LARGE[version]
+    word = np.uint32 if tiles.precision == "bf16" else np.float32
+    kw = staging.words_per_row(k, tiles.precision)
+    args = (np.zeros(m * kw, word), np.zeros(n * kw, word), np.zeros(m * n, np.float32),
+            *np.array((m, n, kw), np.uint32))  # fmt: skip
+    types = tuple(numba.typeof(x) for x in args)
+    return version, tiles.precision, mm.RUNGS[version].kernel(tiles).py_func, types
 
 
 def _option_arrays(options: dict, m: int, n: int) -> dict:
@@ -86,7 +107,7 @@ def assemble(ptx: str, cc: tuple[int, int]) -> dict:
     """Registers per thread and spilled bytes of `ptx` assembled for `cc`, by nvJitLink."""
     from cuda.bindings import nvjitlink
 
-    handle = nvjitlink.create(2, [f"-arch=sm_{cc[0]}{cc[1]}", "-verbose"])
+    handle = nvjitlink.create(2, [f"-arch=sm_{''.join(map(str, cc))}", "-verbose"])
     try:
         data = ptx.encode()
         nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
@@ -106,23 +127,31 @@ def assemble(ptx: str, cc: tuple[int, int]) -> dict:
 
 def build(ccs) -> tuple[list[dict], list[str]]:
     """Every kernel for every cc: rows of the table, and the sm_80 instructions found below 8.0."""
+    from unittest import mock
+
     from numba import cuda
 
-    from phase4_cuda.matmul import NEEDS_CC
+    from phase4_cuda import matmul as mm
 
     rows, problems = [], []
     for name, precision, py_func, types in kernels():
         row = {"kernel": name, "precision": precision}
+        version = name.split()[0]
         for cc in ccs:
             key = f"{cc[0]}.{cc[1]}"
-            needs = NEEDS_CC[precision]
-            if cc < needs:
-                row[key] = f"needs {needs[0]}.{needs[1]}"
+            needs = mm.needs_cc(version)
+            if mm.lacks(cc, needs):
+                row[key] = f"needs {needs[0]}.{needs[1]}{''.join(needs[2:])}"
                 continue
-            ptx, _ = cuda.compile_ptx(py_func, types, cc=cc)
+            # wgmma exists only in PTX for sm_90a, as numba builds for an H100 itself; the wgmma
+            # kernels' device functions that are not inlined compile for "the current device"
+            arch = (*cc, "a") if len(needs) > 2 else cc
+            with mock.patch.object(cuda.dispatcher, "get_current_device",
+                                   lambda arch=arch: mock.Mock(compute_capability=arch)):  # fmt: skip
+                ptx, _ = cuda.compile_ptx(py_func, types, cc=arch)
             if cc < (8, 0) and (hit := SM80_PTX.search(ptx)):
                 problems.append(f"{name} for {key}: {hit.group(0)} needs 8.0")
-            row[key] = assemble(ptx, cc)
+            row[key] = assemble(ptx, arch)
         rows.append(row)
     return rows, problems
 

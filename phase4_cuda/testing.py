@@ -3,7 +3,8 @@ this GPU cannot compute in (the tensor-core precisions below compute capability 
 T4 or an RTX 20 series card the rest of the suite runs.
 
 A test needs a precision by its `precision` parameter, by a `version` parameter naming a rung of
-the ladder, or by the marker `@pytest.mark.precision("tf32", ...)`.
+the ladder, or by the marker `@pytest.mark.precision("tf32", ...)`, which also takes the other
+keys of matmul.NEEDS_CC ("wgmma": Hopper's instructions, compute capability 9.0 exactly).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 from numba import cuda
 
 from phase4_cuda.device import simulated
-from phase4_cuda.matmul import RUNGS, precision_of, unsupported
+from phase4_cuda.matmul import RUNGS, unsupported
 
 __all__ = ["skip_unsupported_precisions"]
 
@@ -22,8 +23,8 @@ def _precisions(item) -> list[str]:
     wanted = [p for marker in item.iter_markers("precision") for p in marker.args]
     if isinstance(params.get("precision"), str):
         wanted.append(params["precision"])
-    if params.get("version") in RUNGS:
-        wanted.append(precision_of(params["version"]))
+    if params.get("version") in RUNGS:  # its precision's key of NEEDS_CC, or "wgmma"
+        wanted.append(RUNGS[params["version"]].needs)
     return list(dict.fromkeys(wanted))
 
 

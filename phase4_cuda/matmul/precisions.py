@@ -20,6 +20,7 @@ __all__ = [
     "TOLERANCE",
     "check_precision",
     "compute_capability",
+    "lacks",
     "require_precision",
     "supported_precisions",
     "unsupported",
@@ -28,8 +29,9 @@ __all__ = [
 #: The version `matmul()` runs: the fastest float32 rung at every size measured (README.md).
 DEFAULT_VERSION = "wide"
 
-#: The precisions a product can be asked for, each with the fastest verified version for it and
-#: the largest relative error (||C - ref|| / ||ref|| against float64) it may have. fp32: float32
+#: The precisions a product can be asked for, each with the version that computes in it on every
+#: GPU that has it, with the training step's options (`matmul()` may run a faster one for the GPU
+#: and size: ladder.FASTEST), and the largest relative error (||C - ref|| / ||ref|| against float64) it may have. fp32: float32
 #: throughout. tf32: inputs rounded to TF32 (unit roundoff 2^-11 = 4.9e-4), products summed in
 #: float32. Each rounded input carries a relative error of at most u, a product of two at most
 #: about 2u, and those errors, random in sign, do not grow with K: the norm-wise error measures
@@ -47,8 +49,11 @@ TOLERANCE = PRECISIONS["fp32"][1]
 #: and BF16 on the tensor cores through mma.sync with those types, fed by cp.async copies, all
 #: three from 8.0 (Ampere) on. A Turing GPU (7.5: Colab's T4, the RTX 20 series, the GTX 16
 #: series) has tensor cores for FP16 only. The one table of it: the kernel check, the benchmarks,
-#: the tests and the trainers ask `unsupported` which to leave out.
-NEEDS_CC = {"fp32": (0, 0), "tf32": (8, 0), "bf16": (8, 0)}
+#: the tests and the trainers ask `unsupported` which to leave out. One more entry is not a
+#: precision: Hopper's wgmma (wgmma.py, rungs 12-14 of the ladder) exists only on 9.0 itself,
+#: compiled for sm_90a, the "a" marking an architecture-specific instruction that no later GPU
+#: (10.0 and on) has; such an entry needs that capability exactly, not "or newer".
+NEEDS_CC = {"fp32": (0, 0), "tf32": (8, 0), "bf16": (8, 0), "wgmma": (9, 0, "a")}
 #: an environment variable that makes the GPU (or the simulator) read as another compute
 #: capability, "7.5" say, to rehearse an older GPU; only one lower than the GPU's own is honest
 CC_OVERRIDE = "NNF_COMPUTE_CAPABILITY"
@@ -68,21 +73,34 @@ def compute_capability() -> tuple[int, int] | None:
     return tuple(cuda.get_current_device().compute_capability)
 
 
+def lacks(cc: tuple[int, int], needs: tuple) -> bool:
+    """Whether a GPU of compute capability `cc` lacks what an entry of NEEDS_CC needs: that
+    capability or newer, or exactly that one for an architecture-specific entry (9, 0, "a")."""
+    return tuple(cc[:2]) != needs[:2] if len(needs) > 2 else tuple(cc[:2]) < needs
+
+
 def unsupported(*precisions: str) -> str | None:
-    """None where this GPU computes in every one of `precisions`, else the one line that says
-    which it does not and why."""
+    """None where this GPU computes in every one of `precisions` (or has the instructions of
+    another key of NEEDS_CC: "wgmma"), else the one line that says which it does not and why."""
     for precision in precisions:
-        check_precision(precision)
+        if precision not in NEEDS_CC:
+            check_precision(precision)
     cc = compute_capability()
-    missing = [p for p in precisions if cc is not None and cc < NEEDS_CC[p]]
+    missing = [p for p in precisions if cc is not None and lacks(cc, NEEDS_CC[p])]
     if not missing:
         return None
-    needs = max(NEEDS_CC[p] for p in missing)
-    return (
-        f"{' and '.join(missing)} need{'s' if len(missing) == 1 else ''} the tensor cores' "
-        f"mma.sync and cp.async of compute capability {needs[0]}.{needs[1]} or newer; this GPU "
-        f"is {cc[0]}.{cc[1]}"
-    )
+    clauses = []
+    for needs in sorted({NEEDS_CC[p] for p in missing}, key=lambda n: n[:2]):
+        names = [p for p in missing if NEEDS_CC[p] == needs]
+        verb = f"{' and '.join(names)} need{'s' if len(names) == 1 else ''}"
+        if len(needs) > 2:  # architecture-specific
+            clauses.append(f"{verb} compute capability {needs[0]}.{needs[1]} exactly "
+                           f"(sm_{needs[0]}{needs[1]}{needs[2]}: no other GPU has its "
+                           "instructions)")  # fmt: skip
+        else:
+            clauses.append(f"{verb} the tensor cores' mma.sync and cp.async of compute "
+                           f"capability {needs[0]}.{needs[1]} or newer")  # fmt: skip
+    return f"{'; '.join(clauses)}; this GPU is {cc[0]}.{cc[1]}"
 
 
 def supported_precisions() -> list[str]:
