@@ -22,6 +22,7 @@ from phase4_cuda.matmul import (
     k12_wgmma_bf16,
     k13_wgmma_bf16_2wg,
     k14_wgmma_tf32_2wg,
+    staging,
 )
 from phase4_cuda.matmul.compiled import compiled_variants
 from phase4_cuda.matmul.launch import Launch, PlainRung
@@ -181,7 +182,7 @@ def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4, **o
 
 def compiled_kernels() -> dict[str, object]:
     """Every kernel of the ladder by a readable name: rungs 1-5, then each variant of rungs
-    6-14 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
-    friends tell their resources)."""
+    6-14 and each staging pass of rungs 12-14 made so far in this process (numba's
+    dispatchers: `get_regs_per_thread()` and friends tell their resources)."""
     plain = {v: r.kernel for v, r in RUNGS.items() if isinstance(r, PlainRung)}
-    return plain | compiled_variants()
+    return plain | compiled_variants() | staging.compiled_staging()

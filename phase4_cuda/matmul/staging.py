@@ -20,7 +20,7 @@ from numba import cuda, float32, uint32
 from phase4_cuda.device import configure, simulated
 from phase4_cuda.tensor_cores import bf16x2, tf32
 
-__all__ = ["WORDS", "buffers", "stage", "staging_launch", "words_per_row"]
+__all__ = ["WORDS", "buffers", "compiled_staging", "stage", "staging_launch", "words_per_row"]
 
 #: precision -> (values per 32-bit word, the word's numba type)
 WORDS = {"bf16": (2, uint32), "tf32": (1, float32)}
@@ -110,6 +110,14 @@ def _staging_kernel(precision: str, transpose: bool):
         kernel = stage_columns
     _STAGING[precision, transpose] = kernel
     return kernel
+
+
+def compiled_staging() -> dict[str, object]:
+    """The staging kernels made so far in this process, by a readable name."""
+    return {
+        f"wgmma staging {precision}{' transposed' if transpose else ''}": kernel
+        for (precision, transpose), kernel in _STAGING.items()
+    }
 
 
 def staging_launch(x, out, precision: str, transpose: bool = False) -> tuple:
