@@ -8,8 +8,8 @@ and 7 that the dense layer and Phase 5 use. This is the "kernel check" step that
 With no options it checks every version on the default shapes. `--versions` and `--shape` make
 a quick check (the simulator runs one Python thread per CUDA thread): the fused epilogues are
 checked only for the versions 6 and 7 among those named. Versions this GPU cannot run (the
-tensor-core rungs below compute capability 8.0) are left out, with one line that says so; named
-with `--versions`, they are an error. `--once` (what `nox -s mnist_gpu` runs)
+tensor-core rungs below compute capability 8.0, the wgmma rungs below 9.0) are left out, with
+one line that says so; named with `--versions`, they are an error. `--once` (what `nox -s mnist_gpu` runs)
 skips a full check that has already passed on this GPU for the same kernel sources and numba:
 a stamp in the kernel cache folder records it, keyed on their digest (kernel_cache.py). The
 stamp's folder is the user's alone; one that others could write is neither read nor written

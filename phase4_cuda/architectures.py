@@ -12,10 +12,10 @@ Each kernel is compiled with the options its `cuda.jit` gave it (fastmath, launc
 on registers), and for 9.0 as sm_90a, as numba compiles on an H100.
 
 The kernels are the ones the project launches, typed from NumPy stand-ins of their arguments:
-every rung of the matmul ladder at each tile shape its tables may choose (tiles.py), rungs 6, 7,
-10 and 11 with each set of options the kernel check checks (the tensor-core rungs with both copy
-widths); the dense layer's softmax; vector addition (and the lesson's unguarded kernel); hello;
-the wgmma rungs and their staging passes. Phase 5's kernels are listed by Phase 5
+every rung of the matmul ladder at each tile shape its tables may choose (tiles.py; the wgmma
+rungs 12-14 with their staging passes), rungs 6, 7, 10 and 11 with each set of options the kernel
+check checks (the tensor-core rungs with both copy widths); the dense layer's softmax; vector
+addition (and the lesson's unguarded kernel); hello. Phase 5's kernels are listed by Phase 5
 (`python -m phase5_training.architectures`, built on this module). A kernel whose precision or
 instructions need another GPU (matmul.NEEDS_CC: TF32 and BF16 from 8.0 on, wgmma on 9.0 alone)
 is not built for it: the table says "needs 8.0" or "needs 9.0a". The PTX of the rest is searched
@@ -120,6 +120,10 @@ def ladder_kernels() -> list[Kernel]:
                 tile_choices = list(dict.fromkeys(t for _, t in mm.TUNED))
             elif version in mm.TC_LARGE:
                 tile_choices = list(dict.fromkeys((mm.TC_SMALL[version], mm.TC_LARGE[version])))
+            elif version in mm.WGMMA_LARGE:
+                tile_choices = list(
+                    dict.fromkeys((mm.WGMMA_SMALL[version], mm.WGMMA_LARGE[version]))
+                )
             else:
                 tile_choices = [None]
             option_sets = ({}, *EPILOGUE_CHECKS) if rung.takes_options else ({},)
@@ -130,14 +134,17 @@ def ladder_kernels() -> list[Kernel]:
                         if options.get("col_sums"):
                             continue  # rungs 10 and 11 take column sums only without split-K
                     for shape in shapes:
-                        launch = _planned(mm, version, tiles, options, shape)
-                        key = (id(launch.kernel), _types(launch.args))
-                        found.setdefault(key, (version, launch))
+                        planned = _planned(mm, version, tiles, options, shape)
+                        # (the wgmma rungs' staging passes run before their product: their
+                        # precision is what they need)
+                        for launch, needs in (*((b, rung.precision) for b in planned.before),
+                                              (planned, rung.needs)):  # fmt: skip
+                            key = (id(launch.kernel), _types(launch.args))
+                            found.setdefault(key, (version, launch, needs))
         names = {id(k): name for name, k in mm.compiled_kernels().items()}
         return [
-            Kernel.of(names.get(id(launch.kernel), version), launch.kernel, launch.args,
-                      mm.precision_of(version))
-            for version, launch in found.values()
+            Kernel.of(names.get(id(launch.kernel), version), launch.kernel, launch.args, needs)
+            for version, launch, needs in found.values()
         ]  # fmt: skip
 
 
@@ -164,9 +171,8 @@ def _planned(mm, version: str, tiles, options: dict, shape: tuple):
 
 def other_kernels() -> list[Kernel]:
     """The dense layer's softmax, vector addition (guarded, and the lesson's unguarded demo),
-    hello, and the wgmma rungs with their staging passes (at each tile shape tiles_for picks)."""
+    and hello."""
     from phase4_cuda import hello, vector_add
-    from phase4_cuda import wgmma_gemm as wg
     from phase4_cuda.dense import softmax_rows
 
     x2, x1 = np.zeros((8, 10), np.float32), np.zeros(10, np.float32)
@@ -178,20 +184,6 @@ def other_kernels() -> list[Kernel]:
         ),
         Kernel.of("hello", hello.hello, ()),
     ]
-    sizes = tuple(map(np.uint32, (64, 64, 32)))
-    for precision, (_, word, _) in wg.PRECISIONS.items():
-        words = np.zeros(64 * 32, np.uint32 if word == wg.uint32 else np.float32)
-        for transpose in (False, True):
-            # the staging pass rounds with cvt to TF32 or BF16: that precision's need
-            kernel = wg._staging_kernel(precision, transpose)
-            name = f"wgmma staging {precision}{' transposed' if transpose else ''}"
-            found.append(Kernel.of(name, kernel, (x1, words, *sizes), precision))
-        with stand_in_gpu():
-            shapes = ((64, 64), (1 << 14, 1 << 14))  # the small tile and the large one
-            for tiles in dict.fromkeys(wg.tiles_for(m, n, precision) for m, n in shapes):
-                c = np.zeros(64 * 64, np.float32)
-                found.append(Kernel.of(f"wgmma {tiles}", wg.gemm_kernel(tiles),
-                                       (words, words, c, *sizes), "wgmma"))  # fmt: skip
     return found
 
 

@@ -10,7 +10,10 @@ product with the data already on the device, measured over back-to-back launches
 TF32 off) in the same run, and cuBLAS with TF32 tensor cores through PyTorch, the peer of the tf32
 rung; each version's percentage is of the peer in its own precision. A Triton matmul in the
 style of Triton's tutorial runs beside them in FP32, TF32 and BF16. A peer that is not
-installed is left out, with a note. `--autotune` times every candidate tile shape
+installed is left out, with a note; so is a rung this GPU cannot run (the tensor-core rungs
+below compute capability 8.0, the wgmma rungs below 9.0), in one line. The wgmma rungs' times
+here include their staging pass, as `matmul()` runs them; wgmma_bench.py times their product
+on staged operands by CUDA events, which at n = 1024 is fairer to every peer. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
 the machine was busy or the repeats were unsteady (shared/load_monitor.py).
 """
@@ -121,23 +124,25 @@ def cublas_bf16_peer():
     return "cuBLAS BF16 (PyTorch)", run, torch.cuda.synchronize
 
 
-def triton_peers() -> dict:
-    """{precision: (name, matmul on device arrays, sync)} for a Triton matmul written the way
-    Triton's tutorial writes it (grouped block order, a few autotuned tile configurations), in
-    FP32 (input_precision="ieee"), TF32 and BF16 (operands converted once, outside the timing);
-    {} without Triton and PyTorch. What a Python programmer would write instead of numba."""
+def triton_matmul():
+    """run(a, b, c, precision): a Triton matmul written the way Triton's tutorial writes it
+    (grouped block order, autotuned tile configurations) on PyTorch tensors a (M, K), b (K, N)
+    into c (M, N), in 'fp32' (input_precision="ieee"), 'tf32' or 'bf16' (a and b bfloat16; c
+    bfloat16 or float32); None without Triton. The one copy of it: this benchmark's Triton peers
+    and wgmma_bench.py's both run it. What a Python programmer would write instead of numba."""
     try:
-        import torch
         import triton
         import triton.language as tl
     except ImportError:
-        return {}
-    if not torch.cuda.is_available():
-        return {}
+        return None
+    # the configurations of both harnesses that timed it (each had four): the autotuner keeps
+    # the fastest for each shape and precision
     configs = [
         triton.Config({"BM": 128, "BN": 256, "BK": 64, "GROUP": 8}, num_stages=3, num_warps=8),
+        triton.Config({"BM": 128, "BN": 128, "BK": 64, "GROUP": 8}, num_stages=4, num_warps=8),
         triton.Config({"BM": 128, "BN": 128, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
         triton.Config({"BM": 128, "BN": 64, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
+        triton.Config({"BM": 64, "BN": 128, "BK": 64, "GROUP": 8}, num_stages=4, num_warps=4),
         triton.Config({"BM": 64, "BN": 128, "BK": 32, "GROUP": 8}, num_stages=4, num_warps=4),
     ]
 
@@ -168,6 +173,29 @@ def triton_peers() -> dict:
         tl.store(c + rows[:, None] * N + cols[None, :], acc.to(c.dtype.element_ty),
                  mask=(rows[:, None] < M) & (cols[None, :] < N))  # fmt: skip
 
+    def run(a, b, c, precision: str) -> None:
+        (m, k), n = a.shape, b.shape[1]
+
+        def grid(meta):
+            return (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, meta["BN"]),)
+
+        kernel[grid](a, b, c, m, n, k, PRECISION="ieee" if precision == "fp32" else precision)
+
+    return run
+
+
+def triton_peers() -> dict:
+    """{precision: (name, matmul on device arrays, sync)} for `triton_matmul` in FP32, TF32 and
+    BF16 (operands converted to bfloat16 once, outside the timing, and a bfloat16 output); {}
+    without Triton and PyTorch."""
+    try:
+        import torch
+        import triton
+    except ImportError:
+        return {}
+    if not torch.cuda.is_available() or (matmul_triton := triton_matmul()) is None:
+        return {}
+
     def runner(precision):
         converted = {}
 
@@ -180,16 +208,7 @@ def triton_peers() -> dict:
                     tc = torch.empty(tc.shape, dtype=torch.bfloat16, device="cuda")
                 converted.clear()
                 converted[key] = (ta, tb, tc)
-            ta, tb, tc = converted[key]
-            m, k = ta.shape
-            n = tb.shape[1]
-
-            def grid(meta):
-                return (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, meta["BN"]),)
-
-            kernel[grid](
-                ta, tb, tc, m, n, k, PRECISION="ieee" if precision == "fp32" else precision
-            )
+            matmul_triton(*converted[key], precision)
 
         return run
 
@@ -398,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, Timing] = {}
     # The host launches every kernel: others on the CPU matter.
     load = LoadMonitor().start()
-    versions, left_out = mm.runnable(mm.VERSIONS)  # the tensor-core rungs need 8.0
+    versions, left_out = mm.runnable(mm.VERSIONS)  # tensor cores need 8.0, wgmma 9.0
     if left_out:
         print(f"{results.machine['gpu']}: {left_out}", file=sys.stderr)
         results.notes.append(left_out)

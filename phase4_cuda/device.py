@@ -1,5 +1,6 @@
-"""Host-side plumbing for Phase 4's kernels: is there a GPU (or the simulator), and turning what
-a caller passes into the float32, C-contiguous device arrays the kernels read.
+"""Host-side plumbing for Phase 4's kernels: is there a GPU (or the simulator), turning what a
+caller passes into the float32, C-contiguous device arrays the kernels read, and configuring a
+launch (with more than 48 KB of dynamic shared memory where a kernel asks for it).
 
 What the host functions accept (one rule for all of them):
 - NumPy arrays of any real dtype and layout: copied to the device as C-contiguous float32 (a
@@ -18,7 +19,9 @@ import numpy as np
 from numba import cuda
 
 __all__ = [
+    "DEFAULT_SHARED",
     "NoGPUError",
+    "allow_shared",
     "as_device",
     "configure",
     "gpu_name",
@@ -103,8 +106,9 @@ def as_device(x: object, name: str, ndim: int) -> object:
 LOW_OCCUPANCY_HINT = r".*Grid size \d+ will likely result in GPU under-utilization"
 
 
-def configure(kernel, grid, block, stream=0):
-    """`kernel[grid, block, stream]`: a launch configuration, without numba's low-occupancy hint.
+def configure(kernel, grid, block, stream=0, shared=0):
+    """`kernel[grid, block, stream, shared]`: a launch configuration (`shared`: bytes of dynamic
+    shared memory, see allow_shared), without numba's low-occupancy hint.
 
     numba warns for every configuration of fewer than 128 blocks. The project's small grids are
     chosen on purpose (a 128-row batch gives a product few tiles, and the kernel check runs tiny
@@ -115,10 +119,41 @@ def configure(kernel, grid, block, stream=0):
     launch) both would run with the last one's grid. There the configuration is made at each
     call instead."""
     if simulated():
-        return lambda *args: kernel[grid, block, stream](*args)
+        return lambda *args: kernel[grid, block, stream, shared](*args)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=LOW_OCCUPANCY_HINT)
-        return kernel[grid, block, stream]
+        return kernel[grid, block, stream, shared]
+
+
+#: dynamic shared memory a block gets without the opt-in
+DEFAULT_SHARED = 48 * 1024
+_RAISED: set = set()
+
+
+def allow_shared(kernel, args, nbytes: int) -> None:
+    """Let `kernel`, as compiled for `args`, take `nbytes` of dynamic shared memory.
+
+    A block gets 48 KB unless its kernel opts in to more, per kernel, through the driver
+    attribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. numba-cuda has no API for it:
+    the only way to the kernel's driver handle is the private `_codelibrary.get_cufunc()` of
+    the compiled overload, which this function alone touches (test_wgmma has a GPU test of it).
+    With library loading that handle is a CUkernel, so the call is cuKernelSetAttribute
+    (cuFuncSetAttribute refuses it). A no-op in the simulator and at 48 KB or less."""
+    if simulated() or nbytes <= DEFAULT_SHARED:
+        return
+    compiled = kernel.compile(tuple(kernel.typeof_pyval(x) for x in args))
+    if (id(compiled), nbytes) in _RAISED:
+        return
+    from cuda.bindings import driver
+
+    handle = compiled._codelibrary.get_cufunc().handle
+    attribute = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    err, device = driver.cuCtxGetDevice()
+    if err == driver.CUresult.CUDA_SUCCESS:
+        (err,) = driver.cuKernelSetAttribute(attribute, nbytes, handle, device)
+    if err != driver.CUresult.CUDA_SUCCESS:
+        raise RuntimeError(f"could not give the kernel {nbytes} bytes of shared memory: {err}")
+    _RAISED.add((id(compiled), nbytes))
 
 
 if simulated():  # every kernel of the project then runs under a block scheduler that waits

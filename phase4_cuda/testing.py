@@ -13,7 +13,7 @@ import pytest
 from numba import cuda
 
 from phase4_cuda.device import simulated
-from phase4_cuda.matmul import RUNGS, precision_of, unsupported
+from phase4_cuda.matmul import RUNGS, unsupported
 
 __all__ = ["skip_unsupported_precisions"]
 
@@ -23,8 +23,8 @@ def _precisions(item) -> list[str]:
     wanted = [p for marker in item.iter_markers("precision") for p in marker.args]
     if isinstance(params.get("precision"), str):
         wanted.append(params["precision"])
-    if params.get("version") in RUNGS:
-        wanted.append(precision_of(params["version"]))
+    if params.get("version") in RUNGS:  # its precision's key of NEEDS_CC, or "wgmma"
+        wanted.append(RUNGS[params["version"]].needs)
     return list(dict.fromkeys(wanted))
 
 

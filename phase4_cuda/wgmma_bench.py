@@ -1,11 +1,13 @@
-"""Validate, then time, the wgmma rungs (wgmma_gemm.py) beside cuBLAS (through PyTorch) and Triton
-in one process on one GPU, and write the figures as JSON. A measuring harness: it needs a real
-Hopper GPU with PyTorch (Triton optional), and leaves out everything but square sizes.
+"""Validate, then time, the wgmma rungs (matmul/k12-k14) beside cuBLAS (through PyTorch) and
+Triton in one process on one GPU, and write the figures as JSON. A measuring harness: it needs a
+real Hopper GPU with PyTorch (Triton optional), and leaves out everything but square sizes. The
+rungs are timed on staged operands (matmul/staging.py), the staging pass on its own.
 
-    python -m phase4_cuda.wgmma_gemm [--sizes 1024 2048 4096] [--json FILE] [--sweep]
+    python -m phase4_cuda.wgmma_bench [--sizes 1024 2048 4096] [--json FILE] [--sweep]
 
-Order: every kernel is checked against float64 NumPy (outputs poisoned with NaN) on odd shapes,
-then at each timed size; only then is anything timed.
+(results/h100-wgmma.json was made by this harness when it ran as `phase4_cuda.wgmma_gemm`.)
+Order: every kernel is checked against float64 NumPy by `matmul.validate` (outputs poisoned
+with NaN) on odd shapes, then at each timed size; only then is anything timed.
 
 How everything is timed, the same way for every kernel and peer: GPU time from CUDA events
 around a batch of back-to-back launches, median of 7 batches, after a warm-up. Before each
@@ -33,16 +35,23 @@ import time
 import numpy as np
 from numba import cuda
 
-from phase4_cuda import wgmma_gemm as wg
-from phase4_cuda.device import gpu_name
+from phase4_cuda import matmul as mm
+from phase4_cuda.benchmark import triton_matmul
+from phase4_cuda.device import gpu_name, simulated
+from phase4_cuda.matmul import WgmmaTiles, staging
 
-#: extra tile shapes timed with --sweep (the rungs are always timed)
+#: the rungs, each timed at its large tiles (tiles.WGMMA_LARGE) at every size
+RUNGS = {version: (version, tiles) for version, tiles in mm.WGMMA_LARGE.items()}
+#: extra tile shapes timed with --sweep, each by the rung that takes it
 SWEEP = [
-    wg.WgmmaTiles(128, 1, 5, "bf16"),
-    wg.WgmmaTiles(128, 2, 4, "bf16"),
-    wg.WgmmaTiles(256, 2, 3, "bf16"),
-    wg.WgmmaTiles(128, 2, 4, "tf32"),
+    ("wgmma_bf16", WgmmaTiles(128, 1, 5, "bf16")),
+    ("wgmma_bf16_2wg", WgmmaTiles(128, 2, 4, "bf16")),
+    ("wgmma_bf16_2wg", WgmmaTiles(256, 2, 3, "bf16")),
+    ("wgmma_tf32_2wg", WgmmaTiles(128, 2, 4, "tf32")),
 ]
+#: shapes for the checks: 1, primes, edge blocks both ways, K not a multiple of 8, more steps
+#: of K than stages (the pipeline wraps around)
+CHECK_SHAPES = ((1, 1, 1), (70, 19, 41), (130, 300, 67), (257, 1000, 300))
 
 
 class Timer:
@@ -105,54 +114,6 @@ class Timer:
             return (time.perf_counter() - t0) / number
 
 
-def triton_matmul():
-    """A Triton matmul as Triton's tutorial writes it (grouped block order, autotuned tiles),
-    float32 output; bf16 or float32 (TF32) inputs. None without Triton."""
-    try:
-        import triton
-        import triton.language as tl
-    except ImportError:
-        return None
-    configs = [
-        triton.Config({"BM": 128, "BN": 256, "BK": 64, "G": 8}, num_stages=3, num_warps=8),
-        triton.Config({"BM": 128, "BN": 128, "BK": 64, "G": 8}, num_stages=4, num_warps=8),
-        triton.Config({"BM": 128, "BN": 128, "BK": 32, "G": 8}, num_stages=4, num_warps=4),
-        triton.Config({"BM": 64, "BN": 128, "BK": 64, "G": 8}, num_stages=4, num_warps=4),
-    ]
-
-    @triton.autotune(configs=configs, key=["M", "N", "K", "BF16"])
-    @triton.jit
-    def kernel(a, b, c, M, N, K, BF16: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-               BK: tl.constexpr, G: tl.constexpr):  # fmt: skip
-        pid = tl.program_id(0)
-        blocks_m, blocks_n = tl.cdiv(M, BM), tl.cdiv(N, BN)
-        first_m = (pid // (G * blocks_n)) * G
-        group = min(blocks_m - first_m, G)
-        pid_m = first_m + (pid % (G * blocks_n)) % group
-        pid_n = (pid % (G * blocks_n)) // group
-        rows, cols, ks = (
-            pid_m * BM + tl.arange(0, BM),
-            pid_n * BN + tl.arange(0, BN),
-            tl.arange(0, BK),
-        )
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
-        for k0 in range(0, K, BK):
-            x = tl.load(a + rows[:, None] * K + (k0 + ks)[None, :],
-                        mask=(rows[:, None] < M) & ((k0 + ks)[None, :] < K), other=0.0)  # fmt: skip
-            y = tl.load(b + (k0 + ks)[:, None] * N + cols[None, :],
-                        mask=((k0 + ks)[:, None] < K) & (cols[None, :] < N), other=0.0)  # fmt: skip
-            acc = tl.dot(x, y, acc)  # float32 inputs: TF32, Triton's default
-        tl.store(c + rows[:, None] * N + cols[None, :], acc,
-                 mask=(rows[:, None] < M) & (cols[None, :] < N))  # fmt: skip
-
-    def run(a, b, c):
-        (m, k), n = a.shape, b.shape[1]
-        grid = lambda meta: (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, meta["BN"]),)  # noqa: E731
-        kernel[grid](a, b, c, m, n, k, BF16=a.dtype != c.dtype)
-
-    return run
-
-
 def peers(torch, a, b, c):
     """{name: call} of the peers on float32 a (n, n), b (n, n) and c: cuBLAS through PyTorch in
     bf16 (operands converted once, outside the timing: what a bf16 model holds), with B as
@@ -176,15 +137,15 @@ def peers(torch, a, b, c):
         calls["cublas_bf16_f32out"] = lambda: torch.mm(a16, b16, out_dtype=torch.float32)
     except (TypeError, RuntimeError):
         pass
-    if (run := triton_matmul()) is not None:
-        calls["triton_bf16"] = lambda: run(a16, b16, c)
-        calls["triton_tf32"] = lambda: run(a, b, c)
+    if (run := triton_matmul()) is not None:  # benchmark.py's kernel, float32 out here
+        calls["triton_bf16"] = lambda: run(a16, b16, c, "bf16")
+        calls["triton_tf32"] = lambda: run(a, b, c, "tf32")
     return calls
 
 
-def resources(tiles: wg.WgmmaTiles) -> dict:
+def resources(version: str, tiles: WgmmaTiles) -> dict:
     """Registers, spills, the PTX target and the SASS tensor-core instructions of a kernel."""
-    kernel = wg.gemm_kernel(tiles)
+    kernel = mm.RUNGS[version].kernel(tiles)
     cc = cuda.get_current_device().compute_capability
     facts = {}
     for compiled in kernel.overloads.values():  # (one signature per kernel here)
@@ -231,15 +192,15 @@ def time_size(timer, torch, n: int, kernels, results: dict) -> None:
     ns, flops = timer.numba_stream, 2.0 * n**3
     row = results["figures"].setdefault(str(n), {})
     staged = {}
-    for p in wg.PRECISIONS:
-        staged[p] = (wg.stage(da, p), wg.stage(db, p, transpose=True))
+    for p in staging.WORDS:
+        staged[p] = (staging.stage(da, p), staging.stage(db, p, transpose=True))
         sa, sb = staged[p]
-        t = timer.time(lambda p=p, sa=sa, sb=sb: (wg.stage(da, p, out=sa, stream=ns),
-                                                  wg.stage(db, p, True, out=sb, stream=ns)))  # fmt: skip
+        t = timer.time(lambda p=p, sa=sa, sb=sb: (staging.stage(da, p, out=sa, stream=ns),
+                                                  staging.stage(db, p, True, out=sb, stream=ns)))  # fmt: skip
         row[f"staging_{p}"] = {**t, "ms": t["seconds"] * 1e3}
     cuda.synchronize()
-    for name, tiles in kernels.items():
-        launch = wg.plan_gemm(*staged[tiles.precision], dc, tiles, stream=ns)
+    for name, (version, tiles) in kernels.items():
+        launch = mm.RUNGS[version].plan_staged(*staged[tiles.precision], dc, tiles, stream=ns)
         t = timer.time(launch)
         row[name] = {**t, "tflops": flops / t["seconds"] / 1e12, "tiles": str(tiles)}
         print(f"n={n} {name} ({tiles}): {row[name]['tflops']:.1f} TFLOP/s", flush=True)
@@ -251,7 +212,8 @@ def time_size(timer, torch, n: int, kernels, results: dict) -> None:
     host = results["host_clocked"].setdefault(str(n), {})
     host["cublas_bf16"] = flops / timer.host_clocked(peers(torch, a, b, c)["cublas_bf16"]) / 1e12
     if "wgmma_bf16_2wg" in kernels:
-        rung = wg.plan_gemm(*staged["bf16"], dc, kernels["wgmma_bf16_2wg"], stream=ns)
+        version, tiles = kernels["wgmma_bf16_2wg"]
+        rung = mm.RUNGS[version].plan_staged(*staged["bf16"], dc, tiles, stream=ns)
         host["wgmma_bf16_2wg"] = flops / timer.host_clocked(rung) / 1e12
 
 
@@ -266,10 +228,18 @@ def table(results: dict) -> str:
             for s in sizes
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for p in wg.PRECISIONS:
+    for p in staging.WORDS:
         cells = [f"{results['figures'][s][f'staging_{p}']['ms']:.3f} ms" for s in sizes]
         lines.append(f"| staging {p} (A and B) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def validate(version: str, tiles: WgmmaTiles, sizes) -> dict:
+    """{"tiles (M, K, N)": error} of one kernel on CHECK_SHAPES and each timed size, by the
+    ladder's one harness (AssertionError past the precision's tolerance)."""
+    shapes = [*CHECK_SHAPES, *((n, n, n) for n in sizes)]
+    errors = mm.validate([version], shapes, tiles=tiles)
+    return {f"{tiles} {shape}": err for (_, shape), err in errors.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,30 +248,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--sweep", action="store_true", help="also time the tile shapes of SWEEP")
     args = parser.parse_args(argv)
+    _, left_out = mm.runnable(list(RUNGS))
+    if simulated() or not cuda.is_available() or left_out:
+        why = left_out or "the simulator only checks correctness"
+        print(f"error: the wgmma benchmark needs a Hopper GPU: {why}", file=sys.stderr)
+        return 2
     import torch
 
-    kernels = dict(wg.RUNGS)
+    kernels = dict(RUNGS)
     if args.sweep:
-        kernels |= {f"sweep {t}": t for t in SWEEP}
-    results = {"command": " ".join(["python -m phase4_cuda.wgmma_gemm", *(argv or sys.argv[1:])]),
+        kernels |= {f"sweep {t}": (v, t) for v, t in SWEEP}
+    results = {"command": " ".join(["python -m phase4_cuda.wgmma_bench", *(argv or sys.argv[1:])]),
                "card": gpu_name(), "versions": versions(torch), "validation": {},
                "figures": {}, "host_clocked": {}, "resources": {}}  # fmt: skip
     t0 = time.perf_counter()
     checked = {}  # a kernel that fails its check is reported, never timed
-    for name, tiles in kernels.items():
+    for name, (version, tiles) in kernels.items():
         try:
-            errors = wg.validate([tiles])
-            for n in args.sizes:
-                errors |= wg.validate([tiles], [(n, n, n)], seed=n)
-            results["validation"] |= {f"{t} {s}": e for (t, s), e in errors.items()}
-            checked[name] = tiles
+            errors = validate(version, tiles, args.sizes)
+            results["validation"] |= errors
+            checked[name] = (version, tiles)
             print(f"{name} ({tiles}): largest error {max(errors.values()):.2e}", flush=True)
         except Exception as e:
             results.setdefault("failed", {})[name] = f"{type(e).__name__}: {e}"[:1000]
             print(f"{name} ({tiles}) FAILED: {results['failed'][name]}", flush=True)
     results["compile_and_check_s"] = time.perf_counter() - t0
     kernels = checked
-    results["resources"] = {name: resources(t) for name, t in kernels.items()}
+    results["resources"] = {name: resources(*vt) for name, vt in kernels.items()}
     timer = Timer(torch)
     for n in args.sizes:
         time_size(timer, torch, n, kernels, results)

@@ -3,7 +3,8 @@
 A is (M, K), B is (K, N), C is (M, N), all row-major. Every rung handles any shape (edges are
 guarded, missing elements read as 0). Each file opens with what it changes from the rung below,
 why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the command that gives it
-(rungs 1-7 from results/h100-ladder.json, rungs 8-11 from results/h100-ladder-async.json):
+(rungs 1-7 from results/h100-ladder.json, rungs 8-11 from results/h100-ladder-async.json,
+rungs 12-14 from results/h100-wgmma.json: GPU time of the product on staged operands):
 
   k01_naive.py               1.4   one thread per output; a warp reads a row of B together
   k02_tiled.py               7.7   32 x 32 tiles of A and B in shared memory: each load used 32x
@@ -14,20 +15,26 @@ why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the comma
   k07_wide.py               38.7   runs of 4 rows and columns a thread: 128-bit loads (fp32 best)
   k08_tensor_tf32.py        79.8   the tensor cores, mma.sync in TF32 (a precision of its own)
   k09_tensor_bf16.py       130.9   the same in bfloat16, 16 of K per instruction
-  k10_tensor_tf32_async.py 119.6   rung 8 fed by cp.async, a pipeline of shared stages (tf32 best)
-  k11_tensor_bf16_async.py 133.6   rung 10 with rung 9's instruction (bf16 best)
+  k10_tensor_tf32_async.py 119.6   rung 8 fed by cp.async, a pipeline of shared stages (tf32 since 8.0)
+  k11_tensor_bf16_async.py 133.6   rung 10 with rung 9's instruction (bf16 on every GPU since 8.0)
+  k12_wgmma_bf16.py        350.2   Hopper's wgmma: a warpgroup reads bf16 tiles from shared memory
+  k13_wgmma_bf16_2wg.py    520.3   two warpgroups share each tile of B (bf16 best on Hopper)
+  k14_wgmma_tf32_2wg.py    302.8   rung 13 in TF32 (tf32 best on Hopper)
 
 What the rungs share, one idea a module:
-  launch.py      `Launch`, one planned launch, and the four kinds of rung (how each is launched)
-  ladder.py      every rung in order (RUNGS, VERSIONS) and `plan()`, the one switch
-  tiles.py       the tile shapes of rungs 6-11 and the tables that choose them (TUNED, TC_LARGE)
+  launch.py      `Launch`, one planned launch, and the five kinds of rung (how each is launched)
+  ladder.py      every rung in order (RUNGS, VERSIONS), `plan()`, the one switch, and `fastest()`
+  tiles.py       the tile shapes of rungs 6-14 and the tables that choose them (TUNED, TC_LARGE,
+                 WGMMA_LARGE)
   options.py     the training step's options: bias, activation, transposes, mask, column sums,
                  split-K (rungs 6, 7, 10, 11 take them)
   epilogues.py   the activations, listed once, and the fused epilogue of one output
   split_k.py     split-K's protocol, written once for the float32 and the tensor-core rungs
   thread_tiles.py, warp_tiles.py   the pieces rungs 6-7 and 8-11 share
-  compiled.py    the one cache of compiled variants of rungs 6-11
-  precisions.py  fp32, tf32, bf16: the fastest rung for each and its tolerance
+  staging.py     the pass that writes the operands of rungs 12-14 in bf16 or tf32, B transposed
+  compiled.py    the one cache of compiled variants of rungs 6-14
+  precisions.py  fp32, tf32, bf16: the rung for each, its tolerance, the compute capability it
+                 needs (and wgmma's, 9.0 alone)
   validation.py  `reference()` in float64 and `validate()`, which checks every rung against it
   host.py        `matmul()`, the host function: checks, copies, plans, launches
 
@@ -35,7 +42,8 @@ References: Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like P
 (siboehm.com, 2022), whose kernels 1-6 this ladder follows (and whose one-kernel-a-file layout
 it borrows); the numba documentation's shared-memory matmul for rung 2. `validate()` checks
 every rung against a float64 NumPy product before `benchmark.py` times any of them; `matmul()`
-picks the fastest verified rung for the precision asked.
+picks the fastest verified rung for the precision asked, this GPU and the size
+(ladder.FASTEST).
 """
 
 from phase4_cuda.matmul.compiled import GemmVariant, TensorVariant
@@ -47,11 +55,14 @@ from phase4_cuda.matmul.k03_blocked1d import matmul_blocked1d
 from phase4_cuda.matmul.k04_blocked2d import matmul_blocked2d
 from phase4_cuda.matmul.k05_unsigned import matmul_unsigned
 from phase4_cuda.matmul.ladder import (
+    FASTEST,
     FUSED,
     RUNGS,
     VERSIONS,
     compiled_kernels,
+    fastest,
     gemm_kernel,
+    needs_cc,
     plan,
     precision_of,
     runnable,
@@ -80,10 +91,15 @@ from phase4_cuda.matmul.tiles import (
     TC_SIMULATED_ASYNC,
     TC_SMALL,
     TUNED,
+    WGMMA_LARGE,
+    WGMMA_SIMULATED,
+    WGMMA_SMALL,
     TensorTiles,
     Tiles,
+    WgmmaTiles,
     tensor_tiles_for,
     tiles_for,
+    wgmma_tiles_for,
 )
 from phase4_cuda.matmul.validation import CHECK_SHAPES, reference, relative_error, validate
 
@@ -93,6 +109,7 @@ __all__ = [
     "CHECK_SHAPES",
     "DEFAULT_VERSION",
     "EPILOGUES",
+    "FASTEST",
     "FUSED",
     "NEEDS_CC",
     "PRECISIONS",
@@ -106,6 +123,9 @@ __all__ = [
     "TOLERANCE",
     "TUNED",
     "VERSIONS",
+    "WGMMA_LARGE",
+    "WGMMA_SIMULATED",
+    "WGMMA_SMALL",
     "GemmVariant",
     "KernelOptions",
     "Launch",
@@ -113,10 +133,12 @@ __all__ = [
     "TensorTiles",
     "TensorVariant",
     "Tiles",
+    "WgmmaTiles",
     "check_activation",
     "check_precision",
     "compiled_kernels",
     "compute_capability",
+    "fastest",
     "gemm_kernel",
     "lacks",
     "matmul",
@@ -125,6 +147,7 @@ __all__ = [
     "matmul_naive",
     "matmul_tiled",
     "matmul_unsigned",
+    "needs_cc",
     "plan",
     "precision_of",
     "reference",
@@ -137,4 +160,5 @@ __all__ = [
     "tiles_for",
     "unsupported",
     "validate",
+    "wgmma_tiles_for",
 ]

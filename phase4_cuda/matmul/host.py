@@ -10,8 +10,8 @@ import numpy as np
 from numba import cuda
 
 from phase4_cuda.device import as_device, is_device_array, require_gpu
-from phase4_cuda.matmul.ladder import VERSIONS, plan, precision_of
-from phase4_cuda.matmul.precisions import PRECISIONS, require_precision
+from phase4_cuda.matmul.ladder import VERSIONS, fastest, plan, precision_of
+from phase4_cuda.matmul.precisions import require_precision
 
 __all__ = ["matmul"]
 
@@ -26,15 +26,14 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     `phase4_cuda.device` for what is accepted: float64 is converted to float32 first, for every
     precision). `precision` is 'fp32' (the default), 'tf32' or 'bf16' (the tensor cores: inputs
     rounded to 10 or 8 mantissa bits, about 3 or 2 decimal digits, sums in float32; see
-    PRECISIONS); `version` picks a rung of the ladder instead of the fastest one for it.
+    PRECISIONS); `version` picks a rung of the ladder instead of the fastest one for it on this
+    GPU at this size (ladder.FASTEST: the wgmma rungs on Hopper).
     """
     require_gpu()
     require_precision(precision)
-    if version is None:
-        version = PRECISIONS[precision][0]
-    if version not in VERSIONS:
+    if version is not None and version not in VERSIONS:
         raise ValueError(f"unknown version {version!r}; expected one of {list(VERSIONS)}")
-    if precision_of(version) != precision:
+    if version is not None and precision_of(version) != precision:
         raise ValueError(
             f"version {version!r} computes in {precision_of(version)}, not {precision}"
         )
@@ -43,6 +42,7 @@ def matmul(a, b, out=None, version: str | None = None, precision: str = "fp32"):
     (m, k), (k2, n) = da.shape, db.shape
     if k != k2:
         raise ValueError(f"matmul: shapes ({m}, {k}) and ({k2}, {n}) are not aligned ({k} != {k2})")
+    version = version or fastest(precision, m, n)
     host_out = out if isinstance(out, np.ndarray) else None
     if host_out is not None:
         if host_out.shape != (m, n):

@@ -1,7 +1,8 @@
-"""The ladder: every rung in the order a learner climbs it, and `plan()`, the one switch that
-turns a rung's name into a launch. Each rung's kernel is in its own file (k01_naive.py ...
-k11_tensor_bf16_async.py), declared there as `RUNG` with the kind of launch it needs
-(launch.py); this module only lists them.
+"""The ladder: every rung in the order a learner climbs it, `plan()`, the one switch that turns
+a rung's name into a launch, and `fastest()`, the rung `matmul()` runs for a precision on this
+GPU at a size. Each rung's kernel is in its own file (k01_naive.py ... k14_wgmma_tf32_2wg.py),
+declared there as `RUNG` with the kind of launch it needs (launch.py); this module only lists
+them.
 """
 
 from __future__ import annotations
@@ -18,19 +19,26 @@ from phase4_cuda.matmul import (
     k09_tensor_bf16,
     k10_tensor_tf32_async,
     k11_tensor_bf16_async,
+    k12_wgmma_bf16,
+    k13_wgmma_bf16_2wg,
+    k14_wgmma_tf32_2wg,
+    staging,
 )
 from phase4_cuda.matmul.compiled import compiled_variants
 from phase4_cuda.matmul.launch import Launch, PlainRung
 from phase4_cuda.matmul.options import KernelOptions, Options
-from phase4_cuda.matmul.precisions import unsupported
+from phase4_cuda.matmul.precisions import NEEDS_CC, PRECISIONS, unsupported
 from phase4_cuda.matmul.tiles import TensorTiles, Tiles
 
 __all__ = [
+    "FASTEST",
     "FUSED",
     "RUNGS",
     "VERSIONS",
     "compiled_kernels",
+    "fastest",
     "gemm_kernel",
+    "needs_cc",
     "plan",
     "precision_of",
     "runnable",
@@ -52,6 +60,9 @@ RUNGS = {
         k09_tensor_bf16.RUNG,
         k10_tensor_tf32_async.RUNG,
         k11_tensor_bf16_async.RUNG,
+        k12_wgmma_bf16.RUNG,
+        k13_wgmma_bf16_2wg.RUNG,
+        k14_wgmma_tf32_2wg.RUNG,
     )
 }
 #: Every version, by name, in ladder order.
@@ -71,27 +82,64 @@ def precision_of(version: str) -> str:
     return _rung(version).precision
 
 
+def needs_cc(version: str) -> tuple:
+    """The compute capability a version needs (precisions.NEEDS_CC, `lacks` reads it): its
+    precision's, or for the wgmma rungs 9.0 itself, (9, 0, 'a')."""
+    return NEEDS_CC[_rung(version).needs]
+
+
+def _unsupported(versions) -> str | None:
+    return unsupported(*dict.fromkeys(_rung(v).needs for v in versions))
+
+
 def runnable(versions) -> tuple[list[str], str | None]:
     """The versions among `versions` that this GPU runs, and one line naming those it does not
-    and why (their precision's compute capability, precisions.NEEDS_CC), or None."""
-    kept = [v for v in versions if unsupported(precision_of(v)) is None]
+    and why (what they need: precisions.NEEDS_CC), or None."""
+    kept = [v for v in versions if _unsupported([v]) is None]
     left_out = [v for v in versions if v not in kept]
     if not left_out:
         return kept, None
-    why = unsupported(*dict.fromkeys(precision_of(v) for v in left_out))
-    return kept, f"left out: {', '.join(left_out)} ({why})"
+    return kept, f"left out: {', '.join(left_out)} ({_unsupported(left_out)})"
+
+
+#: The rung `matmul(precision=...)` runs, by precision: the first of each list that this GPU
+#: runs (runnable) and whose smallest output (m * n) the product reaches. On the H100, TFLOP/s
+#: at n = 1024 / 2048 / 4096, the wgmma rungs with their staging pass (results/h100-wgmma.json,
+#: GPU time): BF16 rung 13 79 / 235 / 393, rung 12 91 / 200 / 287; TF32 rung 14 55 / 159 /
+#: 235. The rungs before them (results/h100-ladder-async.json, timed by the host's clock, which
+#: at n = 1024 counts the launches more than the GPU's work: wgmma_bench.py says why): rung 11
+#: 35 / 130 / 134, rung 10 35 / 115 / 120. Below 1024 x 1024 nothing was measured against
+#: them, so rungs 10 and 11 (every GPU since 8.0) stay, as they do where wgmma cannot run.
+FASTEST = {
+    "fp32": ((0, PRECISIONS["fp32"][0]),),
+    "bf16": (
+        (2048 * 2048, k13_wgmma_bf16_2wg.RUNG.version),
+        (1024 * 1024, k12_wgmma_bf16.RUNG.version),
+        (0, PRECISIONS["bf16"][0]),
+    ),
+    "tf32": ((1024 * 1024, k14_wgmma_tf32_2wg.RUNG.version), (0, PRECISIONS["tf32"][0])),
+}
+
+
+def fastest(precision: str, m: int, n: int) -> str:
+    """The version `matmul()` runs for an (m, n) output in `precision` on this GPU (FASTEST)."""
+    for smallest, version in FASTEST[precision]:
+        if m * n >= smallest and _unsupported([version]) is None:
+            return version
+    return FASTEST[precision][-1][1]
 
 
 def plan(version: str, a, b, c, *, tiles=None, stream=0, **options) -> Launch:
     """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
     float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
 
-    Versions 1-5, 8 and 9 compute the plain product A (M, K) @ B (K, N). Versions 6, 7, 10 and
-    11 compute op(a) @ op(b) with the training step's `options` (options.py: bias, activation,
-    trans_a, trans_b, mask, col_sums, split; 10 and 11 all but col_sums with split). `tiles`:
-    Tiles for 6 and 7 (default: tiles_for the output), TensorTiles for 8-11 (default:
-    tensor_tiles_for it). With split-K the workspace and tile counters are allocated here, so
-    plan once per launch site. `stream`: the CUDA stream to launch on.
+    Versions 1-5, 8, 9 and 12-14 compute the plain product A (M, K) @ B (K, N). Versions 6, 7,
+    10 and 11 compute op(a) @ op(b) with the training step's `options` (options.py: bias,
+    activation, trans_a, trans_b, mask, col_sums, split; 10 and 11 all but col_sums with split).
+    `tiles`: Tiles for 6 and 7 (default: tiles_for the output), TensorTiles for 8-11 (default:
+    tensor_tiles_for it), WgmmaTiles for 12-14 (default: wgmma_tiles_for it). With split-K the
+    workspace and tile counters, and for 12-14 the staged operands, are allocated here, so plan
+    once per launch site. `stream`: the CUDA stream to launch on.
     """
     rung = _rung(version)
     asked = Options(**options)
@@ -134,7 +182,7 @@ def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4, **o
 
 def compiled_kernels() -> dict[str, object]:
     """Every kernel of the ladder by a readable name: rungs 1-5, then each variant of rungs
-    6-11 compiled so far in this process (numba's dispatchers: `get_regs_per_thread()` and
-    friends tell their resources)."""
+    6-14 and each staging pass of rungs 12-14 made so far in this process (numba's
+    dispatchers: `get_regs_per_thread()` and friends tell their resources)."""
     plain = {v: r.kernel for v, r in RUNGS.items() if isinstance(r, PlainRung)}
-    return plain | compiled_variants()
+    return plain | compiled_variants() | staging.compiled_staging()

@@ -1,10 +1,11 @@
-"""How a rung of the ladder is launched: `Launch`, one planned kernel launch, and the four kinds
+"""How a rung of the ladder is launched: `Launch`, one planned kernel launch, and the five kinds
 of rung that `plan()` (ladder.py) turns into one.
 
 Every rung is one of these, declared in its own file as `RUNG`, and each kind keeps one small
 contract, so that `plan()` never asks which kind it holds:
 
     version, precision     its name in VERSIONS and what it computes in ('fp32', 'tf32', 'bf16')
+    needs                  its key of precisions.NEEDS_CC: its precision, or 'wgmma'
     takes_options          whether it takes the training step's options (options.py)
     plan(a, b, c, tiles, options, stream) -> Launch
                            its grid, block and arguments for c (M, N) = op(a) @ op(b), from
@@ -15,6 +16,8 @@ contract, so that `plan()` never asks which kind it holds:
     TensorRung       rungs 8, 9: TensorTiles of one stage, the plain product
     AsyncTensorRung  rungs 10, 11: TensorTiles of two or more stages, every option but
                      column sums with split-K
+    WgmmaRung        rungs 12-14: WgmmaTiles, the plain product on Hopper's wgmma, after a pass
+                     that stages the operands (staging.py), with more than 48 KB of shared memory
 """
 
 from __future__ import annotations
@@ -26,33 +29,56 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phase4_cuda.device import configure
-from phase4_cuda.matmul import split_k
+from phase4_cuda.device import DEFAULT_SHARED, allow_shared, configure
+from phase4_cuda.matmul import split_k, staging
 from phase4_cuda.matmul.compiled import GemmVariant, TensorVariant, compiled
 from phase4_cuda.matmul.options import KernelOptions, Options
-from phase4_cuda.matmul.tiles import TensorTiles, Tiles, tensor_tiles_for, tiles_for
+from phase4_cuda.matmul.tiles import (
+    TensorTiles,
+    Tiles,
+    WgmmaTiles,
+    tensor_tiles_for,
+    tiles_for,
+    wgmma_tiles_for,
+)
 
-__all__ = ["AsyncTensorRung", "Launch", "PlainRung", "TensorRung", "ThreadTileRung"]
+__all__ = ["AsyncTensorRung", "Launch", "PlainRung", "TensorRung", "ThreadTileRung", "WgmmaRung"]
 
 
 @dataclass(frozen=True)
 class Launch:
-    """One planned kernel launch: the kernel, its grid and block, its arguments and the stream.
-    Calling it launches the kernel (asynchronously, no checks); the launch configuration is made
-    once, here, so a step that replays its launches pays only for the launch itself."""
+    """One planned kernel launch: the kernel, its grid and block, its arguments and the stream;
+    `shared`, bytes of dynamic shared memory (the opt-in past 48 KB is made here); `before`, the
+    launches that must run first on the same stream (the wgmma rungs' staging). Calling it
+    launches them (asynchronously, no checks); the launch configuration is made once, here, so
+    a step that replays its launches pays only for the launch itself (and the first call, past
+    48 KB of shared memory, for the driver's opt-in: device.allow_shared)."""
 
     kernel: object
     grid: tuple[int, ...]
     block: int | tuple[int, ...]
     args: tuple
     stream: object = 0
+    shared: int = 0
+    before: tuple[Launch, ...] = ()
     _configured: object = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        configured = configure(self.kernel, self.grid, self.block, self.stream)
-        object.__setattr__(self, "_configured", configured)
+        configured = configure(self.kernel, self.grid, self.block, self.stream, self.shared)
+        if self.shared > DEFAULT_SHARED:  # the opt-in at the first launch: planning needs no GPU
+
+            def first(*args, configured=configured):
+                allow_shared(self.kernel, args, self.shared)
+                object.__setattr__(self, "_configured", configured)
+                configured(*args)
+
+            object.__setattr__(self, "_configured", first)
+        else:
+            object.__setattr__(self, "_configured", configured)
 
     def __call__(self) -> None:
+        for launch in self.before:
+            launch()
         self._configured(*self.args)
 
 
@@ -95,6 +121,10 @@ class PlainRung:
     precision: str = "fp32"
     takes_options = False
 
+    @property
+    def needs(self) -> str:
+        return self.precision
+
     def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
         _refuse_tiles(self.version, tiles, None)
         args = _flat(a, b, c, a.shape[1]) if self.flat else (a, b, c)
@@ -121,6 +151,10 @@ class ThreadTileRung:
     wide: bool
     precision: str = "fp32"
     takes_options = True
+
+    @property
+    def needs(self) -> str:
+        return self.precision
 
     def kernel(self, tiles: Tiles, options: KernelOptions | None = None):
         flags = dataclasses.asdict(options or KernelOptions())
@@ -153,6 +187,10 @@ class TensorRung:
     build: Callable
     takes_options = False
 
+    @property
+    def needs(self) -> str:
+        return self.precision
+
     def kernel(self, tiles: TensorTiles):
         return compiled(TensorVariant(tiles, self.precision, 1), self.build)
 
@@ -175,6 +213,10 @@ class AsyncTensorRung:
     precision: str
     build: Callable
     takes_options = True
+
+    @property
+    def needs(self) -> str:
+        return self.precision
 
     def kernel(self, tiles: TensorTiles, vec: int = 4, options: KernelOptions | None = None):
         flags = dataclasses.asdict(options or KernelOptions())
@@ -199,3 +241,52 @@ class AsyncTensorRung:
         sizes = (np.uint32(m), np.uint32(n), np.uint32(k_dim), np.uint32(options.split))
         args = _with_options(a, b, c, options, grid, sizes)
         return Launch(kernel, grid, tc.threads, args, stream)
+
+
+@dataclass(frozen=True)
+class WgmmaRung:
+    """Rungs 12-14: the plain product on Hopper's wgmma in `precision`, on WgmmaTiles of
+    `warpgroups` warpgroups (default: wgmma_tiles_for the output and this version);
+    `build(WgmmaTiles)` makes a kernel of (a_words, bt_words, c, m, n, kw). `plan` stages A and
+    B^T into buffers it allocates (so plan once per launch site), then multiplies them."""
+
+    version: str
+    precision: str
+    warpgroups: int
+    build: Callable
+    takes_options = False
+    needs = "wgmma"  # Hopper's instructions (sm_90a), which imply its precision's
+
+    def kernel(self, tiles: WgmmaTiles):
+        tiles.check()
+        if tiles.precision != self.precision or tiles.warpgroups != self.warpgroups:
+            raise ValueError(
+                f"version {self.version!r} takes {self.precision} tiles of {self.warpgroups} "
+                f"warpgroup(s), not {tiles}"
+            )
+        return compiled(tiles, self.build)
+
+    def plan_staged(self, a_words, bt_words, c, tiles: WgmmaTiles, stream=0, before=()) -> Launch:
+        """The launch of C (M, N) = A @ B from staged A (M, KW) and B^T (N, KW) words (after
+        the launches `before`)."""
+        (m, kw), (n, kw2) = a_words.shape, bt_words.shape
+        if kw != kw2 or c.shape != (m, n):
+            raise ValueError(
+                f"staged shapes {a_words.shape}, {bt_words.shape} and C {c.shape} disagree"
+            )
+        grid = _grid(c, tiles.BM, tiles.BN)
+        args = (a_words.reshape(a_words.size), bt_words.reshape(bt_words.size),
+                c.reshape(c.size), np.uint32(m), np.uint32(n), np.uint32(kw))  # fmt: skip
+        kernel = self.kernel(tiles)
+        return Launch(kernel, grid, tiles.threads, args, stream, tiles.shared_bytes, before)
+
+    def plan(self, a, b, c, tiles, options: Options, stream) -> Launch:
+        _refuse_tiles(self.version, tiles, WgmmaTiles)
+        (m, k), n = a.shape, c.shape[1]
+        tiles = tiles or wgmma_tiles_for(m, n, self.version)
+        a_words, bt_words = staging.buffers(m, n, k, self.precision, stream)
+        before = tuple(
+            Launch(*staging.staging_launch(x, words, self.precision, transpose), stream)
+            for x, words, transpose in ((a, a_words, False), (b, bt_words, True))
+        )
+        return self.plan_staged(a_words, bt_words, c, tiles, stream, before)

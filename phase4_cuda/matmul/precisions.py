@@ -29,8 +29,9 @@ __all__ = [
 #: The version `matmul()` runs: the fastest float32 rung at every size measured (README.md).
 DEFAULT_VERSION = "wide"
 
-#: The precisions a product can be asked for, each with the fastest verified version for it and
-#: the largest relative error (||C - ref|| / ||ref|| against float64) it may have. fp32: float32
+#: The precisions a product can be asked for, each with the version that computes in it on every
+#: GPU that has it, with the training step's options (`matmul()` may run a faster one for the GPU
+#: and size: ladder.FASTEST), and the largest relative error (||C - ref|| / ||ref|| against float64) it may have. fp32: float32
 #: throughout. tf32: inputs rounded to TF32 (unit roundoff 2^-11 = 4.9e-4), products summed in
 #: float32. Each rounded input carries a relative error of at most u, a product of two at most
 #: about 2u, and those errors, random in sign, do not grow with K: the norm-wise error measures
@@ -49,7 +50,7 @@ TOLERANCE = PRECISIONS["fp32"][1]
 #: three from 8.0 (Ampere) on. A Turing GPU (7.5: Colab's T4, the RTX 20 series, the GTX 16
 #: series) has tensor cores for FP16 only. The one table of it: the kernel check, the benchmarks,
 #: the tests and the trainers ask `unsupported` which to leave out. One more entry is not a
-#: precision: Hopper's wgmma (wgmma.py, the rungs of wgmma_gemm.py) exists only on 9.0 itself,
+#: precision: Hopper's wgmma (wgmma.py, rungs 12-14 of the ladder) exists only on 9.0 itself,
 #: compiled for sm_90a, the "a" marking an architecture-specific instruction that no later GPU
 #: (10.0 and on) has; such an entry needs that capability exactly, not "or newer".
 NEEDS_CC = {"fp32": (0, 0), "tf32": (8, 0), "bf16": (8, 0), "wgmma": (9, 0, "a")}

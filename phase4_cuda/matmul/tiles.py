@@ -1,8 +1,9 @@
 """The tile shapes of the ladder's tunable rungs, and the tables that choose them per problem size.
 
 `Tiles` are the block and thread tiles of the float32 rungs 6 and 7; `TensorTiles` the block and
-warp tiles of the tensor-core rungs 8-11. Each checks that its shape divides evenly among its
-threads before anything compiles. Rungs 1-5 have fixed tiles, written in their own files.
+warp tiles of the tensor-core rungs 8-11; `WgmmaTiles` the block tiles and warpgroups of the
+wgmma rungs 12-14. Each checks that its shape divides evenly among its threads before anything
+compiles. Rungs 1-5 have fixed tiles, written in their own files.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from numba import cuda
+
 from phase4_cuda.device import simulated
+from phase4_cuda.wgmma import ATOM_BYTES, ROW_BYTES
 
 __all__ = [
     "SHARED_LIMIT",
@@ -22,10 +26,15 @@ __all__ = [
     "TC_SIMULATED_NARROW_ASYNC",
     "TC_SMALL",
     "TUNED",
+    "WGMMA_LARGE",
+    "WGMMA_SIMULATED",
+    "WGMMA_SMALL",
     "TensorTiles",
     "Tiles",
+    "WgmmaTiles",
     "tensor_tiles_for",
     "tiles_for",
+    "wgmma_tiles_for",
 ]
 
 #: the most static shared memory one kernel may declare (more needs dynamic shared memory and an
@@ -177,3 +186,79 @@ def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTile
         return TC_SIMULATED_ASYNC if large.stages > 1 else TC_SIMULATED
     blocks = math.ceil(m / large.BM) * math.ceil(n / large.BN)
     return large if blocks >= TC_FILL[version] else TC_SMALL[version]
+
+
+@dataclass(frozen=True)
+class WgmmaTiles:
+    """One shape of the wgmma rungs (12-14): BN columns of C per block (the wgmma's n),
+    `warpgroups` of 64 rows each (BM = 64 * warpgroups), `stages` shared buffers of 128 bytes of
+    K (the swizzle's span: 64 bf16 or 32 tf32), and the precision."""
+
+    BN: int = 256
+    warpgroups: int = 2
+    stages: int = 4
+    precision: str = "bf16"
+
+    @property
+    def BM(self) -> int:
+        return 64 * self.warpgroups
+
+    @property
+    def threads(self) -> int:
+        return 128 * self.warpgroups
+
+    @property
+    def shared_bytes(self) -> int:
+        """The buffers, plus one atom of slack to put the first on a 1024-byte boundary."""
+        return self.stages * (self.BM + self.BN) * ROW_BYTES + ATOM_BYTES
+
+    def check(self) -> None:
+        if self.precision not in ("bf16", "tf32"):
+            raise ValueError(
+                f"unknown precision {self.precision!r}; expected one of ['bf16', 'tf32']"
+            )
+        if not (8 <= self.BN <= 256 and self.BN % (16 * self.warpgroups) == 0):
+            raise ValueError(f"{self}: BN must be 8..256 and share its rows' copies evenly")
+        if self.stages < 3 or self.shared_bytes > 227 * 1024:
+            raise ValueError(f"{self}: 3 or more stages in 227 KB, not {self.shared_bytes} bytes")
+
+    def __str__(self) -> str:
+        return f"{self.precision} {self.BM}x{self.BN} {self.warpgroups}wg {self.stages}st"
+
+
+#: The shapes the wgmma rungs run with, measured on the H100 (results/h100-wgmma.json, GPU time
+#: of the product on staged operands, TFLOP/s at n = 1024 / 2048 / 4096). One warpgroup (rung
+#: 12): 64 x 128 with 4 stages (170 / 296 / 350; 5 stages 162 / 252 / 296; at 64 x 256 its 128
+#: accumulators and its copies' addresses spill). Two warpgroups (rungs 13, 14): 128 x 256 with
+#: 4 stages where its grid fills at least half the multiprocessors (bf16 380 / 520 at 2048 /
+#: 4096, against 334 / 413 for 128 x 128 and 332 / 398 for 3 stages; tf32 252 / 303 against
+#: 204 / 237), else 128 x 128: at n = 1024 the 128 x 256 tile makes 32 blocks for 132
+#: multiprocessors (bf16 87 against 133, tf32 59 against 92).
+WGMMA_LARGE = {
+    "wgmma_bf16": WgmmaTiles(128, 1, 4, "bf16"),
+    "wgmma_bf16_2wg": WgmmaTiles(256, 2, 4, "bf16"),
+    "wgmma_tf32_2wg": WgmmaTiles(256, 2, 4, "tf32"),
+}
+WGMMA_SMALL = {
+    "wgmma_bf16": WgmmaTiles(128, 1, 4, "bf16"),
+    "wgmma_bf16_2wg": WgmmaTiles(128, 2, 4, "bf16"),
+    "wgmma_tf32_2wg": WgmmaTiles(128, 2, 4, "tf32"),
+}
+#: In the simulator: 64 columns and 3 stages, the fewest the pipeline takes, so that a block's
+#: 128 or 256 Python threads cross few barriers; every descriptor, swizzle and fragment is the
+#: same as at full size, for 64 rows of B^T instead of 256.
+WGMMA_SIMULATED = {
+    version: WgmmaTiles(64, tiles.warpgroups, 3, tiles.precision)
+    for version, tiles in WGMMA_LARGE.items()
+}
+
+
+def wgmma_tiles_for(m: int, n: int, version: str = "wgmma_bf16_2wg") -> WgmmaTiles:
+    """The shape a wgmma rung runs with for an (m, n) output (see WGMMA_LARGE)."""
+    if simulated():
+        return WGMMA_SIMULATED[version]
+    large = WGMMA_LARGE[version]
+    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
+    if math.ceil(m / large.BM) * math.ceil(n / large.BN) >= sms // 2:
+        return large
+    return WGMMA_SMALL[version]

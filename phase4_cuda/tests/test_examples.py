@@ -85,13 +85,30 @@ def test_kernel_check_on_an_older_gpu(capsys, monkeypatch):
         len(left) == 1
         and "tensor_tf32, tensor_bf16, tensor_tf32_async, tensor_bf16_async" in left[0]
     )
-    assert "compute capability 8.0 or newer; this GPU is 7.5" in left[0]
+    assert "wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg" in left[0]
+    assert "compute capability 8.0 or newer; wgmma needs compute capability 9.0 exactly" in left[0]
+    assert left[0].endswith("this GPU is 7.5)")
     assert any("matmul checks (7 versions)" in line and "tf32" not in line for line in out)
     assert check.main(["--versions", "wide", "tensor_bf16", "--shape", "9", "7", "5"]) == 2
     assert "left out: tensor_bf16 (bf16 needs" in capsys.readouterr().err
     monkeypatch.setenv(mm.CC_OVERRIDE, "seven")
     with pytest.raises(ValueError, match=r"expected MAJOR\.MINOR"):
         mm.compute_capability()
+
+
+def test_the_wgmma_rungs_need_hopper(capsys, monkeypatch):
+    """An A100 (8.0) and a GPU after Hopper (10.0): every tensor-core rung runs but the wgmma ones
+    (9.0 alone, sm_90a), left out in one line; naming one of them is a usage error."""
+    for cc in ("8.0", "10.0"):
+        monkeypatch.setenv(mm.CC_OVERRIDE, cc)
+        kept, left_out = mm.runnable(mm.VERSIONS)
+        assert kept == list(mm.VERSIONS[:11])
+        assert left_out == (
+            "left out: wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg (wgmma needs compute capability "
+            f"9.0 exactly (sm_90a: no other GPU has its instructions); this GPU is {cc})"
+        )
+    assert check.main(["--versions", "wgmma_tf32_2wg", "--shape", "9", "7", "5"]) == 2
+    assert "left out: wgmma_tf32_2wg (wgmma needs compute capability 9.0" in capsys.readouterr().err
 
 
 def test_a_quick_kernel_check_of_chosen_versions(capsys):

@@ -1,17 +1,19 @@
-"""Hopper's wgmma (wgmma.py) and the GEMM rungs built on it (wgmma_gemm.py): the swizzle, the
+"""Hopper's wgmma (wgmma.py) and the rungs built on it (matmul/k12-k14): the swizzle, the
 descriptor and the accumulator fragment against independent models; one wgmma against NumPy
 (in the simulator this checks the stand-in, which reads shared memory as the hardware does; on a
-GPU, the hardware itself); the staging pass; the whole GEMM on odd shapes with poisoned outputs.
-Tests marked `gpu` need a GPU of compute capability 9.0 (sm_90a)."""
-
-import dataclasses
+GPU, the hardware itself); the staging pass; the rungs on odd shapes through the ladder's one
+harness (`matmul.validate`: poisoned outputs, float64 reference), which must catch a tile stored
+without the swizzle or a wrong descriptor. Tests marked `gpu` need a GPU of compute capability
+9.0 (sm_90a)."""
 
 import numpy as np
 import pytest
 from numba import cuda, float32, int32, uint32, uint64
 
-from phase4_cuda import wgmma_gemm as wg
+from phase4_cuda import matmul as mm
+from phase4_cuda import wgmma_bench
 from phase4_cuda.device import simulated
+from phase4_cuda.matmul import WgmmaTiles, k12_wgmma_bf16, staging
 from phase4_cuda.tensor_cores import bf16_bits, bf16_value, tf32_bits
 from phase4_cuda.wgmma import (
     accumulator_cell,
@@ -103,9 +105,9 @@ def test_the_accumulators_cover_d_once(n):
 # ------------------------------------------------------------------------------------------------
 # Staging and one wgmma
 def words_of(x: np.ndarray, precision: str) -> np.ndarray:
-    """x (rows, K) float32 -> staged words (rows, KW), by the definition in wgmma_gemm.py."""
+    """x (rows, K) float32 -> staged words (rows, KW), by the definition in matmul/staging.py."""
     rows, k = x.shape
-    kw = wg.words_per_row(k, precision)
+    kw = staging.words_per_row(k, precision)
     if precision == "tf32":
         out = np.zeros((rows, kw), np.float32)
         out[:, :k] = np.vectorize(tf32_bits, otypes=[np.float32])(x)
@@ -126,8 +128,8 @@ def values_of(words: np.ndarray, precision: str, k: int) -> np.ndarray:
 @pytest.mark.parametrize("precision", ["bf16", "tf32"])
 def test_staging_rounds_pads_and_transposes(precision, rng):
     x = rng.standard_normal((5, 13), dtype=np.float32)  # 13: padding in the last words
-    rows = wg.stage(cuda.to_device(x), precision).copy_to_host()
-    columns = wg.stage(cuda.to_device(x), precision, transpose=True).copy_to_host()
+    rows = staging.stage(cuda.to_device(x), precision).copy_to_host()
+    columns = staging.stage(cuda.to_device(x), precision, transpose=True).copy_to_host()
     np.testing.assert_array_equal(rows, words_of(x, precision))
     np.testing.assert_array_equal(columns, words_of(np.ascontiguousarray(x.T), precision))
 
@@ -209,47 +211,103 @@ def test_a_tile_off_the_1024_byte_boundary_is_read_wrong(rng):
 
 
 # ------------------------------------------------------------------------------------------------
-# The GEMM
-SMALL = {
-    "1wg": wg.WgmmaTiles(64, 1, 3),
-    "2wg": wg.WgmmaTiles(64, 2, 3),
-    "1wg 4st": wg.WgmmaTiles(64, 1, 4),
-}
-
-
-@needs_wgmma
-@pytest.mark.parametrize("precision", ["bf16", "tf32"])
+# The rungs, through the ladder's harness
 @pytest.mark.parametrize(
-    ("tiles", "shape"),
+    ("version", "tiles", "shape"),
     # (M, K, N): edge blocks both ways and K not a multiple of the words (1 warpgroup); more
     # steps of K than stages, so the pipeline wraps around its buffers (2 warpgroups, then 4
     # stages: two steps of copies in flight)
-    [("1wg", (70, 19, 41)), ("2wg", (67, 200, 30)), ("1wg 4st", (130, 260, 41))],
+    [
+        ("wgmma_bf16", WgmmaTiles(64, 1, 3), (70, 19, 41)),
+        ("wgmma_bf16_2wg", WgmmaTiles(64, 2, 3), (67, 200, 30)),
+        ("wgmma_tf32_2wg", WgmmaTiles(64, 2, 3, "tf32"), (67, 200, 30)),
+        pytest.param("wgmma_bf16", WgmmaTiles(64, 1, 4), (130, 260, 41), marks=pytest.mark.slow),
+        pytest.param(
+            "wgmma_tf32_2wg", WgmmaTiles(64, 2, 4, "tf32"), (130, 260, 41), marks=pytest.mark.slow
+        ),
+    ],
+    ids=str,
 )
-def test_the_gemm_on_odd_shapes(precision, tiles, shape):
-    tiles = dataclasses.replace(SMALL[tiles], precision=precision)
-    errors = wg.validate([tiles], [shape], seed=sum(shape))
-    assert 1e-6 < errors[str(tiles), shape] <= wg.PRECISIONS[precision][2]
+def test_the_rungs_on_odd_shapes(version, tiles, shape):
+    errors = mm.validate([version], [shape], seed=sum(shape), tiles=tiles)
+    # a product of rounded inputs: more than float32's error, within the precision's tolerance
+    assert 1e-6 < errors[version, shape] <= mm.PRECISIONS[tiles.precision][1]
+
+
+def _unswizzled(row, chunk):
+    return row * uint32(8) + chunk
+
+
+def _wrong_stride(address):  # groups of 8 rows 2048 bytes apart instead of 1024
+    return matrix_descriptor(address) + (uint64(64) << uint64(32))
+
+
+@pytest.mark.skipif(
+    not simulated(), reason="patches the kernel's globals, as only the simulator reads them"
+)
+@pytest.mark.parametrize(
+    ("name", "mutant"), [("swizzle128", _unswizzled), ("descriptor", _wrong_stride)]
+)
+@needs_wgmma
+def test_the_harness_catches_a_wrong_layout(monkeypatch, name, mutant):
+    # the stand-in reads shared memory through the descriptor as the hardware does: tiles copied
+    # without the swizzle the descriptor announces, or described with the wrong stride between
+    # groups of 8 rows, give a wrong product, and the harness says which rung
+    monkeypatch.setattr(k12_wgmma_bf16, name, mutant)
+    with pytest.raises(AssertionError, match=r"wgmma_bf16 at \(M, K, N\) = \(70, 19, 41\)"):
+        mm.validate(["wgmma_bf16"], [(70, 19, 41)], tiles=WgmmaTiles(64, 1, 3))
 
 
 @needs_wgmma
-def test_one_by_one():
-    got = wg.matmul_wgmma(np.array([[3.0]]), np.array([[-2.0]]), tiles=wg.WgmmaTiles(64, 1, 3))
+def test_one_by_one_and_the_default_tiles():
+    got = mm.matmul(np.array([[3.0]]), np.array([[-2.0]]), version="wgmma_bf16", precision="bf16")
     assert got.shape == (1, 1) and got[0, 0] == -6.0
+    if simulated():  # 64 columns and 3 stages, the rung's own warpgroups and precision
+        assert mm.wgmma_tiles_for(4096, 4096, "wgmma_tf32_2wg") == WgmmaTiles(64, 2, 3, "tf32")
+        assert mm.wgmma_tiles_for(5, 5, "wgmma_bf16") == WgmmaTiles(64, 1, 3, "bf16")
+
+
+def test_matmul_runs_the_fastest_rung_for_the_gpu_and_size(monkeypatch):
+    # the simulator's stand-ins run every rung, so it picks as an H100 does (ladder.FASTEST)
+    monkeypatch.setenv(mm.CC_OVERRIDE, "9.0")
+    assert mm.fastest("bf16", 4096, 4096) == "wgmma_bf16_2wg"
+    assert mm.fastest("bf16", 2048, 2048) == "wgmma_bf16_2wg"
+    assert mm.fastest("bf16", 1024, 1024) == "wgmma_bf16"
+    assert mm.fastest("bf16", 1000, 1000) == "tensor_bf16_async"  # nothing measured below
+    assert mm.fastest("tf32", 1024, 1024) == "wgmma_tf32_2wg"
+    assert mm.fastest("fp32", 4096, 4096) == mm.DEFAULT_VERSION
+    monkeypatch.setenv(mm.CC_OVERRIDE, "8.0")  # an A100: no wgmma
+    assert mm.fastest("bf16", 4096, 4096) == "tensor_bf16_async"
+    assert mm.fastest("tf32", 4096, 4096) == "tensor_tf32_async"
+    assert mm.needs_cc("wgmma_tf32_2wg") == (9, 0, "a") and mm.needs_cc("tensor_tf32") == (8, 0)
 
 
 def test_bad_inputs_and_tiles_are_refused():
     a = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="not aligned"):
-        wg.matmul_wgmma(a, a)
-    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
-        wg.matmul_wgmma(a, a.T, precision="fp16")
-    with pytest.raises(ValueError, match="compute in bf16, not tf32"):
-        wg.matmul_wgmma(a, a.T, precision="tf32", tiles=wg.WgmmaTiles(64, 1, 3))
+        mm.matmul(a, a, version="wgmma_bf16", precision="bf16")
+    with pytest.raises(ValueError, match="computes in bf16, not tf32"):
+        mm.matmul(a, a.T, version="wgmma_bf16", precision="tf32")
+    rung = mm.RUNGS["wgmma_bf16_2wg"]
     with pytest.raises(ValueError, match="3 or more stages in 227 KB"):
-        wg.gemm_kernel(wg.WgmmaTiles(256, 2, 5))
+        rung.kernel(WgmmaTiles(256, 2, 5))
     with pytest.raises(ValueError, match="share its rows' copies evenly"):
-        wg.gemm_kernel(wg.WgmmaTiles(40, 2, 3))
+        rung.kernel(WgmmaTiles(40, 2, 3))
+    with pytest.raises(ValueError, match="takes bf16 tiles of 2 warpgroup"):
+        rung.kernel(WgmmaTiles(64, 1, 3))
+    d = cuda.to_device(np.ones((4, 4), np.float32))
+    with pytest.raises(ValueError, match="takes WgmmaTiles tiles"):
+        mm.plan("wgmma_bf16", d, d, d, tiles=mm.TensorTiles())
+    with pytest.raises(ValueError, match="computes the plain product; bias needs"):
+        mm.plan("wgmma_bf16", d, d, d, bias=cuda.to_device(np.ones(4, np.float32)))
+
+
+def test_the_wgmma_benchmark_needs_a_hopper_gpu(capsys):
+    # a GPU-only harness: importable (and so checked) here, and it says why it cannot run
+    if not simulated():
+        pytest.skip("on a GPU the harness would run")
+    assert wgmma_bench.main(["--sizes", "64"]) == 2
+    assert "error: the wgmma benchmark needs a Hopper GPU" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -269,13 +327,13 @@ def _fill_shared(out, n):
 def test_allow_shared_raises_the_limit():
     n, nbytes = 150 * 1024 // 4, 150 * 1024
     out = cuda.to_device(np.zeros(1, np.float32))
-    wg.Launch(_fill_shared, 1, 256, (out, np.int32(n)), 0, nbytes)()
+    mm.Launch(_fill_shared, 1, 256, (out, np.int32(n)), 0, nbytes)()
     assert out.copy_to_host()[0] == n - 1
 
 
-@pytest.mark.parametrize("rung", list(wg.RUNGS))
+@pytest.mark.parametrize("version", list(mm.WGMMA_LARGE))
 @pytest.mark.gpu
 @needs_wgmma
-def test_the_rungs_on_odd_shapes(rung):
-    errors = wg.validate([wg.RUNGS[rung]], [*wg.CHECK_SHAPES, (1000, 777, 555)])
-    assert max(errors.values()) <= wg.PRECISIONS[wg.RUNGS[rung].precision][2]
+def test_the_rungs_on_odd_shapes_at_their_own_tiles(version):
+    errors = mm.validate([version], [*wgmma_bench.CHECK_SHAPES, (1000, 777, 555)])
+    assert max(errors.values()) <= mm.PRECISIONS[mm.precision_of(version)][1]
