@@ -62,7 +62,7 @@ def test_the_table_says_pass_not_yet_and_not_measured(tmp_path, capsys, monkeypa
 
 
 def test_mnist_on_the_cpu_with_the_learners_unfinished_training_loop(tmp_path):
-    start("5.2", tmp_path)  # train() still raises NotImplementedError: it fails before any data
+    start("5.2", tmp_path)  # its training loop still raises NotImplementedError, before any data
     row = checkpoints.run_one("mnist_cpu", tmp_path)
     assert row["passed"] is False and row["implementation"] == "5.2 yours"
-    assert row["figure"].startswith("NotImplementedError: exercise 5.2: write train")
+    assert row["figure"].startswith("NotImplementedError: exercise 5.2: write _train_held")
