@@ -18,8 +18,10 @@ from shared.testing import synthetic_digits
 pytestmark = pytest.mark.skipif(not simulated(), reason="rehearses a T4 in the simulator")
 
 #: the line that says which rungs are left out and why (unsupported(): "... need the tensor
-#: cores' mma.sync and cp.async of compute capability 8.0 or newer; this GPU is 7.5")
-WHY = "compute capability 8.0 or newer; this GPU is 7.5"
+#: cores' mma.sync and cp.async of compute capability 8.0 or newer; [wgmma needs ... 9.0
+#: exactly ...;] this GPU is 7.5")
+WHY = "this GPU is 7.5"
+TENSOR_CORES = "compute capability 8.0 or newer"
 
 
 def tiny_mnist(*unused, **also_unused) -> Dataset:
@@ -37,6 +39,7 @@ def test_the_mnist_gpu_chain_on_a_t4(monkeypatch, tmp_path, capsys):
     check = capsys.readouterr()
     left_out = [line for line in check.out.splitlines() if WHY in line]
     assert len(left_out) == 1 and "left out: tensor_tf32, tensor_bf16" in left_out[0], check.out
+    assert TENSOR_CORES in left_out[0]
     args = [
         "--device",
         "gpu",
@@ -62,4 +65,5 @@ def test_the_mnist_gpu_chain_on_a_t4(monkeypatch, tmp_path, capsys):
     assert cli.main([*args, "--precision", "tf32"]) == 2
     refused = capsys.readouterr().err
     assert refused.count("\n") == 1 and refused.startswith("error: tf32 needs") and WHY in refused
+    assert TENSOR_CORES in refused
     assert np.isfinite(float(trained.out.split("test accuracy ")[1].split("%")[0]))

@@ -262,12 +262,14 @@ MISTAKES: dict[str, list[Mistake]] = {
         M("the last partial tile of k skipped", "for k0 in range(0, k_dim, TILE):", "for k0 in range(0, k_dim - TILE + 1, TILE):", "tiled"),
     ],
     "4.5": [
-        M("the version's precision not checked", "    if precision_of(version) != precision:\n",
+        M("the version's precision not checked",
+          "    if version is not None and precision_of(version) != precision:\n",
           "    if False:\n", "computes in"),
         M("the shapes not checked", "    if k != k2:\n", "    if False:\n", "aligned"),
         M("a device result copied back", "    if on_device:\n        return dc\n", "", "device"),
         M("out's shape not checked", "        if dc.shape != (m, n):\n", "        if False:\n", "out"),
-        M("the default version ignored", "version = PRECISIONS[precision][0]", "version = next(iter(VERSIONS))", "without a version"),
+        M("the default version ignored", "version = version or fastest(precision, m, n)",
+          "version = version or next(iter(VERSIONS))", "without a version"),
     ],
     "4.6": [
         M("softmax's max reduction without its barrier",
