@@ -4,16 +4,18 @@ registers, spills and shared memory of every compiled kernel.
     python -m phase4_cuda.benchmark [--sizes 1024 2048 4096] [--json FILE] [--autotune]
 
 Every version is first validated against a float64 NumPy product (`matmul.validate`: poisoned
-outputs, odd shapes, then each timed size); only then is anything timed. GPU times are per
-product with the data already on the device, measured over back-to-back launches after a warm-up
-(JIT compilation excluded), median of repeats. cuBLAS SGEMM runs through CuPy (or PyTorch, with
-TF32 off) in the same run, and cuBLAS with TF32 tensor cores through PyTorch, the peer of the tf32
-rung; each version's percentage is of the peer in its own precision. A Triton matmul in the
+outputs, odd shapes, then each timed size); only then is anything timed. Times are GPU time per
+product with the data already on the device, every rung and peer alike (gpu_timer.py: a batch of
+launches queued behind a hold, CUDA events, median of 7 batches, after a warm-up, JIT compilation
+excluded); without PyTorch, the host's clock, with a note. cuBLAS runs through PyTorch (or CuPy
+for FP32) in the same run, in FP32 (TF32 off), TF32 and BF16, each the peer of the rungs of its
+precision, with its operands converted once, as a PyTorch program holds them; each version's
+percentage is of the peer in its own precision. A Triton matmul in the
 style of Triton's tutorial runs beside them in FP32, TF32 and BF16. A peer that is not
 installed is left out, with a note; so is a rung this GPU cannot run (the tensor-core rungs
 below compute capability 8.0, the wgmma rungs below 9.0), in one line. The wgmma rungs' times
 here include their staging pass, as `matmul()` runs them; wgmma_bench.py times their product
-on staged operands by CUDA events, which at n = 1024 is fairer to every peer. `--autotune` times every candidate tile shape
+on staged operands. `--autotune` times every candidate tile shape
 of versions 6 and 7 at each size, for the table `matmul.TUNED`. A warning follows the tables when
 the machine was busy or the repeats were unsteady (shared/load_monitor.py).
 """
@@ -24,6 +26,8 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -31,6 +35,7 @@ from numba import cuda
 
 from phase4_cuda import matmul as mm
 from phase4_cuda.device import LOW_OCCUPANCY_HINT, NoGPUError, gpu_name, require_gpu, simulated
+from phase4_cuda.gpu_timer import Timer
 from shared.load_monitor import LoadMonitor
 from shared.results import BenchResults, markdown_table
 from shared.timing import Timing, flop_rate, matmul_flops, time_call
@@ -47,53 +52,64 @@ CANDIDATE_TILES = [
 ]
 
 
-def cublas_peer():
-    """(name, matmul function on device arrays, sync) for cuBLAS SGEMM, or None."""
-    try:
-        import cupy as cp
-
-        def run(a, b, c):
-            cp.matmul(cp.asarray(a), cp.asarray(b), out=cp.asarray(c))
-
-        return "cuBLAS (CuPy)", run, cp.cuda.Device().synchronize
-    except ImportError:
-        pass
+def _torch():
+    """PyTorch with a CUDA GPU, or None."""
     try:
         import torch
-
-        if not torch.cuda.is_available():
-            return None
-        torch.backends.cuda.matmul.allow_tf32 = False  # plain SGEMM, like the kernels here
-
-        def run(a, b, c):
-            torch.matmul(
-                torch.as_tensor(a, device="cuda"),
-                torch.as_tensor(b, device="cuda"),
-                out=torch.as_tensor(c, device="cuda"),
-            )
-
-        return "cuBLAS (PyTorch)", run, torch.cuda.synchronize
     except ImportError:
         return None
+    return torch if torch.cuda.is_available() else None
+
+
+def _as_used(torch, convert):
+    """run(a, b, c) on numba device arrays that converts them once (`convert(a, b, c)` ->
+    tensors) and then calls only the product, as a PyTorch program holds its tensors."""
+    converted = {}
+
+    def tensors(a, b, c):
+        key = (id(a), id(b), id(c))
+        if key not in converted:
+            converted.clear()
+            converted[key] = convert(*(torch.as_tensor(x, device="cuda") for x in (a, b, c)))
+        return converted[key]
+
+    return tensors
+
+
+def cublas_peer():
+    """(name, matmul function on device arrays, sync) for cuBLAS SGEMM, through PyTorch (TF32
+    off, like the kernels here) or else CuPy, or None."""
+    if (torch := _torch()) is not None:
+        tensors = _as_used(torch, lambda a, b, c: (a, b, c))
+
+        def run(a, b, c):
+            torch.backends.cuda.matmul.allow_tf32 = False
+            ta, tb, tc = tensors(a, b, c)
+            torch.matmul(ta, tb, out=tc)
+
+        return "cuBLAS (PyTorch)", run, torch.cuda.synchronize
+    try:
+        import cupy as cp
+    except ImportError:
+        return None
+
+    def run_cupy(a, b, c):
+        cp.matmul(cp.asarray(a), cp.asarray(b), out=cp.asarray(c))
+
+    return "cuBLAS (CuPy)", run_cupy, cp.cuda.Device().synchronize
 
 
 def cublas_tf32_peer():
     """(name, matmul function on device arrays, sync) for cuBLAS with TF32 tensor cores (through
     PyTorch, which turns them on per call here), or None: the peer of the tf32 rungs."""
-    try:
-        import torch
-    except ImportError:
+    if (torch := _torch()) is None:
         return None
-    if not torch.cuda.is_available():
-        return None
+    tensors = _as_used(torch, lambda a, b, c: (a, b, c))
 
     def run(a, b, c):
         torch.backends.cuda.matmul.allow_tf32 = True
-        torch.matmul(
-            torch.as_tensor(a, device="cuda"),
-            torch.as_tensor(b, device="cuda"),
-            out=torch.as_tensor(c, device="cuda"),
-        )
+        ta, tb, tc = tensors(a, b, c)
+        torch.matmul(ta, tb, out=tc)
         torch.backends.cuda.matmul.allow_tf32 = False
 
     return "cuBLAS TF32 (PyTorch)", run, torch.cuda.synchronize
@@ -104,21 +120,15 @@ def cublas_bf16_peer():
     None. Its operands are converted to bfloat16 once, outside the timing (what a BF16 model
     holds), and it writes bfloat16: half the bytes the tensor_bf16 rung moves, which reads
     float32 and writes float32."""
-    try:
-        import torch
-    except ImportError:
+    if (torch := _torch()) is None:
         return None
-    if not torch.cuda.is_available():
-        return None
-    converted = {}
+    tensors = _as_used(
+        torch,
+        lambda a, b, c: (a.bfloat16(), b.bfloat16(), torch.empty_like(c, dtype=torch.bfloat16)),
+    )
 
     def run(a, b, c):
-        key = (id(a), id(b), id(c))
-        if key not in converted:
-            a16, b16 = (torch.as_tensor(x, device="cuda").bfloat16() for x in (a, b))
-            converted.clear()
-            converted[key] = (a16, b16, torch.empty(c.shape, dtype=torch.bfloat16, device="cuda"))
-        a16, b16, c16 = converted[key]
+        a16, b16, c16 = tensors(a, b, c)
         torch.matmul(a16, b16, out=c16)
 
     return "cuBLAS BF16 (PyTorch)", run, torch.cuda.synchronize
@@ -197,18 +207,15 @@ def triton_peers() -> dict:
         return {}
 
     def runner(precision):
-        converted = {}
+        def convert(a, b, c):
+            if precision == "bf16":
+                return a.bfloat16(), b.bfloat16(), torch.empty_like(c, dtype=torch.bfloat16)
+            return a, b, c
+
+        tensors = _as_used(torch, convert)
 
         def run(a, b, c):
-            key = (id(a), id(b), id(c))
-            if key not in converted:
-                ta, tb, tc = (torch.as_tensor(x, device="cuda") for x in (a, b, c))
-                if precision == "bf16":
-                    ta, tb = ta.bfloat16(), tb.bfloat16()
-                    tc = torch.empty(tc.shape, dtype=torch.bfloat16, device="cuda")
-                converted.clear()
-                converted[key] = (ta, tb, tc)
-            matmul_triton(*converted[key], precision)
+            matmul_triton(*tensors(a, b, c), precision)
 
         return run
 
@@ -232,6 +239,37 @@ def time_gpu(fn, sync, seconds: float = 0.2, repeat: int = 7):
     once = max(time.perf_counter() - t0, 1e-6)
     number = max(1, min(1000, int(seconds / repeat / once)))
     return time_call(fn, warmup=1, repeat=repeat, number=number, sync=sync)
+
+
+@dataclass(frozen=True)
+class GpuClock:
+    """How the ladder times asynchronous GPU work: `measure(fn, sync)` -> Timing, the stream
+    numba kernels launch on, and the note the report carries (None for the GPU's own clock)."""
+
+    measure: Callable
+    stream: object = 0
+    note: str | None = None
+
+
+def gpu_clock() -> GpuClock:
+    """GPU time for every rung and peer alike (gpu_timer.Timer: launches queued behind a hold,
+    timed by CUDA events), or without PyTorch, whose spin kernel holds the queue, the host's
+    clock around back-to-back launches (time_gpu), with a note of what that misses."""
+    if (torch := _torch()) is None:
+        return GpuClock(time_gpu, 0, HOST_CLOCK_NOTE)
+    timer = Timer(torch)
+
+    def measure(fn, sync=None):
+        t = timer.time(fn)
+        return Timing(times=t["times"], number=t["iters"])
+
+    return GpuClock(measure, timer.numba_stream)
+
+
+HOST_CLOCK_NOTE = (
+    "timed by the host's clock (no PyTorch for the GPU timer): below about n = 2048 a product "
+    "takes the GPU less time than the host takes to launch it, and those rows measure launches"
+)
 
 
 def device_inputs(m, k, n, seed=0):
@@ -276,13 +314,16 @@ def ladder(
     peer (`peers`: precision -> peer or None); each Timing also goes into `timings`, by name, for
     the spread check."""
     warm_up()
+    clock = gpu_clock()
+    if clock.note:
+        results.notes.append(clock.note)
     for n in sizes:
         mm.validate(versions, shapes=[(n, n, n)])
         da, db, dc = device_inputs(n, n, n)
         flops = matmul_flops(n, n, n)
         row = {"kind": "ladder", "n": n}
         for version in versions:
-            t = time_gpu(mm.plan(version, da, db, dc), cuda.synchronize)
+            t = clock.measure(mm.plan(version, da, db, dc, stream=clock.stream), cuda.synchronize)
             timings[f"n={n} {version}"] = t
             row[f"{version}_tflops"] = flop_rate(flops, t.median, "T")
             print(
@@ -294,7 +335,7 @@ def ladder(
         for column, this_peer in columns:
             if this_peer:
                 name, run, sync = this_peer
-                t = time_gpu(partial(run, da, db, dc), sync)
+                t = clock.measure(partial(run, da, db, dc), sync)
                 timings[f"n={n} {name}"] = t
                 row[column] = flop_rate(flops, t.median, "T")
                 print(f"n={n} {name}: {row[column]:.2f} TFLOP/s", file=sys.stderr)
@@ -303,6 +344,7 @@ def ladder(
 
 def autotune(results: BenchResults, sizes, timings: dict[str, Timing]) -> None:
     """Time every candidate tile shape of versions 6 and 7 at each size."""
+    clock = gpu_clock()
     for n in sizes:
         da, db, dc = device_inputs(n, n, n, seed=1)
         best = None
@@ -311,7 +353,8 @@ def autotune(results: BenchResults, sizes, timings: dict[str, Timing]) -> None:
                 if tiles.prefetch and version != "wide":
                     continue
                 mm.validate([version], [(n, n, n)], tiles=tiles)
-                t = time_gpu(mm.plan(version, da, db, dc, tiles=tiles), cuda.synchronize)
+                launch = mm.plan(version, da, db, dc, tiles=tiles, stream=clock.stream)
+                t = clock.measure(launch, cuda.synchronize)
                 timings[f"autotune n={n} {version} {tiles}"] = t
                 tflops = flop_rate(matmul_flops(n, n, n), t.median, "T")
                 results.add(kind="autotune", n=n, version=version, tiles=str(tiles), tflops=tflops)

@@ -9,19 +9,12 @@ rungs are timed on staged operands (matmul/staging.py), the staging pass on its 
 Order: every kernel is checked against float64 NumPy by `matmul.validate` (outputs poisoned
 with NaN) on odd shapes, then at each timed size; only then is anything timed.
 
-How everything is timed, the same way for every kernel and peer: GPU time from CUDA events
-around a batch of back-to-back launches, median of 7 batches, after a warm-up. Before each
-batch the stream is held busy by a spin kernel (torch.cuda._sleep) long enough for the host to
-queue the whole batch behind it, so the events see the GPU run the launches back to back and
-not the host issuing them. Without that, a product that takes the GPU less time than the host
-needs to launch it is timed at the host's pace: at n = 1024 a bf16 product takes cuBLAS a few
-microseconds, a PyTorch call costs the host about 10-15 and a numba or Triton launch 20 or more,
-which is why a host-clocked loop (what `phase4_cuda.benchmark` does) measured cuBLAS BF16 at 126
-TFLOP/s there. `host_clocked` in the JSON repeats that method on the same calls to show it: on
-an H100 at n = 1024, 48 TFLOP/s host-clocked against 319 timed as here, in the same run; at
-n = 2048, where one product outlasts one launch, the two agree (698 and 695).
-A batch whose queuing outlasted the hold is counted in `starved`. Inputs are the same buffers
-every launch: at n = 1024 they sit in the 50 MB L2 for every peer alike.
+How everything is timed, the same way for every kernel and peer: `gpu_timer.Timer`, GPU time of
+a batch of launches queued behind a spin kernel (see there why). `host_clocked` in the JSON
+repeats the host-clocked method on the same calls to show the difference: on an H100 at n =
+1024, 48 TFLOP/s host-clocked against 319 timed as here, in the same run; at n = 2048, where one
+product outlasts one launch, the two agree (698 and 695).
+Inputs are the same buffers every launch: at n = 1024 they sit in the 50 MB L2 for every peer alike.
 """
 
 from __future__ import annotations
@@ -38,6 +31,7 @@ from numba import cuda
 from phase4_cuda import matmul as mm
 from phase4_cuda.benchmark import triton_matmul
 from phase4_cuda.device import gpu_name, simulated
+from phase4_cuda.gpu_timer import Timer
 from phase4_cuda.matmul import WgmmaTiles, staging
 
 #: the rungs, each timed at its large tiles (tiles.WGMMA_LARGE) at every size
@@ -52,66 +46,6 @@ SWEEP = [
 #: shapes for the checks: 1, primes, edge blocks both ways, K not a multiple of 8, more steps
 #: of K than stages (the pipeline wraps around)
 CHECK_SHAPES = ((1, 1, 1), (70, 19, 41), (130, 300, 67), (257, 1000, 300))
-
-
-class Timer:
-    """GPU seconds per call of asynchronous work on one stream (see the module docstring)."""
-
-    def __init__(self, torch):
-        self.torch = torch
-        self.stream = torch.cuda.Stream()
-        self.numba_stream = cuda.external_stream(self.stream.cuda_stream)
-        with torch.cuda.stream(self.stream):  # the spin kernel's rate, cycles per second
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda._sleep(1000)
-            start.record()
-            torch.cuda._sleep(20_000_000)
-            end.record()
-            end.synchronize()
-            self.cycles_per_s = 20_000_000 / (start.elapsed_time(end) / 1e3)
-
-    def time(self, fn, reps: int = 7, batch_s: float = 2e-3, max_iters: int = 200) -> dict:
-        torch = self.torch
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        with torch.cuda.stream(self.stream):
-            for _ in range(3):
-                fn()
-            self.stream.synchronize()
-            t0 = time.perf_counter()
-            start.record()
-            for _ in range(10):
-                fn()
-            end.record()
-            host_once = (time.perf_counter() - t0) / 10
-            end.synchronize()
-            rough = start.elapsed_time(end) / 1e3 / 10  # an upper bound: maybe host-paced
-            iters = int(min(max_iters, max(10, batch_s / rough)))
-            hold = 2.0 * iters * host_once + 1e-3
-            times, starved = [], 0
-            for _ in range(reps):
-                torch.cuda._sleep(int(hold * self.cycles_per_s))
-                t0 = time.perf_counter()
-                start.record()
-                for _ in range(iters):
-                    fn()
-                end.record()
-                starved += time.perf_counter() - t0 > hold
-                end.synchronize()
-                times.append(start.elapsed_time(end) / 1e3 / iters)
-        times.sort()
-        return {"seconds": times[len(times) // 2], "min": times[0], "max": times[-1],
-                "iters": iters, "starved": starved}  # fmt: skip
-
-    def host_clocked(self, fn, number: int = 100) -> float:
-        """The older method: a host clock around back-to-back calls, one sync at the end."""
-        with self.torch.cuda.stream(self.stream):
-            fn()
-            self.stream.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            self.stream.synchronize()
-            return (time.perf_counter() - t0) / number
 
 
 def peers(torch, a, b, c):
