@@ -119,6 +119,31 @@ def _tile_store(BN: int):
     return cuda.jit(device=True)(scope["store"])
 
 
+def step_mmas(tiles: WgmmaTiles, tile_a_words: int):
+    """step(acc, desc0, at, warpgroup) -> acc: the 4 wgmmas of one step (128 bytes of K) on the
+    stage at word `at` (A's tile there, B's `tile_a_words` after it), this warpgroup's 64 rows
+    of A against all of B, issued and committed as one group (not waited for). `desc0` is the
+    descriptor of the first stage. Rungs 12-16 share it."""
+    mma = mma_async(tiles.precision, tiles.BN)
+    # descriptor units are 16 bytes: a warpgroup's 64 rows of A, the B tile, a wgmma's 32 bytes
+    WG_ROWS, B_AT = uint32(64 * ROW_BYTES // 16), uint32(tile_a_words * 4 // 16)
+    K_STEP = uint64(32 // 16)
+
+    @cuda.jit(device=True, inline="always")
+    def step(acc, desc0, at, warpgroup):
+        da = desc0 + uint64((at >> uint32(2)) + warpgroup * WG_ROWS)  # at: words, 4 bytes
+        db = desc0 + uint64((at >> uint32(2)) + B_AT)
+        fence()  # (4 calls written out: a loop here stays rolled, as in _tile_store)
+        acc = mma(acc, da, db, int32(1))
+        acc = mma(acc, da + K_STEP, db + K_STEP, int32(1))
+        acc = mma(acc, da + uint64(2) * K_STEP, db + uint64(2) * K_STEP, int32(1))
+        acc = mma(acc, da + uint64(3) * K_STEP, db + uint64(3) * K_STEP, int32(1))
+        commit()
+        return acc
+
+    return step
+
+
 def build(tiles: WgmmaTiles):
     """The kernel of one tile shape (compiled.py keeps one per shape): kernel(a, bt, c, m, n, kw)
     with a (m*kw,) and bt (n*kw,) staged words, c (m*n,) float32, m, n, kw uint32. Rungs 13 and
@@ -131,11 +156,8 @@ def build(tiles: WgmmaTiles):
     AHEAD = STAGES - 2  # steps of copies in flight beyond the one being multiplied
     PENDING = AHEAD - 1  # copy groups that may still be in flight when step s must have landed
     load_a, load_b = _tile_loader(BM, THREADS), _tile_loader(BN, THREADS)
-    store = _tile_store(BN)
-    mma, start = mma_async(tiles.precision, BN), zeros(BN // 2)
+    store, step, start = _tile_store(BN), step_mmas(tiles, TILE_A), zeros(BN // 2)
     U_STAGE, U_WORDS = uint32(STAGE), uint32(WORDS_PER_ROW)
-    # descriptor units are 16 bytes: a warpgroup's 64 rows of A, the B tile, a wgmma's 32 bytes
-    WG_ROWS, B_AT, K_STEP = uint32(64 * ROW_BYTES // 16), uint32(TILE_A * 4 // 16), uint64(32 // 16)
 
     @cuda.jit(device=True, inline="always")
     def issue(smem, at, a, bt, m, n, kw, k0, row0, col0, tid):
@@ -170,14 +192,7 @@ def build(tiles: WgmmaTiles):
                 issue(smem, at, a, bt, m, n, kw, ahead * U_WORDS, row0, col0, tid)
             copy_commit()  # (an empty group near the end keeps the count)
             at = (s % uint32(STAGES)) * U_STAGE  # words: 4 bytes, so >> 2 gives 16-byte units
-            da = desc0 + uint64((at >> uint32(2)) + warpgroup * WG_ROWS)
-            db = desc0 + uint64((at >> uint32(2)) + B_AT)
-            fence()  # (4 calls written out: a loop here stays rolled, as in _tile_store)
-            acc = mma(acc, da, db, int32(1))
-            acc = mma(acc, da + K_STEP, db + K_STEP, int32(1))
-            acc = mma(acc, da + uint64(2) * K_STEP, db + uint64(2) * K_STEP, int32(1))
-            acc = mma(acc, da + uint64(3) * K_STEP, db + uint64(3) * K_STEP, int32(1))
-            commit()
+            acc = step(acc, desc0, at, warpgroup)
             wait(1)  # step s - 1's wgmmas are retired; step s's run on
         wait(0)
         store(c, acc, m, n, row0 + warpgroup * uint32(64), col0, tid & uint32(127))
