@@ -86,6 +86,7 @@ def stand_in_gpu(multiprocessors: int = 132):
     capability 9.0, so that every precision plans (what each GPU builds is `build`'s choice)."""
     from numba import cuda
 
+    from phase4_cuda import tma
     from phase4_cuda.matmul import CC_OVERRIDE
 
     def device_array(shape, dtype=np.float32, stream=0, **unused):
@@ -101,7 +102,15 @@ def stand_in_gpu(multiprocessors: int = 132):
         "event": lambda **unused: None, "is_available": lambda: True,
         "get_current_device": lambda: device,
     }  # fmt: skip
-    with mock.patch.multiple(cuda, **fakes), mock.patch.dict(os.environ, {CC_OVERRIDE: "9.0"}):
+
+    def tensor_map(words, rows):  # (the driver encodes a real one: here, 128 bytes of zeros)
+        return to_device(np.zeros(16, np.uint64))
+
+    with (
+        mock.patch.multiple(cuda, **fakes),
+        mock.patch.dict(os.environ, {CC_OVERRIDE: "9.0"}),
+        mock.patch.object(tma, "tensor_map", tensor_map),
+    ):
         yield
 
 

@@ -22,6 +22,8 @@ from phase4_cuda.matmul import (
     k12_wgmma_bf16,
     k13_wgmma_bf16_2wg,
     k14_wgmma_tf32_2wg,
+    k15_wgmma_bf16_tma,
+    k16_wgmma_tf32_tma,
     staging,
 )
 from phase4_cuda.matmul.compiled import compiled_variants
@@ -63,6 +65,8 @@ RUNGS = {
         k12_wgmma_bf16.RUNG,
         k13_wgmma_bf16_2wg.RUNG,
         k14_wgmma_tf32_2wg.RUNG,
+        k15_wgmma_bf16_tma.RUNG,
+        k16_wgmma_tf32_tma.RUNG,
     )
 }
 #: Every version, by name, in ladder order.

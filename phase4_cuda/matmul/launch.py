@@ -290,3 +290,29 @@ class WgmmaRung:
             for x, words, transpose in ((a, a_words, False), (b, bt_words, True))
         )
         return self.plan_staged(a_words, bt_words, c, tiles, stream, before)
+
+
+@dataclass(frozen=True)
+class TmaRung(WgmmaRung):
+    """Rungs 15-16: a wgmma rung whose tiles arrive by TMA (tma.py), issued by a producer
+    warpgroup of its own; `build(WgmmaTiles)` makes a kernel of (map_a, map_b, c, m, n, kw),
+    the tensor maps of the staged operands made here, once per plan."""
+
+    def kernel(self, tiles: WgmmaTiles):
+        if not tiles.tma:
+            raise ValueError(f"version {self.version!r} takes tiles fed by TMA, not {tiles}")
+        return super().kernel(tiles)
+
+    def plan_staged(self, a_words, bt_words, c, tiles: WgmmaTiles, stream=0, before=()) -> Launch:
+        from phase4_cuda.tma import tensor_map
+
+        (m, kw), (n, kw2) = a_words.shape, bt_words.shape
+        if kw != kw2 or c.shape != (m, n):
+            raise ValueError(
+                f"staged shapes {a_words.shape}, {bt_words.shape} and C {c.shape} disagree"
+            )
+        maps = tensor_map(a_words, tiles.BM), tensor_map(bt_words, tiles.BN)
+        args = (*maps, c.reshape(c.size), np.uint32(m), np.uint32(n), np.uint32(kw))
+        grid = _grid(c, tiles.BM, tiles.BN)
+        kernel = self.kernel(tiles)
+        return Launch(kernel, grid, tiles.threads, args, stream, tiles.shared_bytes, before)

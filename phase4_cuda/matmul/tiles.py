@@ -192,12 +192,15 @@ def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTile
 class WgmmaTiles:
     """One shape of the wgmma rungs (12-14): BN columns of C per block (the wgmma's n),
     `warpgroups` of 64 rows each (BM = 64 * warpgroups), `stages` shared buffers of 128 bytes of
-    K (the swizzle's span: 64 bf16 or 32 tf32), and the precision."""
+    K (the swizzle's span: 64 bf16 or 32 tf32), and the precision; `tma`: the tiles arrive by
+    TMA, issued by one more warpgroup of their own (rungs 15, 16), not by cp.async from the
+    warpgroups that multiply."""
 
     BN: int = 256
     warpgroups: int = 2
     stages: int = 4
     precision: str = "bf16"
+    tma: bool = False
 
     @property
     def BM(self) -> int:
@@ -205,7 +208,7 @@ class WgmmaTiles:
 
     @property
     def threads(self) -> int:
-        return 128 * self.warpgroups
+        return 128 * (self.warpgroups + self.tma)
 
     @property
     def shared_bytes(self) -> int:
@@ -223,7 +226,8 @@ class WgmmaTiles:
             raise ValueError(f"{self}: 3 or more stages in 227 KB, not {self.shared_bytes} bytes")
 
     def __str__(self) -> str:
-        return f"{self.precision} {self.BM}x{self.BN} {self.warpgroups}wg {self.stages}st"
+        feed = " tma" if self.tma else ""
+        return f"{self.precision} {self.BM}x{self.BN} {self.warpgroups}wg {self.stages}st{feed}"
 
 
 #: The shapes the wgmma rungs run with, measured on the H100 (results/h100-wgmma.json, GPU time
@@ -238,17 +242,21 @@ WGMMA_LARGE = {
     "wgmma_bf16": WgmmaTiles(128, 1, 4, "bf16"),
     "wgmma_bf16_2wg": WgmmaTiles(256, 2, 4, "bf16"),
     "wgmma_tf32_2wg": WgmmaTiles(256, 2, 4, "tf32"),
+    "wgmma_bf16_tma": WgmmaTiles(256, 2, 4, "bf16", tma=True),
+    "wgmma_tf32_tma": WgmmaTiles(256, 2, 4, "tf32", tma=True),
 }
 WGMMA_SMALL = {
     "wgmma_bf16": WgmmaTiles(128, 1, 4, "bf16"),
     "wgmma_bf16_2wg": WgmmaTiles(128, 2, 4, "bf16"),
     "wgmma_tf32_2wg": WgmmaTiles(128, 2, 4, "tf32"),
+    "wgmma_bf16_tma": WgmmaTiles(128, 2, 4, "bf16", tma=True),
+    "wgmma_tf32_tma": WgmmaTiles(128, 2, 4, "tf32", tma=True),
 }
 #: In the simulator: 64 columns and 3 stages, the fewest the pipeline takes, so that a block's
 #: 128 or 256 Python threads cross few barriers; every descriptor, swizzle and fragment is the
 #: same as at full size, for 64 rows of B^T instead of 256.
 WGMMA_SIMULATED = {
-    version: WgmmaTiles(64, tiles.warpgroups, 3, tiles.precision)
+    version: WgmmaTiles(64, tiles.warpgroups, 3, tiles.precision, tiles.tma)
     for version, tiles in WGMMA_LARGE.items()
 }
 

@@ -85,7 +85,7 @@ def test_kernel_check_on_an_older_gpu(capsys, monkeypatch):
         len(left) == 1
         and "tensor_tf32, tensor_bf16, tensor_tf32_async, tensor_bf16_async" in left[0]
     )
-    assert "wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg" in left[0]
+    assert "wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg, wgmma_bf16_tma, wgmma_tf32_tma" in left[0]
     assert "compute capability 8.0 or newer; wgmma needs compute capability 9.0 exactly" in left[0]
     assert left[0].endswith("this GPU is 7.5)")
     assert any("matmul checks (7 versions)" in line and "tf32" not in line for line in out)
@@ -104,7 +104,8 @@ def test_the_wgmma_rungs_need_hopper(capsys, monkeypatch):
         kept, left_out = mm.runnable(mm.VERSIONS)
         assert kept == list(mm.VERSIONS[:11])
         assert left_out == (
-            "left out: wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg (wgmma needs compute capability "
+            "left out: wgmma_bf16, wgmma_bf16_2wg, wgmma_tf32_2wg, wgmma_bf16_tma, wgmma_tf32_tma (wgmma "
+            "needs compute capability "
             f"9.0 exactly (sm_90a: no other GPU has its instructions); this GPU is {cc})"
         )
     assert check.main(["--versions", "wgmma_tf32_2wg", "--shape", "9", "7", "5"]) == 2

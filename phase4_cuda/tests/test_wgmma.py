@@ -221,6 +221,9 @@ def test_a_tile_off_the_1024_byte_boundary_is_read_wrong(rng):
         ("wgmma_bf16", WgmmaTiles(64, 1, 3), (70, 19, 41)),
         ("wgmma_bf16_2wg", WgmmaTiles(64, 2, 3), (67, 200, 30)),
         ("wgmma_tf32_2wg", WgmmaTiles(64, 2, 3, "tf32"), (67, 200, 30)),
+        # the TMA rungs: boxes cut at both edges, and the barriers' phases past one round
+        ("wgmma_bf16_tma", WgmmaTiles(64, 2, 3, tma=True), (67, 200, 30)),
+        ("wgmma_tf32_tma", WgmmaTiles(64, 2, 3, "tf32", tma=True), (70, 19, 41)),
         pytest.param("wgmma_bf16", WgmmaTiles(64, 1, 4), (130, 260, 41), marks=pytest.mark.slow),
         pytest.param(
             "wgmma_tf32_2wg", WgmmaTiles(64, 2, 4, "tf32"), (130, 260, 41), marks=pytest.mark.slow
