@@ -38,15 +38,9 @@ from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu
 from phase4_cuda.matmul import Launch, TensorTiles, Tiles
 from phase5_training import gpu_kernels
-from phase5_training.gpu import (
-    SMALL_TILES,
-    TENSOR_TILES,
-    THREADS,
-    UPDATE_BLOCKS_PER_SM,
-    GpuTrainer,
-    Product,
-    StepGraph,
-)
+from phase5_training.gpu import THREADS, UPDATE_BLOCKS_PER_SM, GpuTrainer
+from phase5_training.gpu_graphs import StepGraph
+from phase5_training.gpu_products import SMALL_TILES, TENSOR_TILES, Product
 from phase5_training.train import PRECISIONS
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
