@@ -81,12 +81,25 @@ def given(argv: list[str] | None) -> set[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
+    d = TrainConfig()  # the defaults
     p = OneLineParser(
         prog="python -m phase5_training",
         description=__doc__.split("\n\n")[0],
         formatter_class=_Help,
     )
+    # in the order --help lists them
+    _data_options(p, d)
+    _device_options(p)
+    _network_options(p, d)
+    _schedule_options(p, d)
+    _run_options(p)
+    _gpu_step_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _data_options(p: argparse.ArgumentParser, d: TrainConfig) -> None:
+    """Which data set, and where its files are."""
     p.add_argument(
         "--dataset",
         default=d.dataset,
@@ -98,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a folder holding the data set's four IDX files; by default "
         "$NNF_DATA_DIR, then the user's cache, then a download (see shared/datasets.py)",
     )
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
+    """Where to train, and the C library's threads on the CPU."""
     p.add_argument(
         "--device",
         default="auto",
@@ -112,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         help="threads of the C library's products on the CPU (default: every CPU "
         "this process may use, or $NN_NUM_THREADS)",
     )
+
+
+def _network_options(p: argparse.ArgumentParser, d: TrainConfig) -> None:
+    """The network and its optimiser: widths, epochs, batch size, SGD's settings."""
     p.add_argument(
         "--widths",
         type=int,
@@ -141,6 +162,10 @@ def _parser() -> argparse.ArgumentParser:
         default=d.weight_decay,
         help="L2 weight decay on the weights (not the biases)",
     )
+
+
+def _schedule_options(p: argparse.ArgumentParser, d: TrainConfig) -> None:
+    """The learning-rate schedule, the validation split and the seed."""
     p.add_argument(
         "--schedule",
         default=d.schedule,
@@ -159,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
         default=d.seed,
         help="seed of the initial weights, the batch order and the validation split",
     )
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """How much data, where the run's files go, resuming and evaluating."""
     p.add_argument(
         "--limit",
         type=int,
@@ -184,6 +213,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--evaluate", metavar="MODEL", help="only evaluate a saved model.npz on the test set"
     )
+
+
+def _gpu_step_options(p: argparse.ArgumentParser) -> None:
+    """How the GPU computes a step: its precision and its kind."""
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -198,8 +231,6 @@ def _parser() -> argparse.ArgumentParser:
         help="how the GPU runs a step: graph (eight kernels a step, replayed from CUDA graphs) or "
         "persistent (every step of an epoch in one cooperative kernel; fp32, two hidden layers)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 class DeviceError(ValueError):

@@ -79,16 +79,17 @@ def graph_step_kernels() -> list[Kernel]:
 
 
 def persistent_kernel() -> Kernel:
-    """The persistent step's kernel (persistent.py) as PersistentTrainer launches it."""
+    """The persistent step's kernel (persistent_kernel.py) as PersistentTrainer launches it."""
     from phase2_numpy.network import he_init
     from phase2_numpy.train import TrainConfig
-    from phase5_training.persistent import PersistentTrainer, _EpochData
+    from phase5_training.persistent import PersistentTrainer
+    from phase5_training.persistent_kernel import EpochData
 
     config = TrainConfig()
     with stand_in_gpu():
         trainer = PersistentTrainer(he_init(config.widths), config)
         trainer.load(np.zeros((8, config.widths[0]), np.float32), np.zeros(8, np.int32))
-        data = _EpochData(trainer.x, trainer.y, trainer.order, trainer.lrs)
+        data = EpochData(trainer.x, trainer.y, trainer.order, trainer.lrs)
         args = trainer._kernel_args(data, 0, 0)  # (the trainer's own arguments, as it launches)
     return Kernel.of("persistent step (--step persistent)", trainer.kernel, args)
 

@@ -306,7 +306,7 @@ def _gpu_precisions() -> list[str]:
     return [p for p in PRECISIONS if p in kept]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--device",
@@ -352,7 +352,109 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="GPU: also PyTorch with the model through torch.compile inside the captured step",
     )
-    args = p.parse_args(argv)  # fmt: skip
+    return p
+
+
+def _our_rows(results: BenchResults, config: TrainConfig, dataset, device: str,
+              runs: list[tuple[str, str]], steps: int) -> None:  # fmt: skip
+    """This project's trainer, once for each (precision, kind of step) of `runs`, into
+    `results`; on a GPU its compilation and capture measured apart, in a note."""
+    for precision, kind in runs:
+        with tempfile.TemporaryDirectory() as out:
+            metrics = train(config, out, device=device, progress=False, dataset=dataset,
+                            precision=precision, step=kind)  # fmt: skip
+        ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture apart
+        setup = None
+        if device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
+            setup = metrics["compile_seconds"] + metrics["capture_seconds"]
+            results.notes.append(
+                f"nn-foundations {precision} {kind} setup: {metrics['compile_seconds']:.2f} s "
+                f"compiling or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
+            )
+        if device == "gpu":
+            persistent = ", persistent step" if kind == "persistent" else ""
+            name = f"nn-foundations (numba kernels, {precision}{persistent})"
+        else:
+            name = "nn-foundations (C library)"
+        results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
+
+
+def _numpy_row(results: BenchResults, config: TrainConfig, data: dict, steps: int) -> None:
+    """Phase 2's NumPy network: the same steps, in NumPy's float32 (CPU only)."""
+    from phase2_numpy.train import train as numpy_train
+
+    _, history = numpy_train(config, data, progress=False)
+    results.add(**summarise(
+        "NumPy (Phase 2, float32)", [h["seconds"] for h in history],
+        history[-1]["test_accuracy"], steps,
+    ))  # fmt: skip
+
+
+def _torch_rows(results: BenchResults, config: TrainConfig, data: dict, device: str,
+                precisions: list[str], compiled: bool) -> None:  # fmt: skip
+    """PyTorch's peers: eager, and on a GPU the step captured in a CUDA graph in each precision
+    (and through torch.compile with `compiled`); a note where torch is not installed, and one
+    for each captured peer that fails."""
+    try:
+        import torch
+    except ImportError:
+        results.notes.append("PyTorch is not installed: no PyTorch rows")
+        return
+    if device == "cpu":
+        torch.set_num_threads(available_cores())  # (no sched_getaffinity on macOS, Windows)
+    run = torch_run(data, config, device)
+    results.add(
+        **summarise(
+            f"PyTorch {torch.__version__} eager", run["epoch_seconds"], run["accuracy"],
+            run["steps"],
+        )
+    )  # fmt: skip
+    if device != "gpu":
+        return
+    for precision in precisions:
+        for with_compile in (False, True) if compiled else (False,):
+            label = f"PyTorch {torch.__version__}, step in a CUDA graph, {precision}"
+            label += ", torch.compile" if with_compile else ""
+            try:
+                run = torch_graph_run(data, config, precision, with_compile)
+            except Exception as e:  # a peer that fails is reported, not fatal
+                results.notes.append(f"{label}: failed ({type(e).__name__}: {e})"[:300])
+                continue
+            results.add(**summarise(
+                label, run["epoch_seconds"], run["accuracy"], run["steps"],
+                run["setup_seconds"],
+            ))  # fmt: skip
+
+
+def _table(results: BenchResults) -> str:
+    """The rows as a Markdown table, one line a trainer."""
+    rows = [
+        [
+            r["peer"],
+            f"{r['train_s']:.3f} s",
+            f"{1e3 * r['step_ms']:.1f} us",
+            f"{r['setup_s']:.2f} s",
+            f"{r['test_accuracy']:.2%}",
+        ]
+        for r in results.rows
+    ]
+    return markdown_table(
+        ["trainer", "training time", "per step", "compile / capture", "test accuracy"], rows
+    )
+
+
+def _report(results: BenchResults, table: str, json_path: str | None) -> None:
+    """The table, the notes under it, and the JSON file where one was asked for."""
+    print(table)
+    if footer := results.footer():
+        print(footer)
+    if json_path:
+        print(f"results written to {results.write_json(json_path)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _parser()
+    args = p.parse_args(argv)
     precisions = args.precisions or (_gpu_precisions() if args.device == "gpu" else ["fp32"])
     if args.device == "cpu" and precisions != ["fp32"]:
         p.error("the CPU trainer computes in fp32: --precisions tf32 and bf16 need --device gpu")
@@ -368,92 +470,19 @@ def main(argv: list[str] | None = None) -> int:
         phase3_c.set_threads(args.threads)
     if args.under_load:
         results, table = under_load(data, config, args.repeats)
-        print(table)
-        if footer := results.footer():
-            print(footer)
-        if args.json:
-            print(f"results written to {results.write_json(args.json)}")
+        _report(results, table, args.json)
         return 0
     results = BenchResults(name="phase5_training")
     monitor = LoadMonitor().start()
     steps = config.epochs * math.ceil(len(data["y_train"]) / config.batch_size)
     runs = [(pr, kind) for kind in kinds for pr in precisions if kind == "graph" or pr == "fp32"]
-    for precision, kind in runs:
-        with tempfile.TemporaryDirectory() as out:
-            metrics = train(config, out, device=args.device, progress=False, dataset=dataset,
-                            precision=precision, step=kind)  # fmt: skip
-        ours = [h["seconds"] for h in metrics["history"]]  # compilation and capture apart
-        setup = None
-        if args.device == "gpu":  # compilation and capture, measured by the trainer, in epoch 1
-            setup = metrics["compile_seconds"] + metrics["capture_seconds"]
-            results.notes.append(
-                f"nn-foundations {precision} {kind} setup: {metrics['compile_seconds']:.2f} s "
-                f"compiling or loading kernels, {metrics['capture_seconds']:.2f} s capturing graphs"
-            )
-        if args.device == "gpu":
-            persistent = ", persistent step" if kind == "persistent" else ""
-            name = f"nn-foundations (numba kernels, {precision}{persistent})"
-        else:
-            name = "nn-foundations (C library)"
-        results.add(**summarise(name, ours, metrics["test"]["accuracy"], steps, setup))
-    if args.device == "cpu":  # Phase 2's NumPy network: the same steps, in NumPy's float32
-        from phase2_numpy.train import train as numpy_train
-
-        _, history = numpy_train(config, data, progress=False)
-        results.add(**summarise(
-            "NumPy (Phase 2, float32)", [h["seconds"] for h in history],
-            history[-1]["test_accuracy"], steps,
-        ))  # fmt: skip
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        results.notes.append("PyTorch is not installed: no PyTorch rows")
-    if torch is not None:
-        if args.device == "cpu":
-            torch.set_num_threads(available_cores())  # (no sched_getaffinity on macOS, Windows)
-        run = torch_run(data, config, args.device)
-        results.add(
-            **summarise(
-                f"PyTorch {torch.__version__} eager", run["epoch_seconds"], run["accuracy"],
-                run["steps"],
-            )
-        )  # fmt: skip
-        if args.device == "gpu":
-            for precision in precisions:
-                for compiled in (False, True) if args.compiled else (False,):
-                    label = f"PyTorch {torch.__version__}, step in a CUDA graph, {precision}"
-                    label += ", torch.compile" if compiled else ""
-                    try:
-                        run = torch_graph_run(data, config, precision, compiled)
-                    except Exception as e:  # a peer that fails is reported, not fatal
-                        results.notes.append(f"{label}: failed ({type(e).__name__}: {e})"[:300])
-                        continue
-                    results.add(**summarise(
-                        label, run["epoch_seconds"], run["accuracy"], run["steps"],
-                        run["setup_seconds"],
-                    ))  # fmt: skip
+    _our_rows(results, config, dataset, args.device, runs, steps)
+    if args.device == "cpu":
+        _numpy_row(results, config, data, steps)
+    _torch_rows(results, config, data, args.device, precisions, args.compiled)
     monitor.stop()
     results.note_load(monitor)  # the warning, if any, is the last note: printed under the table
-    rows = [
-        [
-            r["peer"],
-            f"{r['train_s']:.3f} s",
-            f"{1e3 * r['step_ms']:.1f} us",
-            f"{r['setup_s']:.2f} s",
-            f"{r['test_accuracy']:.2%}",
-        ]
-        for r in results.rows
-    ]
-    print(
-        markdown_table(
-            ["trainer", "training time", "per step", "compile / capture", "test accuracy"], rows
-        )
-    )
-    if footer := results.footer():
-        print(footer)
-    if args.json:
-        print(f"results written to {results.write_json(args.json)}")
+    _report(results, _table(results), args.json)
     return 0
 
 

@@ -19,13 +19,13 @@ every one of them reading its inputs from the device:
 
 The products of a 128-row batch are too small to give the H100's 132 multiprocessors a block
 each, so they also split K across blocks where that gives more blocks (split-K, see Phase 4's
-gemm_kernel).
+gemm_kernel); gpu_products.py chooses each product's tiles and slices.
 
 Because nothing in a step changes between steps but `pos`, which lives on the device, the step
 is captured once into a CUDA graph, STEPS_PER_GRAPH steps of it one after another (and graphs of
 fewer steps for the rest of an epoch, whose last batch is smaller), and an epoch is those graphs
-replayed. A graph launch costs the host a few microseconds, against about 19 per numba kernel
-launch, and the GPU runs the kernels back to back.
+replayed (gpu_graphs.py). A graph launch costs the host a few microseconds, against about 19
+per numba kernel launch, and the GPU runs the kernels back to back.
 
 Under numba's CUDA simulator (no graphs there) the same launches run one by one; that path is
 also what the graph is checked against on a real GPU.
@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numba import cuda
@@ -44,14 +43,19 @@ from numba import cuda
 from phase2_numpy.network import Params
 from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu, simulated
-from phase4_cuda.matmul import PRECISIONS, Launch, TensorTiles, Tiles, plan, require_precision
-from phase4_cuda.matmul.tiles import tensor_tiles_for
+from phase4_cuda.matmul import PRECISIONS, Launch, plan, require_precision
 from phase5_training import gpu_kernels
+from phase5_training.gpu_graphs import StepGraph, StreamWait, graph_runs
+from phase5_training.gpu_products import (
+    TENSOR_MAX_SPLIT,
+    TENSOR_MIN_K_TILES,
+    TENSOR_TILES,
+    Product,
+    split_for_step,
+    tiles_for_step,
+)
 
-__all__ = [
-    "GpuTrainer", "Product", "StepGraph", "StepPlan", "StreamWait", "graph_runs",
-    "split_for_step", "tiles_for_step",
-]  # fmt: skip
+__all__ = ["GpuTrainer", "StepPlan"]
 
 THREADS = 256
 #: the update's grid, in blocks per multiprocessor (a grid-stride loop over ~535,000 parameters
@@ -62,12 +66,6 @@ UPDATE_BLOCKS_PER_SM = 4
 #: H200: 38.7 us a step with 50 steps in a graph, against 42-43 with one)
 STEPS_PER_GRAPH = 16
 ALIGN = 32  # each parameter starts on a 128-byte boundary of the flat buffers
-#: block tiles for the step's small products, largest first: the first one that gives at least
-#: half the multiprocessors a block is used (MNIST's products are 128 rows tall). They are 32
-#: deep, not Phase 4's 8: with so few blocks each one's loop over K is a chain of global-load
-#: latencies (about 0.6 us per tile of K on the H100, measured with ncu), so fewer, deeper tiles
-#: are what makes these products fast.
-SMALL_TILES = (Tiles(64, 64, 32, 4, 4), Tiles(32, 64, 32, 4, 4), Tiles(32, 32, 32, 4, 4))
 
 
 def _blocks(n: int, cap: int = 1024) -> int:
@@ -82,77 +80,6 @@ def _multiprocessors() -> int:
     if simulated():
         return 1
     return cuda.get_current_device().MULTIPROCESSOR_COUNT
-
-
-#: The same for the tensor-core products (precision tf32 or bf16; Phase 4's rungs 10 and 11),
-#: measured per product with `python -m phase5_training.tune_step --precision tf32` on the H100
-#: (README.md): 32 deep, like SMALL_TILES, for the same reason (fewer steps in each block's chain
-#: of load latencies); 32 x 32 blocks of four 16 x 16 warp tiles with four cp.async stages for
-#: the 128-row products, 64 x 64 blocks with two stages where the output has enough of them.
-TENSOR_TILES = (
-    TensorTiles(64, 64, 32, 32, 32, stages=2),
-    TensorTiles(32, 32, 32, 16, 16, stages=4),
-)
-
-
-def tiles_for_step(m: int, n: int, sms: int, candidates=SMALL_TILES):
-    """Block tiles for an (m, n) output in a training step or evaluation: the largest of
-    `candidates` (SMALL_TILES, or TENSOR_TILES) that still spreads over half the
-    multiprocessors. (Evaluation's 4096-row products would gain little from Phase 4's big tiles
-    and would cost two more compilations.) The simulator's tensor-core tiles are Phase 4's."""
-    if candidates is TENSOR_TILES and simulated():
-        return tensor_tiles_for(m, n, "tensor_tf32_async")
-    for t in candidates:
-        if math.ceil(m / t.BM) * math.ceil(n / t.BN) >= sms // 2:
-            return t
-    return candidates[-1]
-
-
-#: split-K helps only where K is long: measured per product on the H100 (`python -m
-#: phase5_training.tune_step`, README.md), 4 slices beat 5-12 for the forward products, and the weight gradients (K = 128, four
-#: tiles) were slower split at all.
-MAX_SPLIT = 4
-#: the same for the tensor-core products (4 beat 2, 8 and 12 over a whole step), which split K
-#: only past 16 tiles of it: at K = 256 and 512 one slice measured faster than two or four.
-TENSOR_MAX_SPLIT = 4
-TENSOR_MIN_K_TILES = 16
-
-
-def split_for_step(
-    m: int, n: int, k: int, tiles, sms: int, max_split: int = MAX_SPLIT, min_k_tiles: int = 4
-) -> int:
-    """Slices of K (split-K) for an (m, n) output with inner size k: for an output too small to
-    give every multiprocessor a block and a K of more than `min_k_tiles` tiles, up to
-    `max_split` slices of at least two tiles each."""
-    blocks = math.ceil(m / tiles.BM) * math.ceil(n / tiles.BN)
-    k_tiles = math.ceil(k / tiles.BK)
-    if blocks >= sms or k_tiles <= min_k_tiles:
-        return 1
-    return max(1, min(max_split, k_tiles // 2, math.ceil(2 * sms / blocks)))
-
-
-@dataclass(frozen=True)
-class Product:
-    """One matrix product of a step: Phase 4's `plan` arguments (operands and epilogue options),
-    the tiles and split-K count chosen for it, and the launch they make."""
-
-    name: str  # "forward 1", "dW 2", "delta 1": the layer it belongs to, counted from 1
-    # Phase 4's plan's names: c (m, n) = A (m, k) @ B (k, n), A being `a` or, with trans_a in
-    # `options`, its transpose (B likewise)
-    a: object
-    b: object
-    c: object
-    k: int  # the inner size
-    options: dict  # bias, activation, trans_a, trans_b, mask, col_sums
-    tiles: Tiles | TensorTiles
-    split: int
-    launch: Launch
-    version: str = "wide"  # Phase 4's version: wide (fp32) or a tensor-core rung
-
-    def replan(self, tiles: Tiles | TensorTiles, split: int, stream=0) -> Launch:
-        """The same product with other tiles or split (tune_step compares them)."""
-        return plan(self.version, self.a, self.b, self.c, tiles=tiles, split=split,
-                    stream=stream, **self.options)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,82 +98,6 @@ class StepPlan:
     #: the batch of step pos[0] from the resident data into xb, yb (None before load): an
     #: epoch's first; the update of each step gathers the next one
     gather: Launch | None
-
-
-def graph_runs(sizes: list[int], steps_per_graph: int) -> list[tuple[int, int]]:
-    """An epoch's batch sizes as graph launches (batch size, steps): each run of equal sizes in
-    chunks of `steps_per_graph` steps, and what is left of it as one shorter graph. [128] * 468
-    + [96] in chunks of 16 is (128, 16) 29 times, (128, 4), (96, 1)."""
-    runs: list[tuple[int, int]] = []
-    i = 0
-    while i < len(sizes):
-        j = i
-        while j < len(sizes) and sizes[j] == sizes[i]:
-            j += 1
-        whole, rest = divmod(j - i, steps_per_graph)
-        runs += [(sizes[i], steps_per_graph)] * whole + ([(sizes[i], rest)] if rest else [])
-        i = j
-    return runs
-
-
-def _sync_event():
-    """An event for ordering streams only (no timing); the simulator's takes no arguments."""
-    return cuda.event() if simulated() else cuda.event(timing=False)
-
-
-@dataclass(frozen=True)
-class StreamWait:
-    """A dependency between two streams: what is issued to `waiting` from now on waits for what
-    was issued to `source` so far (an event recorded on one, waited for on the other). Captured
-    into a graph, it is an edge: a fork into a branch, or a join back."""
-
-    source: object
-    waiting: object
-    event: object = field(default_factory=_sync_event)
-
-    def __call__(self) -> None:
-        self.event.record(self.source)
-        self.event.wait(self.waiting)
-
-
-class StepGraph:
-    """A list of launches (Phase 4's `Launch`, planned on `stream` or on streams that
-    StreamWaits fork from it and join back), captured once into a CUDA graph and then replayed
-    with one driver call (CUDA's stream capture, through the driver bindings numba itself
-    uses)."""
-
-    def __init__(self, launches: list[Launch], stream) -> None:
-        from cuda.bindings import driver
-
-        self._driver = driver
-        self._stream = driver.CUstream(int(stream.handle))
-        mode = driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED
-        # No device memory may be freed while the stream is being captured.
-        with cuda.defer_cleanup():
-            self._check(driver.cuStreamBeginCapture(self._stream, mode))
-            try:
-                for launch in launches:
-                    launch()
-            finally:
-                graph = self._check(driver.cuStreamEndCapture(self._stream))
-        self._graph = graph
-        self._exec = self._check(driver.cuGraphInstantiate(graph, 0))
-        self.launches = len(launches)
-        weakref.finalize(self, StepGraph._destroy, driver, self._exec, graph)
-
-    def _check(self, result):
-        err, *rest = result if isinstance(result, tuple) else (result,)
-        if err != self._driver.CUresult.CUDA_SUCCESS:
-            raise RuntimeError(f"CUDA graph call failed: {err!r}")
-        return rest[0] if rest else None
-
-    def launch(self) -> None:
-        self._check(self._driver.cuGraphLaunch(self._exec, self._stream))
-
-    @staticmethod
-    def _destroy(driver, exec_, graph) -> None:
-        driver.cuGraphExecDestroy(exec_)
-        driver.cuGraphDestroy(graph)
 
 
 class GpuTrainer:

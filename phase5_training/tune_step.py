@@ -38,15 +38,9 @@ from phase2_numpy.train import TrainConfig
 from phase4_cuda.device import require_gpu
 from phase4_cuda.matmul import Launch, TensorTiles, Tiles
 from phase5_training import gpu_kernels
-from phase5_training.gpu import (
-    SMALL_TILES,
-    TENSOR_TILES,
-    THREADS,
-    UPDATE_BLOCKS_PER_SM,
-    GpuTrainer,
-    Product,
-    StepGraph,
-)
+from phase5_training.gpu import THREADS, UPDATE_BLOCKS_PER_SM, GpuTrainer
+from phase5_training.gpu_graphs import StepGraph
+from phase5_training.gpu_products import SMALL_TILES, TENSOR_TILES, Product
 from phase5_training.train import PRECISIONS
 
 TILES = [*SMALL_TILES, Tiles(64, 32, 32, 4, 4)]
@@ -225,7 +219,7 @@ def profile_one_step(data_dir: str | None = None, precision: str = "fp32") -> No
 #: fractions of the most blocks that can be resident
 PERSISTENT_SPLITS = [(8, 4, 4), (4, 4, 4), (8, 8, 4), (12, 8, 8), (4, 2, 2)]
 PERSISTENT_GRIDS = [1.0, 0.5]
-#: register caps for the persistent kernel beside persistent.MAX_REGISTERS (None: no cap)
+#: register caps for the persistent kernel beside persistent_kernel.MAX_REGISTERS (None: no cap)
 PERSISTENT_REGISTERS = [None, 96]
 
 
@@ -247,7 +241,8 @@ def time_persistent(
     """Microseconds per step of the persistent trainer on random MNIST-shaped data (60000 rows),
     the best of `epochs` epochs, for each splits x grid; other register caps; then, for the
     first, each stage alone."""
-    from phase5_training.persistent import MAX_REGISTERS, PersistentTrainer, Stage
+    from phase5_training.persistent import PersistentTrainer
+    from phase5_training.persistent_kernel import MAX_REGISTERS, Stage
 
     require_gpu()
     config = TrainConfig()

@@ -108,7 +108,7 @@ def test_run_epoch_checks_its_inputs(rng):
 
 
 def test_small_products_get_tiles_that_spread_over_the_gpu():
-    from phase5_training.gpu import SMALL_TILES, tiles_for_step
+    from phase5_training.gpu_products import SMALL_TILES, tiles_for_step
 
     assert tiles_for_step(128, 512, sms=132) == SMALL_TILES[2]  # 64 blocks of 32 x 32
     assert tiles_for_step(784, 512, sms=132) == SMALL_TILES[0]  # 104 blocks of 64 x 64
@@ -117,7 +117,7 @@ def test_small_products_get_tiles_that_spread_over_the_gpu():
 
 
 def test_small_products_split_k_until_the_gpu_is_busy():
-    from phase5_training.gpu import SMALL_TILES, split_for_step
+    from phase5_training.gpu_products import SMALL_TILES, split_for_step
 
     t = SMALL_TILES[2]  # 32 x 32 x 32
     assert split_for_step(128, 512, 784, t, sms=132) == 4  # 64 blocks -> 256
@@ -128,7 +128,7 @@ def test_small_products_split_k_until_the_gpu_is_busy():
 
 
 def test_an_epoch_is_cut_into_graphs_of_whole_runs_of_one_batch_size():
-    from phase5_training.gpu import graph_runs
+    from phase5_training.gpu_graphs import graph_runs
 
     assert graph_runs([128] * 468 + [96], 16) == [(128, 16)] * 29 + [(128, 4), (96, 1)]
     assert graph_runs([32] * 6 + [8], 4) == [(32, 4), (32, 2), (8, 1)]
@@ -169,7 +169,7 @@ def test_the_captured_graph_matches_launching_one_by_one(rng, steps_per_graph):
 
 @pytest.mark.gpu
 def test_the_tuning_table_times_every_product():
-    from phase5_training.gpu import SMALL_TILES
+    from phase5_training.gpu_products import SMALL_TILES
     from phase5_training.tune_step import step_products, time_products
 
     rows = time_products(tiles=[SMALL_TILES[2]], splits=[1])
@@ -192,7 +192,7 @@ def test_the_step_plan_names_every_product_of_the_step():
     # pass (the output layer is fused with the loss and the delta below it), then per layer from
     # the top dW and, below that, delta.
     from phase5_training import gpu_kernels
-    from phase5_training.gpu import StreamWait
+    from phase5_training.gpu_graphs import StreamWait
 
     gpu, _ = trainers()
     step = gpu.step_plan(6)
