@@ -190,10 +190,9 @@ def _run_pytest(
                    "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
                    "--import-mode=importlib", *tests]  # fmt: skip
         command += ["-v", "--tb=short"] if verbose else ["-q", "--tb=no"]
+        command += ["-m", exercise.marker]  # (the tests marked as this exercise's)
         if first_failure:
             command.append("-x")
-        if exercise.select:
-            command += ["-k", exercise.select]
         done = subprocess.run(
             command, cwd=repository_root(), env=env, text=True, errors="replace",
             **({} if verbose else {"capture_output": True}),

@@ -41,6 +41,41 @@ def test_the_reference_passes_the_same_check(exercise_id, tmp_path):
     assert code == 0 and any(o["outcome"] == "passed" for o in outcomes)
 
 
+# (collects the tests and records each one's exercise marks, in the process that collects them)
+_MARKS_PLUGIN = """
+import json, os
+def pytest_collection_modifyitems(items):
+    marks = {i.nodeid: [m.kwargs.get("id") for m in i.iter_markers("exercise")] for i in items}
+    with open(os.environ["NNF_MARKS"], "w") as f:
+        json.dump(marks, f)
+"""
+
+
+def test_every_exercise_marks_tests_in_each_of_its_test_files(tmp_path):
+    # a marker's id mistyped, or a file of the catalogue none of whose tests carry the marker,
+    # would leave `check` with nothing (or less) to run
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "nnf_marks.py").write_text(_MARKS_PLUGIN)
+    files = sorted({t for e in EXERCISES.values() for t in e.tests if t.endswith(".py")})
+    env = dict(os.environ, NNF_MARKS=str(tmp_path / "marks.json"), NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join(filter(None, (str(tmp_path), os.environ.get("PYTHONPATH")))))  # fmt: skip
+    done = subprocess.run([sys.executable, "-P", "-m", "pytest", "-p", "nnf_marks", "-p",
+                           "no:cacheprovider", "--collect-only", "-q", *files],
+                          cwd=repository_root(), env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    marks = json.loads((tmp_path / "marks.json").read_text())
+    marked = {(node.partition("::")[0], i) for node, ids in marks.items() for i in ids}
+    assert {i for _, i in marked} <= set(EXERCISES), "a marker names no exercise"
+    for e in EXERCISES.values():
+        for test in e.tests:
+            if test.endswith(".py"):
+                assert (test, e.id) in marked, f"no test of {test} is marked exercise(id={e.id!r})"
+
+
 def test_the_starter_keeps_signatures_and_docstrings_and_gives_hints():
     text = exercises.starter(EXERCISES["1.1"])
     assert "def __matmul__(self, other: Matrix) -> Matrix:" in text
