@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.exercises.c_starter import c_functions
 from shared.exercises.catalogue import Exercise, ExerciseError, repository_root
 
 # `check` configures a meson build of the whole project (the root meson.build, as meson-python
@@ -145,12 +144,7 @@ def _run_c_test(
     give one outcome per test function of its source, naming the functions still to write that
     printed their line before each failed check. The program may run `timeout` seconds; its
     output is printed when `verbose`."""
-    source = (repository_root() / test).read_text("utf-8")
-    spans = [
-        (name, source.count("\n", 0, first) + 1, source.count("\n", 0, last) + 1)
-        for name, (first, last) in c_functions(source).items()
-        if name.startswith("test_")
-    ]
+    spans = _test_functions((repository_root() / test).read_text("utf-8"))
     try:
         done = subprocess.run(
             [str(program)], capture_output=True, text=True, timeout=timeout, errors="replace"
@@ -200,6 +194,18 @@ def _run_c_test(
             _c_outcome(test, Path(test).name, "error", "Crash", f"{how}; its last line: {last[0]}")
         )
     return outcomes
+
+
+def _test_functions(source: str) -> list[tuple[str, int, int]]:
+    """The test functions of a C test program's source: (name, first line, last line). Each opens
+    with `static void test_name(...) {` at the start of a line and closes at the next line that
+    is a lone `}`, as the project's sources are formatted (clang-format)."""
+    spans = []
+    for m in re.finditer(r"^(?:static )?void (test_\w+)\([^)]*\) \{$", source, re.MULTILINE):
+        end = re.compile(r"^\}$", re.MULTILINE).search(source, m.end())
+        last = end.start() if end else len(source)
+        spans.append((m[1], source.count("\n", 0, m.start()) + 1, source.count("\n", 0, last) + 1))
+    return spans
 
 
 def _c_outcome(test: str, name: str, outcome: str, kind: str = "", message: str = "") -> dict:

@@ -155,15 +155,57 @@ def test_the_c_starter_keeps_signatures_and_comments_and_gives_hints():
     assert 'return not_written("take");' in capi and "static PyMethodDef methods[]" in capi
 
 
-def test_c_functions_finds_bodies_past_comments_strings_and_namespaces():
-    source = (
-        '#include "x.h"\n#define BRACE "{"\nnamespace {\nint f(int a) { /* } */ return a; }\n'
-        '}  // namespace\nstatic const char *g(void) { return "}"; }\nstruct s { int x; };\n'
-    )
-    found = exercises.c_functions(source)
-    assert set(found) == {"f", "g"}
-    first, last = found["g"]
-    assert source[first : last + 1] == '{ return "}"; }'
+def test_the_c_starter_cuts_between_the_markers_and_keeps_the_rest():
+    from shared.exercises.c_starter import marked_bodies
+
+    for exercise_id in ("3.1", "3.3", "3.4"):
+        exercise = EXERCISES[exercise_id]
+        source = (repository_root() / exercise.reference).read_text()
+        bodies = marked_bodies(source, exercise_id)
+        assert bodies.keys() == exercise.write
+        text = exercises.starter(exercise)
+        assert f"exercise {exercise_id}: begin" not in text  # every marked body is cut
+        kept = source
+        for first, last, _ in sorted(bodies.values(), reverse=True):
+            kept = kept[:first] + kept[last:]
+        for line in kept.splitlines():  # and every line outside them stays
+            assert line in text, line
+
+
+@pytest.mark.parametrize(
+    "source,said",
+    [
+        (
+            "int f(void) {\n    /* exercise 3.1: begin f */\n    return 0;\n}\n",
+            "begin of f without its end",
+        ),
+        (
+            "int f(void) {\n    return 0;\n    /* exercise 3.1: end f */\n}\n",
+            ":3: the end of f without its begin",
+        ),
+        (
+            "/* exercise 3.1: begin f */\n/* exercise 3.1: begin g */\n",
+            ":2: a second begin of g inside f's",
+        ),
+        (
+            "// exercise 3.1: begin f\n// exercise 3.1: end g\n",
+            ":2: the end of g without its begin",
+        ),
+    ],
+)
+def test_markers_that_do_not_pair_up_are_one_line(source, said):
+    from shared.exercises.c_starter import marked_bodies
+
+    with pytest.raises(exercises.ExerciseError, match=said):
+        marked_bodies(source, "3.1")
+
+
+def test_a_catalogue_that_disagrees_with_the_markers_is_refused():
+    import dataclasses
+
+    exercise = dataclasses.replace(EXERCISES["3.1"], write=frozenset({"nn_scale", "nn_add"}))
+    with pytest.raises(exercises.ExerciseError, match="marks the bodies of elementwise"):
+        exercises.starter(exercise)
 
 
 def test_a_c_round_trip_one_function_at_a_time(tmp_path):
