@@ -313,6 +313,24 @@ def test_a_loop_in_a_function_fails_at_the_time_limit_naming_it(body, tmp_path):
     assert "it was in relu (line" in stopped[0]["error"]["message"]
 
 
+def test_a_loop_inside_compiled_code_is_ended_from_outside(tmp_path):
+    # sum over a range runs in C and never lets Python run: neither a signal handler nor the
+    # plugin's thread can stop it, so the runner ends the process by the plugin's beacon
+    import time
+
+    (tmp_path / EXERCISES["1.2"].file).write_text(
+        with_body("1.2", "relu", "return sum(range(10**15))")
+    )
+    began = time.monotonic()
+    code, outcomes = check("1.2", tmp_path, timeout=2)
+    assert time.monotonic() - began < 60
+    assert code == 1 and len(outcomes) == 1 and "relu" in outcomes[0]["name"], outcomes
+    assert outcomes[0]["error"]["type"] == "TimeLimit"
+    assert (
+        "did not finish in 2 s, and its process did not answer" in outcomes[0]["error"]["message"]
+    )
+
+
 def test_a_function_that_exits_fails(tmp_path):
     (tmp_path / EXERCISES["1.2"].file).write_text(
         with_body("1.2", "relu", "import sys\nsys.exit(0)")
