@@ -235,10 +235,13 @@ EXERCISES: dict[str, Exercise] = {
             ("phase4_cuda/tests/test_host_api.py",), "phase4_cuda/README.md",
             write=frozenset({"matmul"}),
             hints={
-                "matmul": "check the precision and the version first (require_precision, "
-                "PRECISIONS, VERSIONS, precision_of); as_device both operands; a (m, n) float32 "
-                "device output unless `out` is given; plan(version, da, db, dc)() launches the "
-                "kernel; copy the result back only for NumPy input",
+                "matmul": "require_gpu and require_precision first; a version given must be "
+                "one of VERSIONS and compute in that precision (precision_of); as_device both "
+                "operands, their shapes aligned; no version: fastest(precision, m, n), the rung "
+                "this GPU runs fastest in that precision at that size; a NumPy `out` must be "
+                "(m, n) and a writable float array (the result is copied into it), a device one "
+                "(m, n), else a new (m, n) float32 device output; plan(version, da, db, dc)() "
+                "launches the kernel; copy the result back only for NumPy input",
             },
         ),
         Exercise(
