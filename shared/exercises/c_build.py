@@ -105,6 +105,21 @@ def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
     return meson
 
 
+def built_package(exercise: Exercise, path: Path) -> Path:
+    """The phase3_c package compiled with the learner's file `path` in place of the exercise's
+    reference, as `check` builds it (its build folder, under its lock), copied to a folder of
+    its own for one process to import from (`exercise_plugin.BuiltPackages`): a later check
+    rewrites the build's copy."""
+    import tempfile
+
+    folder = repository_root() / "build" / f"exercise-{exercise.id}"
+    with _locked(folder):
+        staged = _stage(_build(exercise, path, folder), folder / "package")
+        copy = Path(tempfile.mkdtemp(prefix=f"nnf-exercise-{exercise.id}-"))
+        shutil.copytree(staged, copy, dirs_exist_ok=True)
+    return copy
+
+
 def _compiler_error(output: str, path: Path) -> str:
     """The compiler's (or the linker's) first error in `output`, in one line."""
     lines = [re.sub(r"\x1b\[[0-9;]*[mK]", "", line).strip() for line in output.splitlines()]
