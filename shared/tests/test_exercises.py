@@ -87,6 +87,14 @@ def test_the_starter_keeps_signatures_and_docstrings_and_gives_hints():
     compile(text, "starter", "exec")
 
 
+@pytest.mark.parametrize("exercise_id,other", [("4.3", "matmul_tiled"), ("4.4", "matmul_naive")])
+def test_a_kernel_starter_is_its_rung_alone(exercise_id, other):
+    # one rung per file: the starter is short, and holds one kernel, with no other's answer
+    text = exercises.starter(EXERCISES[exercise_id])
+    assert len(text.splitlines()) <= 150
+    assert text.count("@cuda.jit") == 1 and other not in text
+
+
 def test_a_round_trip_one_function_at_a_time(tmp_path):
     # the learner writes one_hot only: its tests pass, the rest still fail
     path, _ = start("1.3", tmp_path)
