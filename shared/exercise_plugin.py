@@ -20,9 +20,13 @@ everywhere by a stand-in that raises "exercise 1.1: write Matrix (your file does
 it)" when it is used: the tests never fall through to the reference. The tests themselves are
 not changed: what the reference passes, the learner's version must pass.
 
-A loop that never ends meets the time limit: the test fails with "did not finish in N s" (an
-alarm raises in it), and if even that does not stop it (an `except BaseException` in the loop),
-a watchdog thread writes the outcomes so far, the running test's among them, and ends the process.
+A loop that never ends meets the time limit: a watchdog thread (the same on every system; an
+alarm signal would not do, Windows has none) records the test as "did not finish in N s", with
+where the learner's file was running, writes the outcomes so far and ends the process, even where
+the loop swallows every exception. While a test runs, the plugin keeps a file beside the report
+(NNF_EXERCISE_REPORT + ".running") that names it: a loop inside compiled code that never lets
+Python run (and so starves the thread too) is ended from outside, by the runner, when that file
+grows too old.
 
 For a C or C++ exercise, the package built with the learner's file is imported from its folder,
 ahead of any installed copy (an editable install's finder included), before the root conftest.py
@@ -39,7 +43,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -172,27 +175,31 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 class _Watchdog:
-    """The time limit of the running test. At `limit` seconds an alarm ends the check there: the
+    """The time limit of the running test. At `limit` seconds a thread ends the check there: the
     test is recorded as past the limit (with where the learner's file was running), the tests
     after it as not run, the outcomes written, the process ended. Carrying on would not do: the
     loop may run on in other threads (the simulator's, one per CUDA thread, taking the
     interpreter's time from every later test), and a test after it most often meets the same
-    loop. A thread does the same a little later where the alarm cannot run (a wait inside C)."""
+    loop. A thread rather than an alarm signal: Windows has no SIGALRM, and a thread gets the
+    interpreter wherever a signal handler would (between two bytecodes of any thread)."""
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
         self.running: tuple[str, str, float] | None = None  # (node id, name, deadline)
         self.lock = threading.Lock()
+        report = os.environ.get("NNF_EXERCISE_REPORT")
+        self.beacon = Path(report + ".running") if report else None
         threading.Thread(target=self._watch, daemon=True).start()
 
     def start(self, nodeid: str, name: str) -> None:
-        self.running = (nodeid, name, time.monotonic() + self.limit + 10)
-        signal.signal(signal.SIGALRM, lambda signum, frame: self.expire())
-        signal.setitimer(signal.ITIMER_REAL, self.limit)
+        self.running = (nodeid, name, time.monotonic() + self.limit)
+        if self.beacon:  # for the runner, which ends the process where this thread cannot
+            self.beacon.write_text(json.dumps({"name": name}), "utf-8")
 
     def stop(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         self.running = None
+        if self.beacon:
+            self.beacon.unlink(missing_ok=True)
 
     def expire(self) -> None:
         running = self.running
@@ -216,7 +223,7 @@ class _Watchdog:
 
     def _watch(self) -> None:
         while True:
-            time.sleep(0.5)
+            time.sleep(0.1)
             running = self.running
             if running and time.monotonic() > running[2]:
                 self.expire()
@@ -240,7 +247,7 @@ _watchdog: _Watchdog | None = None
 def pytest_configure(config):
     global _watchdog
     limit = float(os.environ.get("NNF_EXERCISE_TIMEOUT") or 0)
-    if limit > 0 and threading.current_thread() is threading.main_thread():
+    if limit > 0:
         _watchdog = _Watchdog(limit)
     module_name = os.environ.get("NNF_EXERCISE_MODULE")
     path = os.environ.get("NNF_EXERCISE_FILE")

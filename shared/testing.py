@@ -1,7 +1,8 @@
 """Helpers for every phase's tests: the odd shapes each implementation is checked on, a
 comparison against a float64 NumPy reference that names the worst element when it fails,
-checks that a PNG file is a real, non-blank picture (Phase 6), and a synthetic MNIST-shaped data
-set that the trainers learn in seconds (Phases 2 and 5).
+checks that a PNG file is a real, non-blank picture (Phase 6), a synthetic MNIST-shaped data
+set that the trainers learn in seconds (Phases 2 and 5), and the parameters of a test that
+belong to an exercise (`for_exercises`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "BINDING_EXERCISES",
     "ODD_MATMUL_SHAPES",
     "ODD_SHAPES",
     "assert_close",
     "assert_picture",
+    "for_exercises",
     "png_size",
     "relative_error",
     "synthetic_digits",
@@ -96,3 +99,23 @@ def synthetic_digits(seed: int = 0):
     return Dataset(
         "synthetic", x_train, y_train, x_test, y_test, source=None, classes=tuple("0123456789")
     )
+
+
+#: the exercise that writes each of phase3_c.BINDINGS (the C library itself is 3.1's)
+BINDING_EXERCISES = {"ctypes": "3.2", "pybind11": "3.3", "capi": "3.4"}
+
+
+def for_exercises(values: dict[str, Any], exercises: dict[str, str]) -> list:
+    """The values of a parametrized test (or fixture) as pytest params, each with its key as its
+    id and, where `exercises` names one for that key, the mark of the exercise that writes it:
+    `python -m shared.exercises check 3.2` runs the ctypes binding's cases, not the others'."""
+    import pytest
+
+    return [
+        pytest.param(
+            value,
+            id=key,
+            marks=[pytest.mark.exercise(id=exercises[key])] if key in exercises else [],
+        )
+        for key, value in values.items()
+    ]

@@ -9,6 +9,9 @@ from phase1_python import Matrix, matmul_naive
 from shared.testing import ODD_MATMUL_SHAPES, ODD_SHAPES, to_numpy
 from shared.testing import assert_close as assert_matches
 
+#: the tests `python -m shared.exercises check 1.1` runs against the learner's file
+pytestmark = pytest.mark.exercise(id="1.1")
+
 
 @pytest.mark.parametrize("shape", ODD_SHAPES)
 def test_elementwise_ops_match_numpy(shape, rng):

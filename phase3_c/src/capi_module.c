@@ -16,6 +16,7 @@
 
 /* A new reference to a 2-D array of `typenum` with contiguous rows, or NULL with an exception. */
 static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
+    /* exercise 3.4: begin take */
     PyObject *source = obj;
     int converted = 0;
     if (!PyArray_Check(obj)) {
@@ -57,6 +58,7 @@ static PyArrayObject *take(PyObject *obj, int typenum, const char *name) {
     }
     Py_DECREF(arr);
     return NULL;
+    /* exercise 3.4: end take */
 }
 
 static void free_capsule(PyObject *capsule) { nn_aligned_free(PyCapsule_GetPointer(capsule, NULL)); }
@@ -176,6 +178,7 @@ done:
 
 /* Every binary operation: parse, validate, allocate, call without the GIL. */
 static PyObject *binary(PyObject *args, enum op op, const char *what) {
+    /* exercise 3.4: begin binary */
     PyObject *oa, *ob;
     if (!PyArg_ParseTuple(args, "OO", &oa, &ob)) return NULL;
     if (op == OP_MATMUL && PyArray_Check(oa) && PyArray_Check(ob) &&
@@ -220,6 +223,7 @@ done:
     Py_XDECREF(a);
     Py_XDECREF(b);
     return (PyObject *)out;
+    /* exercise 3.4: end binary */
 }
 
 static PyObject *matmul(PyObject *self, PyObject *args) { return binary(args, OP_MATMUL, "matmul"); }
@@ -231,6 +235,7 @@ static PyObject *sub(PyObject *self, PyObject *args) { return binary(args, OP_SU
 static PyObject *mul(PyObject *self, PyObject *args) { return binary(args, OP_MUL, "mul"); }
 
 static PyObject *unary(PyObject *args, int transpose, const char *what) {
+    /* exercise 3.4: begin unary */
     PyObject *oa;
     double factor = 1.0;
     if (transpose ? !PyArg_ParseTuple(args, "O", &oa) : !PyArg_ParseTuple(args, "Od", &oa, &factor)) return NULL;
@@ -250,6 +255,7 @@ static PyObject *unary(PyObject *args, int transpose, const char *what) {
     }
     Py_DECREF(a);
     return (PyObject *)out;
+    /* exercise 3.4: end unary */
 }
 
 static PyObject *scale(PyObject *self, PyObject *args) { return unary(args, 0, "scale"); }

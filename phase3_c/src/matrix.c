@@ -69,6 +69,7 @@ nn_status nn_matrix_copy(const nn_matrix *src, nn_matrix *dst) {
 
 /* One loop for every elementwise operation: op 0 add, 1 subtract, 2 multiply. */
 static nn_status elementwise(const nn_matrix *a, const nn_matrix *b, nn_matrix *out, int op) {
+    /* exercise 3.1: begin elementwise */
     nn_status s;
     if ((s = check(a)) || (s = check(b)) || (s = check(out))) return s;
     if (!same_shape(a, b) || !same_shape(a, out)) return NN_ERR_SHAPE;
@@ -80,6 +81,7 @@ static nn_status elementwise(const nn_matrix *a, const nn_matrix *b, nn_matrix *
             z[j] = op == 0 ? x[j] + y[j] : op == 1 ? x[j] - y[j] : x[j] * y[j];
     }
     return NN_OK;
+    /* exercise 3.1: end elementwise */
 }
 
 nn_status nn_add(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) { return elementwise(a, b, out, 0); }
@@ -87,6 +89,7 @@ nn_status nn_sub(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) { retur
 nn_status nn_mul(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) { return elementwise(a, b, out, 2); }
 
 nn_status nn_scale(const nn_matrix *a, double s, nn_matrix *out) {
+    /* exercise 3.1: begin nn_scale */
     nn_status st;
     if ((st = check(a)) || (st = check(out))) return st;
     if (!same_shape(a, out)) return NN_ERR_SHAPE;
@@ -95,9 +98,11 @@ nn_status nn_scale(const nn_matrix *a, double s, nn_matrix *out) {
         for (size_t j = 0; j < a->cols; ++j)
             out->data[i * out->stride + j] = s * a->data[i * a->stride + j];
     return NN_OK;
+    /* exercise 3.1: end nn_scale */
 }
 
 nn_status nn_transpose(const nn_matrix *a, nn_matrix *out) {
+    /* exercise 3.1: begin nn_transpose */
     enum { BLOCK = 32 }; /* 32 x 32 doubles = 8 KiB: a block of each side fits in L1 */
     nn_status s;
     if ((s = check(a)) || (s = check(out))) return s;
@@ -111,6 +116,7 @@ nn_status nn_transpose(const nn_matrix *a, nn_matrix *out) {
                     out->data[j * out->stride + i] = a->data[i * a->stride + j];
         }
     return NN_OK;
+    /* exercise 3.1: end nn_transpose */
 }
 
 /* Shared argument checks of the products: a (m x k), b (k x n), out (m x n). */
@@ -122,6 +128,7 @@ static nn_status check_product(const nn_matrix *a, const nn_matrix *b, const nn_
 }
 
 nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
+    /* exercise 3.1: begin nn_matmul_naive */
     nn_status s = check_product(a, b, out);
     if (s != NN_OK || b->cols == 0) return s;
     for (size_t i = 0; i < a->rows; ++i)
@@ -132,9 +139,11 @@ nn_status nn_matmul_naive(const nn_matrix *a, const nn_matrix *b, nn_matrix *out
             out->data[i * out->stride + j] = acc;
         }
     return NN_OK;
+    /* exercise 3.1: end nn_matmul_naive */
 }
 
 nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) {
+    /* exercise 3.1: begin nn_matmul_ikj */
     nn_status s = check_product(a, b, out);
     if (s != NN_OK || b->cols == 0) return s;
     for (size_t i = 0; i < a->rows; ++i) {
@@ -148,4 +157,5 @@ nn_status nn_matmul_ikj(const nn_matrix *a, const nn_matrix *b, nn_matrix *out) 
         }
     }
     return NN_OK;
+    /* exercise 3.1: end nn_matmul_ikj */
 }

@@ -92,6 +92,7 @@ std::string shapes(const py::array &a, const py::array &b) {
 using Product64 = nn_status (*)(const nn_matrix *, const nn_matrix *, nn_matrix *);
 
 py::array product64(py::handle oa, py::handle ob, Product64 fn, const char *what, bool elementwise) {
+    // exercise 3.3: begin product64
     auto a = take<double>(oa, "a"), b = take<double>(ob, "b");
     if (elementwise ? (a.shape(0) != b.shape(0) || a.shape(1) != b.shape(1)) : a.shape(1) != b.shape(0))
         throw py::value_error(std::string(what) + ": shapes " + shapes(a, b) +
@@ -105,9 +106,11 @@ py::array product64(py::handle oa, py::handle ob, Product64 fn, const char *what
     }
     check(s, what);
     return out;
+    // exercise 3.3: end product64
 }
 
 py::array matmul_f32(py::handle oa, py::handle ob) {
+    // exercise 3.3: begin matmul_f32
     auto a = take<float>(oa, "a"), b = take<float>(ob, "b");
     if (a.shape(1) != b.shape(0)) throw py::value_error("matmul_f32: shapes " + shapes(a, b) + " are not aligned");
     auto out = aligned_output<float>(a.shape(0), b.shape(1));
@@ -119,9 +122,11 @@ py::array matmul_f32(py::handle oa, py::handle ob) {
     }
     check(s, "matmul_f32");
     return out;
+    // exercise 3.3: end matmul_f32
 }
 
 py::array scale(py::handle oa, double s) {
+    // exercise 3.3: begin scale
     auto a = take<double>(oa, "a");
     auto out = aligned_output<double>(a.shape(0), a.shape(1));
     nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
@@ -132,9 +137,11 @@ py::array scale(py::handle oa, double s) {
     }
     check(st, "scale");
     return out;
+    // exercise 3.3: end scale
 }
 
 py::array transpose(py::handle oa) {
+    // exercise 3.3: begin transpose
     auto a = take<double>(oa, "a");
     auto out = aligned_output<double>(a.shape(1), a.shape(0));
     nn_matrix ma = view<nn_matrix>(a), mo = view<nn_matrix>(out);
@@ -145,6 +152,7 @@ py::array transpose(py::handle oa) {
     }
     check(st, "transpose");
     return out;
+    // exercise 3.3: end transpose
 }
 
 bool both_float32(py::handle a, py::handle b) {

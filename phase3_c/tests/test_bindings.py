@@ -10,9 +10,17 @@ import pytest
 
 import phase3_c
 from phase1_python import Matrix
-from shared.testing import ODD_MATMUL_SHAPES, ODD_SHAPES, assert_close
+from shared.testing import (
+    BINDING_EXERCISES,
+    ODD_MATMUL_SHAPES,
+    ODD_SHAPES,
+    assert_close,
+    for_exercises,
+)
 
-BINDINGS = list(phase3_c.BINDINGS.values())
+#: the tests `python -m shared.exercises check 3.1` runs against the learner's file
+pytestmark = pytest.mark.exercise(id="3.1")
+
 IDS = list(phase3_c.BINDINGS)
 # past the MR/NR edges and the MC (72/144) and KC (256) blocking of the packed product
 # edges of every blocking: MC of 72 / 144 / 168 rows, KC of 256, micro-tiles of 6 and 14 rows,
@@ -21,7 +29,7 @@ BLOCKING_SHAPES = [(73, 257, 9), (150, 300, 37), (5, 513, 131), (169, 300, 65), 
 KERNELS = ["avx512", "avx2", "neon", "generic"]
 
 
-@pytest.fixture(params=BINDINGS, ids=IDS)
+@pytest.fixture(params=for_exercises(phase3_c.BINDINGS, BINDING_EXERCISES))
 def binding(request):
     return request.param
 
@@ -176,7 +184,7 @@ def test_an_impossible_output_is_a_memory_error(binding):
 TOO_BIG = (ValueError, OverflowError, TypeError)
 
 
-@pytest.mark.parametrize("name", IDS)
+@pytest.mark.parametrize("name", for_exercises({name: name for name in IDS}, BINDING_EXERCISES))
 @pytest.mark.parametrize(
     ("call", "error"),
     [
@@ -197,6 +205,7 @@ def test_every_binding_refuses_what_its_c_int_or_string_cannot_hold(name, call, 
     assert (binding.threads(), binding.kernel_name()) == (threads, kernel)  # nothing changed
 
 
+@pytest.mark.exercise(id="3.2")
 def test_ctypes_turns_each_status_into_its_error():
     # C has no exceptions: ctypes_binding._check raises the error of each status, with the C
     # library's own text for it (nn_status_str)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import phase3_c
-from shared.testing import assert_close
+from shared.testing import BINDING_EXERCISES, assert_close, for_exercises
 
 # large enough to be shared out (more than a megaflop), past the MC/KC blocking and the NR edges
 SHAPES = [(150, 300, 37), (128, 784, 512), (301, 257, 1000), (1, 2000, 700)]
@@ -86,7 +86,7 @@ def test_a_forked_child_computes_after_the_parent_used_the_pool(threads):
     assert queue.get(timeout=5) < 1e-9
 
 
-@pytest.mark.parametrize("binding", list(phase3_c.BINDINGS.values()), ids=list(phase3_c.BINDINGS))
+@pytest.mark.parametrize("binding", for_exercises(phase3_c.BINDINGS, BINDING_EXERCISES))
 def test_the_thread_count_is_checked(threads, binding):
     for bad in (-1, 257):
         with pytest.raises(ValueError, match="0 \\(the default\\) to 256 threads"):

@@ -9,6 +9,7 @@ from phase4_cuda import matmul as mm
 from phase4_cuda.device import simulated
 
 
+@pytest.mark.exercise(id="4.1")
 def test_hello_prints_every_thread(capfd):
     assert hello.main(["--blocks", "2", "--threads", "3"]) == 0
     out = capfd.readouterr().out
@@ -18,6 +19,7 @@ def test_hello_prints_every_thread(capfd):
     assert out.startswith("2 blocks x 3 threads on ")
 
 
+@pytest.mark.exercise(id="4.1")
 @pytest.mark.skipif(not simulated(), reason="reads the kernel's print() in numba's simulator")
 def test_hello_says_each_threads_block_thread_and_global_index(monkeypatch):
     # in the simulator the kernel is Python: a `print` in its module's globals takes its lines
@@ -36,11 +38,13 @@ def test_hello_says_each_threads_block_thread_and_global_index(monkeypatch):
     )
 
 
+@pytest.mark.exercise(id="4.2")
 def test_vector_add_main(capsys):
     assert vector_add.main(["--n", "1000"]) == 0
     assert "matches NumPy" in capsys.readouterr().out
 
 
+@pytest.mark.exercise(id="4.2")
 def test_vector_add_with_other_block_sizes(capsys):
     assert vector_add.main(["--n", "100", "--threads", "32"]) == 0
     assert "vector_add of 100 float32: matches NumPy" in capsys.readouterr().out

@@ -13,6 +13,7 @@ def ref(a, b):
     return a.astype(np.float64) @ b.astype(np.float64)
 
 
+@pytest.mark.exercise(id="4.5")
 def test_numpy_in_numpy_out_and_conversions(rng):
     a64, b64 = rng.standard_normal((7, 5)), rng.standard_normal((5, 3))
     out = matmul.matmul(a64, b64)  # float64 is rounded to float32, as documented
@@ -22,6 +23,7 @@ def test_numpy_in_numpy_out_and_conversions(rng):
     np.testing.assert_array_equal(ints, [[3, 3], [12, 12]])
 
 
+@pytest.mark.exercise(id="4.5")
 def test_non_contiguous_numpy_inputs_are_copied(rng):
     base = rng.standard_normal((12, 10), dtype=np.float32)
     a, b = base[::2, ::3], base.T[:, :5]  # strided and transposed views
@@ -33,6 +35,7 @@ def test_non_contiguous_numpy_inputs_are_copied(rng):
         assert error < matmul.PRECISIONS[precision][1]
 
 
+@pytest.mark.exercise(id="4.5")
 def test_device_arrays_stay_on_the_device(rng):
     a = rng.standard_normal((9, 4), dtype=np.float32)
     b = rng.standard_normal((4, 6), dtype=np.float32)
@@ -46,6 +49,7 @@ def test_device_arrays_stay_on_the_device(rng):
     np.testing.assert_array_equal(got.copy_to_host(), out.copy_to_host())  # the same memory
 
 
+@pytest.mark.exercise(id="4.5")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_numpy_out_is_written_and_returned(rng, dtype):
     a = rng.standard_normal((5, 3), dtype=np.float32)
@@ -55,6 +59,7 @@ def test_a_numpy_out_is_written_and_returned(rng, dtype):
     assert matmul.relative_error(out, ref(a, b)) < 1e-5
 
 
+@pytest.mark.exercise(id="4.5")
 @pytest.mark.parametrize(
     ("out", "exc", "says"),
     [
@@ -68,6 +73,7 @@ def test_a_numpy_out_that_cannot_hold_the_result_is_refused(out, exc, says):
         matmul.matmul(np.ones((5, 3), np.float32), np.ones((3, 4), np.float32), out=out)
 
 
+@pytest.mark.exercise(id="4.5")
 @pytest.mark.parametrize(
     "a,b,exc,message",
     [
@@ -84,6 +90,7 @@ def test_bad_input(a, b, exc, message):
         matmul.matmul(a, b)
 
 
+@pytest.mark.exercise(id="4.5")
 def test_bad_device_input():
     with pytest.raises(TypeError, match="must be float32"):
         matmul.matmul(cuda.to_device(np.ones((2, 2))), np.ones((2, 2)))
@@ -96,6 +103,7 @@ def test_bad_device_input():
         matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), version=tf32)
 
 
+@pytest.mark.exercise(id="4.5")
 def test_each_precision_runs_its_fastest_rung_by_default(monkeypatch):
     import sys
 
@@ -111,6 +119,7 @@ def test_each_precision_runs_its_fastest_rung_by_default(monkeypatch):
     )
 
 
+@pytest.mark.exercise(id="4.5")
 def test_no_gpu_names_the_simulator_switch(monkeypatch):
     monkeypatch.setattr(device, "simulated", lambda: False)
     monkeypatch.setattr(device.cuda, "is_available", lambda: False)
@@ -118,6 +127,7 @@ def test_no_gpu_names_the_simulator_switch(monkeypatch):
         matmul.matmul(np.ones((2, 2)), np.ones((2, 2)))
 
 
+@pytest.mark.exercise(id="4.2")
 @pytest.mark.parametrize("n", [1, 17, 1000])
 def test_vector_add_any_length_small_grid(n, rng):
     x, y = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
@@ -132,6 +142,7 @@ def test_vector_add_bad_input():
         vector_add(np.ones(0), np.ones(0))
 
 
+@pytest.mark.exercise(id="4.5")
 def test_the_low_occupancy_hint_is_silenced_even_in_bold():
     import re
 
@@ -144,6 +155,7 @@ def test_the_low_occupancy_hint_is_silenced_even_in_bold():
         assert re.compile(LOW_OCCUPANCY_HINT).match(message)
 
 
+@pytest.mark.exercise(id="4.5")
 @pytest.mark.gpu
 def test_configure_gives_a_small_grid_without_a_warning():
     import warnings
@@ -156,6 +168,7 @@ def test_configure_gives_a_small_grid_without_a_warning():
     assert launch.grid == (1, 1, 1)
 
 
+@pytest.mark.exercise(id="4.5")
 def test_two_kept_configurations_of_one_kernel_run_with_their_own_grids(rng):
     # A planned step keeps one configured launch per product, and two products may share a
     # kernel (the same variant, other grids). The simulator's kernel[grid, block] sets the grid

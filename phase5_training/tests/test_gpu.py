@@ -34,6 +34,7 @@ def assert_same_params(gpu, cpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.exercise(id="5.1")
 @pytest.mark.parametrize(
     ("nesterov", "widths"),
     [
@@ -57,6 +58,7 @@ def test_two_steps_match_the_cpu_trainer(nesterov, widths, rng):
     np.testing.assert_allclose(gpu.logits(x), cpu.logits(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.exercise(id="5.1")
 def test_device_epochs_match_host_steps(rng):
     # Two epochs of three steps, the last of each a partial batch: each step's update gathers
     # the next step's rows, and each epoch starts with its own gather (after an evaluation that

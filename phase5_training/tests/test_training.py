@@ -16,6 +16,7 @@ from shared.datasets import find_dataset
 SMALL = dict(widths=(784, 32, 10), batch_size=32, lr=0.1)
 
 
+@pytest.mark.exercise(id="5.2")
 def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
     metrics = train(TrainConfig(epochs=3, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
     assert metrics["test"]["accuracy"] > 0.9
@@ -61,6 +62,7 @@ def interrupt_at(monkeypatch, step_number):
     monkeypatch.setattr(train_module, "make_trainer", make_trainer)
 
 
+@pytest.mark.exercise(id="5.2")
 def test_resume_continues_exactly(tiny_digits, tmp_path, monkeypatch):
     config = TrainConfig(epochs=2, **SMALL)
     train(config, tmp_path / "straight", dataset=tiny_digits, progress=False)
@@ -77,6 +79,7 @@ def test_resume_continues_exactly(tiny_digits, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.exercise(id="5.2")
 def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tmp_path,
                                                                  monkeypatch):  # fmt: skip
     # The loop hands run_epoch a `meanwhile` that makes the next epoch's order and learning
@@ -123,6 +126,7 @@ def test_each_epochs_inputs_are_made_while_the_epoch_before_runs(tiny_digits, tm
         )
 
 
+@pytest.mark.exercise(id="5.2")
 def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
     train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
     # the same run, saved as if its settings had been wild from the start (--resume continues a
@@ -138,6 +142,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_digits, tmp_path):
     assert (tmp_path / "checkpoint.npz").read_bytes() == good
 
 
+@pytest.mark.exercise(id="5.2")
 def test_interruption_saves_the_finished_epochs(tiny_digits, tmp_path, monkeypatch, capsys):
     interrupt_at(monkeypatch, 25)  # during the second epoch
     with pytest.raises(KeyboardInterrupt):
@@ -147,6 +152,7 @@ def test_interruption_saves_the_finished_epochs(tiny_digits, tmp_path, monkeypat
     assert state["epoch"] == 1
 
 
+@pytest.mark.exercise(id="5.2")
 def test_an_interruption_before_any_epoch_of_a_resumed_run_points_at_its_checkpoint(
     tiny_digits, tmp_path, monkeypatch, capsys
 ):
@@ -164,6 +170,7 @@ def test_an_interruption_before_any_epoch_of_a_resumed_run_points_at_its_checkpo
     )
 
 
+@pytest.mark.exercise(id="5.2")
 def test_resume_refuses_a_checkpoint_of_other_widths(tiny_digits, tmp_path):
     train(TrainConfig(epochs=1, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
     other = TrainConfig(epochs=2, **(SMALL | {"widths": (784, 16, 10)}))
@@ -173,6 +180,7 @@ def test_resume_refuses_a_checkpoint_of_other_widths(tiny_digits, tmp_path):
               resume=tmp_path / "checkpoint.npz")  # fmt: skip
 
 
+@pytest.mark.exercise(id="5.2")
 def test_checkpoint_errors(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
@@ -182,6 +190,7 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.npz")
 
 
+@pytest.mark.exercise(id="5.2")
 def test_cli_rejects_bad_arguments(capsys, monkeypatch):
     assert cli.main(["--widths", "100", "10"]) == 2
     assert "must start at 784" in capsys.readouterr().err
@@ -220,6 +229,7 @@ def test_cli_trains_on_real_mnist(tmp_path, capsys):
     assert f"{accuracy:.2f}%" in capsys.readouterr().out
 
 
+@pytest.mark.exercise(id="5.2")
 def test_the_precisions_are_phase_4s():
     """train.PRECISIONS, which every command line of Phase 5 offers, is Phase 4's list, in its
     order (the first is the default); it is written again only because Phase 4 needs numba."""

@@ -24,9 +24,10 @@ takes about 26 s): past it, the check stops and names the test and where your fi
 
 The C and C++ exercises (3.1 src/matrix.c, 3.3 src/pybind_module.cpp, 3.4 src/capi_module.c) go
 through the same meson build as the package. Their starter is the reference source with the
-chosen bodies replaced by a call of `not_written("nn_add")`, defined at the top: in the C library
-it prints "exercise 3.1: write nn_add" on stdout and returns NN_ERR_ARG (C has no exceptions; the
-line lands beside the failing check it causes), in C++ and in a C extension module (one that
+bodies it marks (`/* exercise 3.1: begin nn_scale */` ... `/* exercise 3.1: end nn_scale */`)
+replaced by a call of `not_written("nn_scale")`, defined at the top: in the C library it prints
+"exercise 3.1: write nn_scale" on stdout and returns NN_ERR_ARG (C has no exceptions; the line
+lands beside the failing check it causes), in C++ and in a C extension module (one that
 includes Python.h) it raises NotImplementedError in Python. `check` keeps one meson build of the
 whole project per exercise in build/exercise-ID (configured once, with the option of
 meson.options that names the file to build in place of the reference's; the package's own build
@@ -41,7 +42,7 @@ build folder makes concurrent checks of one exercise take turns.
 The package, one concern a module:
     catalogue.py        every exercise (`Exercise`, `EXERCISES`) with its hints; `repository_root`
     python_starter.py   the starter of a Python exercise
-    c_starter.py        the starter of a C or C++ exercise, and the small lexer that finds bodies
+    c_starter.py        the starter of a C or C++ exercise, cut between the markers of its bodies
     runner.py           `start` and `check`
     c_build.py          the meson build and the C test programs of the C and C++ exercises
     cli.py              the command line (`__main__.py` runs it)
@@ -51,7 +52,6 @@ The package, one concern a module:
                         exercise's check kills (`python -m shared.exercises.mutation [ID ...]`)
 """
 
-from shared.exercises.c_starter import c_functions
 from shared.exercises.catalogue import EXERCISES, Exercise, ExerciseError, repository_root
 from shared.exercises.cli import main
 from shared.exercises.python_starter import starter
@@ -61,7 +61,6 @@ __all__ = [
     "EXERCISES",
     "Exercise",
     "ExerciseError",
-    "c_functions",
     "check",
     "main",
     "repository_root",

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.exercises.c_starter import c_functions
 from shared.exercises.catalogue import Exercise, ExerciseError, repository_root
 
 # `check` configures a meson build of the whole project (the root meson.build, as meson-python
@@ -106,6 +105,21 @@ def _build(exercise: Exercise, path: Path, folder: Path) -> Path:
     return meson
 
 
+def built_package(exercise: Exercise, path: Path) -> Path:
+    """The phase3_c package compiled with the learner's file `path` in place of the exercise's
+    reference, as `check` builds it (its build folder, under its lock), copied to a folder of
+    its own for one process to import from (`exercise_plugin.BuiltPackages`): a later check
+    rewrites the build's copy."""
+    import tempfile
+
+    folder = repository_root() / "build" / f"exercise-{exercise.id}"
+    with _locked(folder):
+        staged = _stage(_build(exercise, path, folder), folder / "package")
+        copy = Path(tempfile.mkdtemp(prefix=f"nnf-exercise-{exercise.id}-"))
+        shutil.copytree(staged, copy, dirs_exist_ok=True)
+    return copy
+
+
 def _compiler_error(output: str, path: Path) -> str:
     """The compiler's (or the linker's) first error in `output`, in one line."""
     lines = [re.sub(r"\x1b\[[0-9;]*[mK]", "", line).strip() for line in output.splitlines()]
@@ -145,12 +159,7 @@ def _run_c_test(
     give one outcome per test function of its source, naming the functions still to write that
     printed their line before each failed check. The program may run `timeout` seconds; its
     output is printed when `verbose`."""
-    source = (repository_root() / test).read_text("utf-8")
-    spans = [
-        (name, source.count("\n", 0, first) + 1, source.count("\n", 0, last) + 1)
-        for name, (first, last) in c_functions(source).items()
-        if name.startswith("test_")
-    ]
+    spans = _test_functions((repository_root() / test).read_text("utf-8"))
     try:
         done = subprocess.run(
             [str(program)], capture_output=True, text=True, timeout=timeout, errors="replace"
@@ -200,6 +209,18 @@ def _run_c_test(
             _c_outcome(test, Path(test).name, "error", "Crash", f"{how}; its last line: {last[0]}")
         )
     return outcomes
+
+
+def _test_functions(source: str) -> list[tuple[str, int, int]]:
+    """The test functions of a C test program's source: (name, first line, last line). Each opens
+    with `static void test_name(...) {` at the start of a line and closes at the next line that
+    is a lone `}`, as the project's sources are formatted (clang-format)."""
+    spans = []
+    for m in re.finditer(r"^(?:static )?void (test_\w+)\([^)]*\) \{$", source, re.MULTILINE):
+        end = re.compile(r"^\}$", re.MULTILINE).search(source, m.end())
+        last = end.start() if end else len(source)
+        spans.append((m[1], source.count("\n", 0, m.start()) + 1, source.count("\n", 0, last) + 1))
+    return spans
 
 
 def _c_outcome(test: str, name: str, outcome: str, kind: str = "", message: str = "") -> dict:

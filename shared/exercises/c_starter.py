@@ -1,6 +1,15 @@
-"""The starter of a C or C++ exercise (Phase 3): the reference source with the chosen bodies
-replaced by a call of `not_written`, found by a small hand-written lexer (`c_functions`) that
-knows enough of C to find bodies and no more. Compiling the learner's file is c_build.py's."""
+"""The starter of a C or C++ exercise (Phase 3): the reference source with the bodies the learner
+writes replaced by a call of `not_written`. The reference marks each such body, on lines of their
+own inside the function's braces:
+
+    nn_status nn_scale(const nn_matrix *a, double s, nn_matrix *out) {
+        /* exercise 3.1: begin nn_scale */
+        ...
+        /* exercise 3.1: end nn_scale */
+    }
+
+(`// exercise 3.3: begin product64` in C++), and the starter cuts between the markers: no parsing
+of C. Compiling the learner's file is c_build.py's."""
 
 from __future__ import annotations
 
@@ -10,64 +19,42 @@ from pathlib import Path
 
 from shared.exercises.catalogue import Exercise, ExerciseError
 
+#: a marker line: "/* exercise 3.1: begin nn_scale */" or "// exercise 3.3: end product64"
+_MARKER = re.compile(
+    r"^(?P<indent>[ \t]*)(?:/\*|//) exercise (?P<id>[0-9.]+): (?P<edge>begin|end) (?P<name>\w+)"
+    r"(?: \*/)?[ \t]*$",
+    re.MULTILINE,
+)
 
-def c_functions(source: str) -> dict[str, tuple[int, int]]:
-    """The functions a C or C++ source defines at file scope (or in a namespace): name -> the
-    offsets of the `{` that opens its body and of the `}` that closes it. Comments, strings,
-    character literals and preprocessor lines are skipped; enough of C to find bodies, no more."""
-    found: dict[str, tuple[int, int]] = {}
-    depth, scopes, header_at, i, n = 0, [0], 0, 0, len(source)
-    braces: list[int] = []  # open braces inside a body (or a struct) being skipped
-    start = None  # the `{` of the function being skipped, and its name
-    while i < n:
-        c = source[i]
-        if source.startswith("//", i) or (
-            c == "#" and not source[source.rfind("\n", 0, i) + 1 : i].strip()
-        ):
-            while (j := source.find("\n", i)) != -1 and source[j - 1] == "\\":  # continued lines
-                i = j + 1
-            i = n if j == -1 else j
-            if not braces:
-                header_at = i
+
+def marked_bodies(
+    source: str, exercise_id: str, where: str = "the source"
+) -> dict[str, tuple[int, int, str]]:
+    """The bodies `source` marks as exercise `exercise_id`'s: name -> (the offset where its begin
+    marker's line starts, the offset just past its end marker's line, the marker's indentation).
+    A begin without its end (or the other way round), a body marked twice or markers inside one
+    another is an ExerciseError naming the line."""
+    bodies: dict[str, tuple[int, int, str]] = {}
+    opened = None  # (name, offset, indent) of the begin marker not yet closed
+    for m in _MARKER.finditer(source):
+        if m["id"] != exercise_id:
             continue
-        if source.startswith("/*", i):
-            i = source.find("*/", i + 2) % (n + 1) + 2
-            continue
-        if c in "\"'":
-            j = i + 1
-            while j < n and source[j] != c:
-                j += 2 if source[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "{":
-            if braces:
-                braces.append(i)
-            else:
-                header = source[header_at:i]
-                name = re.search(
-                    r"(\w+)\s*\((?:[^()]|\([^()]*\))*\)\s*(?:const\s*)?(?:noexcept\s*)?$", header
+        line = source.count("\n", 0, m.start()) + 1
+        if m["edge"] == "begin":
+            if opened or m["name"] in bodies:
+                raise ExerciseError(
+                    f"{where}:{line}: a second begin of {m['name']}"
+                    + (f" inside {opened[0]}'s markers" if opened else "")
                 )
-                if re.search(r'\bnamespace\b[^;]*$|\bextern\s+"C"\s*$', header):
-                    scopes.append(depth := depth + 1)
-                    header_at = i + 1
-                else:
-                    braces.append(i)
-                    start = (name.group(1), i) if name and depth == scopes[-1] else None
-        elif c == "}":
-            if braces:
-                braces.pop()
-                if not braces:
-                    if start:
-                        found[start[0]] = (start[1], i)
-                    header_at = i + 1
-            elif len(scopes) > 1:  # the end of a namespace
-                scopes.pop()
-                depth -= 1
-                header_at = i + 1
-        elif c == ";" and not braces:
-            header_at = i + 1
-        i += 1
-    return found
+            opened = (m["name"], m.start(), m["indent"])
+        else:
+            if not opened or opened[0] != m["name"]:
+                raise ExerciseError(f"{where}:{line}: the end of {m['name']} without its begin")
+            bodies[m["name"]] = (opened[1], m.end() + 1, opened[2])
+            opened = None
+    if opened:
+        raise ExerciseError(f"{where}: the begin of {opened[0]} without its end")
+    return bodies
 
 
 #: per language: what a body still to write does, defined once at the top of the starter (after
@@ -109,26 +96,28 @@ _NOT_WRITTEN = {
 
 
 def c_starter(exercise: Exercise, source: str) -> str:
-    """The reference C or C++ source with the bodies of `exercise.write` replaced by a call of
-    `not_written` (defined after the includes) and the hints as comments; every comment outside
-    the bodies kept."""
+    """The reference C or C++ source with the bodies it marks for `exercise` (which must be
+    `exercise.write`) replaced by a call of `not_written` (defined after the includes) and the
+    hints as comments; every comment outside the bodies kept."""
     suffix = Path(exercise.reference).suffix
     extension = suffix == ".c" and "#include <Python.h>" in source
     prelude, stub = _NOT_WRITTEN["capi" if extension else suffix]
-    functions = c_functions(source)
-    missing = sorted(exercise.write - functions.keys())
-    if missing:
-        raise ExerciseError(f"{exercise.reference} defines no {', '.join(missing)}")
+    bodies = marked_bodies(source, exercise.id, exercise.reference)
+    if bodies.keys() != exercise.write:
+        raise ExerciseError(
+            f"{exercise.reference} marks the bodies of {', '.join(sorted(bodies)) or 'nothing'} "
+            f"for exercise {exercise.id}, the catalogue {', '.join(sorted(exercise.write))}"
+        )
     text = source
-    for name in sorted(exercise.write, key=lambda f: -functions[f][0]):  # from the end
-        first, last = functions[name]
+    for name in sorted(bodies, key=lambda f: -bodies[f][0]):  # from the end
+        first, last, indent = bodies[name]
         hint = exercise.hints.get(name)
         lines = textwrap.wrap(f"hint: {hint}", 92) if hint else []
         comment = "".join(
-            f"    {'/* ' if k == 0 else ' * '}{line}{' */' if k == len(lines) - 1 else ''}\n"
+            f"{indent}{'/* ' if k == 0 else ' * '}{line}{' */' if k == len(lines) - 1 else ''}\n"
             for k, line in enumerate(lines)
         )
-        text = text[: first + 1] + f"\n{comment}    {stub.format(name=name)}\n" + text[last:]
+        text = text[:first] + f"{comment}{indent}{stub.format(name=name)}\n" + text[last:]
     includes = list(re.finditer(r"^#include .*\n", text, re.MULTILINE))
     at = includes[-1].end() if includes else 0
     text = text[:at] + prelude.format(id=exercise.id) + text[at:]

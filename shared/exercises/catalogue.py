@@ -19,8 +19,6 @@ class Exercise:
     given: frozenset[str] = frozenset()
     #: when not empty, the only functions the learner writes (the rest of a large module is given)
     write: frozenset[str] = frozenset()
-    #: a pytest -k expression choosing the tests of this exercise in its test files
-    select: str = ""
     #: hints, by function or method name (Class.method): the starter writes them as comments, and
     #: `check` shows them beside a failure in that function
     hints: dict[str, str] = field(default_factory=dict)
@@ -33,6 +31,12 @@ class Exercise:
     #: a kernel whose threads share memory between barriers: a result far off gets the hint of
     #: a race (a missing cuda.syncthreads())
     barriers: bool = False
+
+    @property
+    def marker(self) -> str:
+        """The pytest -m expression choosing this exercise's tests in its test files: each is
+        marked `@pytest.mark.exercise(id="1.5")` (a whole file by its `pytestmark`)."""
+        return f'exercise(id="{self.id}")'
 
     @property
     def reference(self) -> str:
@@ -128,7 +132,7 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "3.2", "the ctypes binding", "phase3_c.ctypes_binding",
             ("phase3_c/tests/test_bindings.py", "phase3_c/tests/test_threads.py"),
-            "phase3_c/README.md", select="ctypes",
+            "phase3_c/README.md",
             write=frozenset({"_lib", "_check", "_wrap", "_product", "_elementwise", "scale",
                              "transpose"}),
             hints={
@@ -151,7 +155,7 @@ EXERCISES: dict[str, Exercise] = {
             "3.3", "the pybind11 binding", "phase3_c",
             ("phase3_c/tests/test_bindings.py", "phase3_c/tests/test_threads.py"),
             "phase3_c/README.md", source="phase3_c/src/pybind_module.cpp",
-            option="pybind_source", select="pybind11",
+            option="pybind_source",
             write=frozenset({"product64", "matmul_f32", "scale", "transpose"}),
             hints={
                 "product64": "take<double> both inputs, refuse shapes that do not fit (the "
@@ -170,7 +174,7 @@ EXERCISES: dict[str, Exercise] = {
             "3.4", "the C-API binding", "phase3_c",
             ("phase3_c/tests/test_bindings.py", "phase3_c/tests/test_threads.py"),
             "phase3_c/README.md", source="phase3_c/src/capi_module.c",
-            option="capi_source", select="capi",
+            option="capi_source",
             write=frozenset({"take", "binary", "unary"}),
             hints={
                 "take": "a phase1_python Matrix through its tolist(); PyArray_FROMANY; refuse "
@@ -190,7 +194,7 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "4.1", "hello CUDA", "phase4_cuda.hello",
             ("phase4_cuda/tests/test_examples.py",), "phase4_cuda/README.md",
-            write=frozenset({"hello"}), select="hello",
+            write=frozenset({"hello"}),
             hints={
                 "hello": "cuda.grid(1) is blockIdx.x * blockDim.x + threadIdx.x; print the "
                 "block, the thread and that global index",
@@ -200,7 +204,7 @@ EXERCISES: dict[str, Exercise] = {
             "4.2", "vector addition", "phase4_cuda.vector_add",
             ("phase4_cuda/tests/test_examples.py", "phase4_cuda/tests/test_host_api.py"),
             "phase4_cuda/README.md",
-            write=frozenset({"vector_add_kernel"}), select="vector_add and not bad",
+            write=frozenset({"vector_add_kernel"}),
             hints={
                 "vector_add_kernel": "a grid-stride loop: start at cuda.grid(1), step by "
                 "cuda.gridsize(1), and stop at the end of the arrays (the guard)",
@@ -209,7 +213,7 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "4.3", "the naive matmul kernel", "phase4_cuda.matmul.k01_naive",
             ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
-            write=frozenset({"matmul_naive"}), select="odd_shapes and naive",
+            write=frozenset({"matmul_naive"}),
             hints={
                 "matmul_naive": "one thread per output: row from the y index, column from the "
                 "x one (so a warp reads a row of B together); guard both, then a loop over k",
@@ -218,7 +222,7 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "4.4", "the tiled matmul kernel, with shared memory", "phase4_cuda.matmul.k02_tiled",
             ("phase4_cuda/tests/test_matmul.py",), "phase4_cuda/README.md",
-            write=frozenset({"matmul_tiled"}), select="odd_shapes and tiled",
+            write=frozenset({"matmul_tiled"}),
             barriers=True,
             hints={
                 "matmul_tiled": "per step of TILE along k: each thread loads one element of A "
@@ -229,12 +233,15 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "4.5", "calling the kernels from Python", "phase4_cuda.matmul.host",
             ("phase4_cuda/tests/test_host_api.py",), "phase4_cuda/README.md",
-            write=frozenset({"matmul"}), select="not vector_add",
+            write=frozenset({"matmul"}),
             hints={
-                "matmul": "check the precision and the version first (require_precision, "
-                "PRECISIONS, VERSIONS, precision_of); as_device both operands; a (m, n) float32 "
-                "device output unless `out` is given; plan(version, da, db, dc)() launches the "
-                "kernel; copy the result back only for NumPy input",
+                "matmul": "require_gpu and require_precision first; a version given must be "
+                "one of VERSIONS and compute in that precision (precision_of); as_device both "
+                "operands, their shapes aligned; no version: fastest(precision, m, n), the rung "
+                "this GPU runs fastest in that precision at that size; a NumPy `out` must be "
+                "(m, n) and a writable float array (the result is copied into it), a device one "
+                "(m, n), else a new (m, n) float32 device output; plan(version, da, db, dc)() "
+                "launches the kernel; copy the result back only for NumPy input",
             },
         ),
         Exercise(
@@ -257,7 +264,6 @@ EXERCISES: dict[str, Exercise] = {
             "5.1", "the training step's kernels", "phase5_training.gpu_kernels",
             ("phase5_training/tests/test_gpu.py",), "phase5_training/README.md",
             write=frozenset({"gather_rows", "output_layer", "sgd_update"}),
-            select="two_steps or device_epoch",
             barriers=True,
             hints={
                 "gather_rows": "a grid-stride loop over the rows * d elements of xb: row r, "
@@ -280,7 +286,7 @@ EXERCISES: dict[str, Exercise] = {
             write=frozenset({
                 "evaluate", "_train_held", "_starting_point", "_EpochInputs.make",
                 "_EpochInputs.prepare_next", "_train_epoch", "_epoch_record", "_interrupted",
-            }), select="not real_mnist",
+            }),
             hints={
                 "evaluate": "the trainer's logits for the whole set, through Phase 2's "
                 "evaluation (evaluate_logits)",

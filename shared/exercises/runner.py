@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from shared.exercises.c_build import _build, _locked, _run_c_test, _stage, c_program
@@ -190,17 +191,53 @@ def _run_pytest(
                    "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
                    "--import-mode=importlib", *tests]  # fmt: skip
         command += ["-v", "--tb=short"] if verbose else ["-q", "--tb=no"]
+        command += ["-m", exercise.marker]  # (the tests marked as this exercise's)
         if first_failure:
             command.append("-x")
-        if exercise.select:
-            command += ["-k", exercise.select]
-        done = subprocess.run(
-            command, cwd=repository_root(), env=env, text=True, errors="replace",
-            **({} if verbose else {"capture_output": True}),
-        )  # fmt: skip
+        pipes = {} if verbose else {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        with subprocess.Popen(command, cwd=repository_root(), env=env, text=True,
+                              errors="replace", **pipes) as process:  # fmt: skip
+            limit = float(env["NNF_EXERCISE_TIMEOUT"])
+            output, stuck = _wait(process, Path(f"{report}.running"), limit + STUCK)
         outcomes = json.loads(report.read_text()) if report.exists() else []
+    if stuck:
+        return [_stuck_outcome(stuck, limit)]
     if not outcomes:
-        output = "" if verbose else done.stdout + done.stderr
-        tail = output.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        tail = output.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise ExerciseError(f"the tests of {exercise.id} did not run: {tail[0]}")
     return outcomes
+
+
+#: seconds past a test's time limit after which the process that runs it is ended from outside:
+#: the plugin's own watchdog ends it at the limit wherever Python still runs
+STUCK = 10.0
+
+
+def _wait(process: subprocess.Popen, beacon: Path, limit: float) -> tuple[str, str]:
+    """Wait for pytest to end, reading its output; (the output, ""), or (what it printed, the name
+    of the test) where it was ended: a test has run for `limit` seconds by the plugin's `beacon`
+    (a file it keeps while a test runs), stuck where not even the plugin's thread can run."""
+    while True:
+        try:  # (communicate keeps what it has read when it times out)
+            out, err = process.communicate(timeout=0.5)
+            return (out or "") + (err or ""), ""
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            if time.time() - beacon.stat().st_mtime > limit:
+                name = json.loads(beacon.read_text("utf-8"))["name"]
+                process.kill()
+                out, err = process.communicate()
+                return (out or "") + (err or ""), name
+        except (OSError, ValueError, KeyError):  # no test running, or the beacon half written
+            pass
+
+
+def _stuck_outcome(name: str, limit: float) -> dict:
+    message = (
+        f"did not finish in {limit:g} s, and its process did not answer: a loop inside compiled "
+        "code that never lets Python run (a C function, a NumPy call on something huge)? It was "
+        "ended; the outcomes of the tests before it are lost with it (check --timeout SECONDS "
+        "allows more)"
+    )
+    return {"name": name, "outcome": "error", "error": {"type": "TimeLimit", "message": message}}

@@ -41,6 +41,41 @@ def test_the_reference_passes_the_same_check(exercise_id, tmp_path):
     assert code == 0 and any(o["outcome"] == "passed" for o in outcomes)
 
 
+# (collects the tests and records each one's exercise marks, in the process that collects them)
+_MARKS_PLUGIN = """
+import json, os
+def pytest_collection_modifyitems(items):
+    marks = {i.nodeid: [m.kwargs.get("id") for m in i.iter_markers("exercise")] for i in items}
+    with open(os.environ["NNF_MARKS"], "w") as f:
+        json.dump(marks, f)
+"""
+
+
+def test_every_exercise_marks_tests_in_each_of_its_test_files(tmp_path):
+    # a marker's id mistyped, or a file of the catalogue none of whose tests carry the marker,
+    # would leave `check` with nothing (or less) to run
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "nnf_marks.py").write_text(_MARKS_PLUGIN)
+    files = sorted({t for e in EXERCISES.values() for t in e.tests if t.endswith(".py")})
+    env = dict(os.environ, NNF_MARKS=str(tmp_path / "marks.json"), NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join(filter(None, (str(tmp_path), os.environ.get("PYTHONPATH")))))  # fmt: skip
+    done = subprocess.run([sys.executable, "-P", "-m", "pytest", "-p", "nnf_marks", "-p",
+                           "no:cacheprovider", "--collect-only", "-q", *files],
+                          cwd=repository_root(), env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    marks = json.loads((tmp_path / "marks.json").read_text())
+    marked = {(node.partition("::")[0], i) for node, ids in marks.items() for i in ids}
+    assert {i for _, i in marked} <= set(EXERCISES), "a marker names no exercise"
+    for e in EXERCISES.values():
+        for test in e.tests:
+            if test.endswith(".py"):
+                assert (test, e.id) in marked, f"no test of {test} is marked exercise(id={e.id!r})"
+
+
 def test_the_starter_keeps_signatures_and_docstrings_and_gives_hints():
     text = exercises.starter(EXERCISES["1.1"])
     assert "def __matmul__(self, other: Matrix) -> Matrix:" in text
@@ -50,6 +85,14 @@ def test_the_starter_keeps_signatures_and_docstrings_and_gives_hints():
     assert "def _as_float(value: Any, where: str) -> float:" in text  # a given helper, whole
     assert "_dot(row, col)" not in text  # the reference's answer is gone
     compile(text, "starter", "exec")
+
+
+@pytest.mark.parametrize("exercise_id,other", [("4.3", "matmul_tiled"), ("4.4", "matmul_naive")])
+def test_a_kernel_starter_is_its_rung_alone(exercise_id, other):
+    # one rung per file: the starter is short, and holds one kernel, with no other's answer
+    text = exercises.starter(EXERCISES[exercise_id])
+    assert len(text.splitlines()) <= 150
+    assert text.count("@cuda.jit") == 1 and other not in text
 
 
 def test_a_round_trip_one_function_at_a_time(tmp_path):
@@ -120,15 +163,57 @@ def test_the_c_starter_keeps_signatures_and_comments_and_gives_hints():
     assert 'return not_written("take");' in capi and "static PyMethodDef methods[]" in capi
 
 
-def test_c_functions_finds_bodies_past_comments_strings_and_namespaces():
-    source = (
-        '#include "x.h"\n#define BRACE "{"\nnamespace {\nint f(int a) { /* } */ return a; }\n'
-        '}  // namespace\nstatic const char *g(void) { return "}"; }\nstruct s { int x; };\n'
-    )
-    found = exercises.c_functions(source)
-    assert set(found) == {"f", "g"}
-    first, last = found["g"]
-    assert source[first : last + 1] == '{ return "}"; }'
+def test_the_c_starter_cuts_between_the_markers_and_keeps_the_rest():
+    from shared.exercises.c_starter import marked_bodies
+
+    for exercise_id in ("3.1", "3.3", "3.4"):
+        exercise = EXERCISES[exercise_id]
+        source = (repository_root() / exercise.reference).read_text()
+        bodies = marked_bodies(source, exercise_id)
+        assert bodies.keys() == exercise.write
+        text = exercises.starter(exercise)
+        assert f"exercise {exercise_id}: begin" not in text  # every marked body is cut
+        kept = source
+        for first, last, _ in sorted(bodies.values(), reverse=True):
+            kept = kept[:first] + kept[last:]
+        for line in kept.splitlines():  # and every line outside them stays
+            assert line in text, line
+
+
+@pytest.mark.parametrize(
+    "source,said",
+    [
+        (
+            "int f(void) {\n    /* exercise 3.1: begin f */\n    return 0;\n}\n",
+            "begin of f without its end",
+        ),
+        (
+            "int f(void) {\n    return 0;\n    /* exercise 3.1: end f */\n}\n",
+            ":3: the end of f without its begin",
+        ),
+        (
+            "/* exercise 3.1: begin f */\n/* exercise 3.1: begin g */\n",
+            ":2: a second begin of g inside f's",
+        ),
+        (
+            "// exercise 3.1: begin f\n// exercise 3.1: end g\n",
+            ":2: the end of g without its begin",
+        ),
+    ],
+)
+def test_markers_that_do_not_pair_up_are_one_line(source, said):
+    from shared.exercises.c_starter import marked_bodies
+
+    with pytest.raises(exercises.ExerciseError, match=said):
+        marked_bodies(source, "3.1")
+
+
+def test_a_catalogue_that_disagrees_with_the_markers_is_refused():
+    import dataclasses
+
+    exercise = dataclasses.replace(EXERCISES["3.1"], write=frozenset({"nn_scale", "nn_add"}))
+    with pytest.raises(exercises.ExerciseError, match="marks the bodies of elementwise"):
+        exercises.starter(exercise)
 
 
 def test_a_c_round_trip_one_function_at_a_time(tmp_path):
@@ -234,6 +319,24 @@ def test_a_loop_in_a_function_fails_at_the_time_limit_naming_it(body, tmp_path):
     assert len(stopped) == 1, outcomes
     assert "did not finish in 2 s" in stopped[0]["error"]["message"]
     assert "it was in relu (line" in stopped[0]["error"]["message"]
+
+
+def test_a_loop_inside_compiled_code_is_ended_from_outside(tmp_path):
+    # sum over a range runs in C and never lets Python run: neither a signal handler nor the
+    # plugin's thread can stop it, so the runner ends the process by the plugin's beacon
+    import time
+
+    (tmp_path / EXERCISES["1.2"].file).write_text(
+        with_body("1.2", "relu", "return sum(range(10**15))")
+    )
+    began = time.monotonic()
+    code, outcomes = check("1.2", tmp_path, timeout=2)
+    assert time.monotonic() - began < 60
+    assert code == 1 and len(outcomes) == 1 and "relu" in outcomes[0]["name"], outcomes
+    assert outcomes[0]["error"]["type"] == "TimeLimit"
+    assert (
+        "did not finish in 2 s, and its process did not answer" in outcomes[0]["error"]["message"]
+    )
 
 
 def test_a_function_that_exits_fails(tmp_path):
