@@ -60,6 +60,7 @@ def test_transpose_sums_means(shape, rng):
     assert_matches(a.mean(axis=1), a_np.mean(axis=1, keepdims=True))
     assert a.max() == a_np.max()
     assert_matches(a.max(axis=0), a_np.max(axis=0, keepdims=True))
+    assert_matches(a.max(axis=1), a_np.max(axis=1, keepdims=True))
     assert a.argmax(axis=1) == a_np.argmax(axis=1).tolist()
     assert a.argmax(axis=0) == a_np.argmax(axis=0).tolist()
 
@@ -148,5 +149,7 @@ def test_shape_mismatch_messages_name_both_shapes():
         a + "x"
     with pytest.raises(ValueError, match="axis"):
         a.sum(axis=2)
+    with pytest.raises(ValueError, match="axis"):
+        a.max(axis=2)
     with pytest.raises(ValueError, match="rows must be a positive int"):
         Matrix.zeros(0, 3)
