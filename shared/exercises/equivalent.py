@@ -4,11 +4,45 @@ Each is named by its exercise, its function and its change as mutation.py prints
 
 from __future__ import annotations
 
+_BLOCK = "the tile's size changes only the order of the copies, not what is copied where"
+_EMPTY_BLOCK = "the one block more starts at the end (i0 == rows) and copies nothing"
+_EDGE = "where i0 + BLOCK equals the end, both branches give the same end"
+
 #: (exercise, function, change) -> why no test can tell the mutant from the reference
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("1.2", "_sigmoid", "v >= 0 -> v >= 1"): "for 0 <= v < 1 the other branch, exp(v) / (1 + "
     "exp(v)), is the same sigmoid and cannot overflow there either: the results differ by "
     "rounding alone",
+    (
+        "3.1",
+        "nn_transpose",
+        "enum { BLOCK = 32 }; /* 32 x 32 doubles = 8 KiB: a block... -> "
+        "enum { BLOCK = 31 }; /* 32 x 32 doubles = 8 KiB: a block...",
+    ): _BLOCK,
+    (
+        "3.1",
+        "nn_transpose",
+        "for (size_t i0 = 0; i0 < a->rows; i0 += BLOCK) -> "
+        "for (size_t i0 = 0; i0 <= a->rows; i0 += BLOCK)",
+    ): _EMPTY_BLOCK,
+    (
+        "3.1",
+        "nn_transpose",
+        "for (size_t j0 = 0; j0 < a->cols; j0 += BLOCK) { -> "
+        "for (size_t j0 = 0; j0 <= a->cols; j0 += BLOCK) {",
+    ): _EMPTY_BLOCK,
+    (
+        "3.1",
+        "nn_transpose",
+        "size_t i1 = i0 + BLOCK < a->rows ? i0 + BLOCK : a->rows; -> "
+        "size_t i1 = i0 + BLOCK <= a->rows ? i0 + BLOCK : a->rows;",
+    ): _EDGE,
+    (
+        "3.1",
+        "nn_transpose",
+        "size_t j1 = j0 + BLOCK < a->cols ? j0 + BLOCK : a->cols; -> "
+        "size_t j1 = j0 + BLOCK <= a->cols ? j0 + BLOCK : a->cols;",
+    ): _EDGE,
 }
 
 

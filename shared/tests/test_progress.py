@@ -79,6 +79,7 @@ def test_terminal_pads_a_shorter_line_over_a_longer_one():
     clock, out = Clock(), Terminal()
     bar = Progress(total=3, file=out, clock=clock, min_interval=0)
     bar.set_postfix(loss=123456.789, note="a long postfix")
+    assert "a long postfix" in out.getvalue().split("\r")[-1]  # drawn at once
     long_len = len(out.getvalue().split("\r")[-1])
     bar.set_postfix()
     assert len(out.getvalue().split("\r")[-1]) == long_len
@@ -90,6 +91,7 @@ def test_non_terminal_prints_plain_lines_at_an_interval():
     for _ in range(50):
         clock.t += 0.5  # 25 s in all
         bar.update(1)
+    assert bar.elapsed == 25.0  # (the clock started at 100)
     bar.close()
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
