@@ -43,6 +43,9 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "size_t j1 = j0 + BLOCK < a->cols ? j0 + BLOCK : a->cols; -> "
         "size_t j1 = j0 + BLOCK <= a->cols ? j0 + BLOCK : a->cols;",
     ): _EDGE,
+    ("3.4", "unary", "Py_CLEAR(out); -> (dropped)"): "nn_scale and nn_transpose cannot fail on "
+    "what take() and aligned_output() hand them (valid, of matching shapes): the branch that "
+    "clears out on a failed status never runs",
 }
 
 
