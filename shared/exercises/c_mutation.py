@@ -116,13 +116,16 @@ def c_mutants(exercise_id: str) -> list[Mutant]:
     exercise = EXERCISES[exercise_id]
     source = (repository_root() / exercise.reference).read_text("utf-8")
     code, functions = mask(source), c_functions(source)
-    out = []
+    out, seen = [], {}
     for name in sorted(exercise.write, key=lambda f: functions[f][0]):
         first, last = functions[name]
         for a, b, new in _sites(code, first + 1, last):
             text = source[:a] + new + source[b:]
             before = _shown(source, a, b)
             after = _shown(text, a, a + len(new)) if new != ";" else "(dropped)"
-            line = source.count("\n", 0, a) + 1
-            out.append(Mutant(exercise.reference, line, name, f"{before} -> {after}", text))
+            line, change = source.count("\n", 0, a) + 1, f"{before} -> {after}"
+            seen[name, change] = seen.get((name, change), 0) + 1
+            if seen[name, change] > 1:  # the same change twice in a function: say which
+                change += f" (#{seen[name, change]})"
+            out.append(Mutant(exercise.reference, line, name, change, text))
     return out

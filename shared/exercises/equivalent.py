@@ -8,6 +8,17 @@ _BLOCK = "the tile's size changes only the order of the copies, not what is copi
 _EMPTY_BLOCK = "the one block more starts at the end (i0 == rows) and copies nothing"
 _EDGE = "where i0 + BLOCK equals the end, both branches give the same end"
 
+_PADDING = (
+    "one tile's padding is multiplied only by the other tile's, which stays 0 past the end of "
+    "k; a padded row or column past the edge of c is never stored"
+)
+
+_CHECKED = (
+    "the C function fails only on arguments the binding has already refused (take<>, the shape "
+    "test, aligned_output) and allocates nothing: its status is always NN_OK, so the check "
+    "that turns a failure into an exception never fires"
+)
+
 #: (exercise, function, change) -> why no test can tell the mutant from the reference
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("1.2", "_sigmoid", "v >= 0 -> v >= 1"): "for 0 <= v < 1 the other branch, exp(v) / (1 + "
@@ -46,6 +57,27 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("3.4", "unary", "Py_CLEAR(out); -> (dropped)"): "nn_scale and nn_transpose cannot fail on "
     "what take() and aligned_output() hand them (valid, of matching shapes): the branch that "
     "clears out on a failed status never runs",
+    (
+        "2.1",
+        "sigmoid",
+        "np.where(z >= 0, 1 / (1 + e), e / (1 + e)) -> np.where(z > 0, 1 / (1 + e), e / (1 + e))",
+    ): "at z == 0, e is 1 and both branches are exactly 1/2",
+    (
+        "4.4",
+        "matmul_tiled",
+        "a[i, k0 + tx] if i < m and k0 + tx < k_dim else float32(0.0) -> "
+        "a[i, k0 + tx] if i < m and k0 + tx < k_dim else float32(1.0)",
+    ): _PADDING,
+    (
+        "4.4",
+        "matmul_tiled",
+        "b[k0 + ty, j] if k0 + ty < k_dim and j < n else float32(0.0) -> "
+        "b[k0 + ty, j] if k0 + ty < k_dim and j < n else float32(1.0)",
+    ): _PADDING,
+    ("3.3", "product64", "check(s, what); -> (dropped)"): _CHECKED,
+    ("3.3", "matmul_f32", 'check(s, "matmul_f32"); -> (dropped)'): _CHECKED,
+    ("3.3", "scale", 'check(st, "scale"); -> (dropped)'): _CHECKED,
+    ("3.3", "transpose", 'check(st, "transpose"); -> (dropped)'): _CHECKED,
 }
 
 

@@ -120,7 +120,25 @@ def _mutate(node: ast.AST, kind: str, parents: dict) -> None:
         getattr(parent, field)[index] = ast.Pass()
 
 
-def _shown(node: ast.AST, width: int = 70) -> str:
+#: what a change is shown inside: expressions and the one-line statements around them
+_SIMPLE = (ast.expr, ast.keyword, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
+
+
+def _context(node: ast.AST, kind: str, parents: dict) -> ast.AST:
+    """The node whose source shows the change: a short one is shown in the expression or the
+    one-line statement around it (`float32(0.0)` as `acc = float32(0.0)`), so that two changes
+    in one function read differently; a removed `not` always in its parent."""
+    shown = node
+    while kind != "drop" and id(shown) in parents:
+        parent = parents[id(shown)][0]
+        short = len(_shown(shown)) < 30 or (kind == "unary" and shown is node)
+        if not isinstance(parent, _SIMPLE) or not short:
+            break
+        shown = parent
+    return shown
+
+
+def _shown(node: ast.AST, width: int = 100) -> str:
     """One line of `node`'s source, shortened to `width` characters."""
     text = " ".join(ast.unparse(node).split())
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -147,7 +165,7 @@ def mutants(exercise_id: str) -> list[Mutant]:
     exercise = EXERCISES[exercise_id]
     source = (repository_root() / exercise.reference).read_text("utf-8")
     names, lines = set(to_write(exercise)), source.splitlines(keepends=True)
-    out = []
+    out, seen = [], {}
     for function, name in _functions(ast.parse(source), names):
         # each mutant is the source with this function's lines replaced by its mutated copy
         first = min([d.lineno for d in function.decorator_list] + [function.lineno])
@@ -156,9 +174,7 @@ def mutants(exercise_id: str) -> list[Mutant]:
             function2 = copy.deepcopy(function)
             node, kind = _sites(function2)[s]
             parents = _parents(function2)
-            # a constant or a `not` is shown in the expression around it: `x[0] -> x[1]`
-            around = parents[id(node)][0] if kind in ("constant", "unary") else node
-            shown = around if isinstance(around, ast.expr) else node
+            shown = _context(node, kind, parents)
             line, before = getattr(node, "lineno", function2.lineno), _shown(shown)
             _mutate(node, kind, parents)
             ast.fix_missing_locations(function2)
@@ -172,7 +188,11 @@ def mutants(exercise_id: str) -> list[Mutant]:
                 compile(text, "mutant", "exec")
             except (SyntaxError, ValueError):
                 continue
-            out.append(Mutant(exercise.reference, line, name, f"{before} -> {after}", text))
+            change = f"{before} -> {after}"
+            seen[name, change] = seen.get((name, change), 0) + 1
+            if seen[name, change] > 1:  # the same change twice in a function: say which
+                change += f" (#{seen[name, change]})"
+            out.append(Mutant(exercise.reference, line, name, change, text))
     return out
 
 

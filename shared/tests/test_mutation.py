@@ -83,6 +83,7 @@ def test_every_mutant_is_a_distinct_change_of_a_written_body(exercise_id):
     every = all_mutants(exercise_id)
     assert every, exercise_id
     assert len({m.source for m in every}) == len(every)
+    assert len({(m.function, m.change) for m in every}) == len(every)  # (named apart)
     written = EXERCISES[exercise_id].write
     assert not written or {m.function for m in every} <= written
     if EXERCISES[exercise_id].option:
