@@ -97,7 +97,8 @@ def test_views_and_layouts(binding, rng):
     assert_close(binding.matmul(strided, big[:10, :6]), strided @ big[:10, :6], rtol=1e-12)
     assert_close(binding.matmul(big.T, big), big.T @ big, rtol=1e-12)  # transposed
     assert_close(binding.transpose(big[::-1]), big[::-1].T)  # negative strides
-    column = np.broadcast_to(big[:1, :1], (3, 1))  # strides (0, 8): rows that overlap, copied
+    # a column whose three rows are one element (strides 0 and 8): not a valid C matrix, copied
+    column = np.lib.stride_tricks.as_strided(big[:1, :1], (3, 1), (0, 8), writeable=False)
     assert_close(binding.scale(column, 2.0), np.full((3, 1), 2.0 * big[0, 0]))
     ints = np.arange(6).reshape(2, 3)
     assert_close(binding.matmul(ints, ints.T), ints @ ints.T)  # integers become float64
