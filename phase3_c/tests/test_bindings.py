@@ -114,6 +114,7 @@ def test_empty_and_degenerate_shapes(binding):
     [
         (np.ones((2, 3)), np.ones((4, 5)), ValueError, r"\(2, 3\) and \(4, 5\) are not aligned"),
         (np.ones(3), np.ones((3, 2)), ValueError, "expected 2 dimensions"),
+        (np.array(2.0), np.ones((3, 2)), ValueError, "expected 2 dimensions"),  # 0 of them
         (np.ones((2, 2), dtype=complex), np.ones((2, 2)), TypeError, "real numbers"),
         (np.ones((2, 2), dtype=bool), np.ones((2, 2)), TypeError, "real numbers"),
         ([[1.0, 2.0]], np.ones((2, 1)), TypeError, "NumPy array or a phase1_python Matrix"),
