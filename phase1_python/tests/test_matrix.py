@@ -151,5 +151,11 @@ def test_shape_mismatch_messages_name_both_shapes():
         a.sum(axis=2)
     with pytest.raises(ValueError, match="axis"):
         a.max(axis=2)
+    with pytest.raises(TypeError, match="matmul_naive: expected a Matrix, got list"):
+        matmul_naive([[1.0]], a)
+    with pytest.raises(ValueError, match="rows must be a positive int"):
+        Matrix.gaussian(0, 3)
+    with pytest.raises(TypeError, match="fill value"):
+        Matrix.full(2, 2, "x")
     with pytest.raises(ValueError, match="rows must be a positive int"):
         Matrix.zeros(0, 3)

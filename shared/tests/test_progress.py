@@ -54,6 +54,7 @@ def test_meter_measures_the_rate_from_the_given_steps_and_seconds():
     line = format_meter(10, 100, 50.0, rate_n=5, rate_elapsed=5.0)
     assert "[00:50<01:30, 1 it/s]" in line
     assert "<?, ? it/s]" in format_meter(10, 100, 50.0, rate_n=0, rate_elapsed=0.0)
+    assert format_meter(0, 1, 0.0).startswith("  0%|")  # a total of one step, none done
 
 
 def test_meter_shows_no_time_left_when_done():
@@ -83,6 +84,8 @@ def test_terminal_pads_a_shorter_line_over_a_longer_one():
     long_len = len(out.getvalue().split("\r")[-1])
     bar.set_postfix()
     assert len(out.getvalue().split("\r")[-1]) == long_len
+    bar.set_description("eval")
+    assert out.getvalue().split("\r")[-1].startswith("eval:")
 
 
 def test_non_terminal_prints_plain_lines_at_an_interval():
@@ -104,6 +107,10 @@ def test_wraps_an_iterable_and_closes_at_the_end():
     items = list(Progress(range(7), file=out, clock=clock))
     assert items == list(range(7))
     assert out.getvalue().splitlines()[-1].startswith("100%|####################| 7/7")
+
+
+def test_a_given_total_wins_over_the_iterable_length():
+    assert Progress(range(10), total=4, file=io.StringIO(), clock=Clock()).total == 4
 
 
 def test_generator_of_unknown_length():
