@@ -138,10 +138,24 @@ def _context(node: ast.AST, kind: str, parents: dict) -> ast.AST:
     return shown
 
 
-def _shown(node: ast.AST, width: int = 100) -> str:
-    """One line of `node`'s source, shortened to `width` characters."""
-    text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _shown(node: ast.AST) -> str:
+    """`node`'s source on one line."""
+    return " ".join(ast.unparse(node).split())
+
+
+def _change(before: str, after: str, width: int = 100) -> str:
+    """`before -> after`; two long texts are cut to `width` characters around where they first
+    differ, so that the change itself is always shown."""
+    if len(before) <= width and len(after) <= width:
+        return f"{before} -> {after}"
+    at = next((i for i, (x, y) in enumerate(zip(before, after)) if x != y), len(after))
+    first = max(0, at - width // 2)
+
+    def cut(text: str) -> str:
+        last = first + width
+        return f"{'...' if first else ''}{text[first:last]}{'...' if last < len(text) else ''}"
+
+    return f"{cut(before)} -> {cut(after) if after != '(dropped)' else after}"
 
 
 @dataclass(frozen=True)
@@ -188,7 +202,7 @@ def mutants(exercise_id: str) -> list[Mutant]:
                 compile(text, "mutant", "exec")
             except (SyntaxError, ValueError):
                 continue
-            change = f"{before} -> {after}"
+            change = _change(before, after)
             seen[name, change] = seen.get((name, change), 0) + 1
             if seen[name, change] > 1:  # the same change twice in a function: say which
                 change += f" (#{seen[name, change]})"
