@@ -148,7 +148,8 @@ def _change(before: str, after: str, width: int = 100) -> str:
     differ, so that the change itself is always shown."""
     if len(before) <= width and len(after) <= width:
         return f"{before} -> {after}"
-    at = next((i for i, (x, y) in enumerate(zip(before, after)) if x != y), len(after))
+    pairs = enumerate(zip(before, after, strict=False))  # (of unequal lengths)
+    at = next((i for i, (x, y) in pairs if x != y), len(after))
     first = max(0, at - width // 2)
 
     def cut(text: str) -> str:
