@@ -57,6 +57,9 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("3.4", "unary", "Py_CLEAR(out); -> (dropped)"): "nn_scale and nn_transpose cannot fail on "
     "what take() and aligned_output() hand them (valid, of matching shapes): the branch that "
     "clears out on a failed status never runs",
+    ("1.2", "_relu", "return v if v > 0.0 else 0.0 -> return v if v >= 0.0 else 0.0"): (
+        "at v == 0 it returns v, a zero (-0.0 at most, equal to 0.0 in every use), for 0.0"
+    ),
     (
         "2.1",
         "sigmoid",
