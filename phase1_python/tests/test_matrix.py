@@ -63,6 +63,7 @@ def test_transpose_sums_means(shape, rng):
     assert_matches(a.mean(axis=1), a_np.mean(axis=1, keepdims=True))
     assert a.max() == a_np.max()
     assert_matches(a.max(axis=0), a_np.max(axis=0, keepdims=True))
+    assert_matches(a.max(axis=1), a_np.max(axis=1, keepdims=True))
     assert a.argmax(axis=1) == a_np.argmax(axis=1).tolist()
     assert a.argmax(axis=0) == a_np.argmax(axis=0).tolist()
 
@@ -151,5 +152,13 @@ def test_shape_mismatch_messages_name_both_shapes():
         a + "x"
     with pytest.raises(ValueError, match="axis"):
         a.sum(axis=2)
+    with pytest.raises(ValueError, match="axis"):
+        a.max(axis=2)
+    with pytest.raises(TypeError, match="matmul_naive: expected a Matrix, got list"):
+        matmul_naive([[1.0]], a)
+    with pytest.raises(ValueError, match="rows must be a positive int"):
+        Matrix.gaussian(0, 3)
+    with pytest.raises(TypeError, match="fill value"):
+        Matrix.full(2, 2, "x")
     with pytest.raises(ValueError, match="rows must be a positive int"):
         Matrix.zeros(0, 3)

@@ -136,6 +136,8 @@ def test_fit_rejects_bad_arguments():
         net.fit(x, Matrix.zeros(4, 3), loss="hinge", progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         net.fit(x, Matrix.zeros(4, 3), batch_size=0, progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        net.fit(x, Matrix.zeros(4, 3), epochs=0, progress=False)
     assert len(net.fit(x, Matrix.zeros(4, 3), batch_size=1, epochs=1, progress=False)) == 1, (
         "fit: a batch of one row is allowed (plain stochastic gradient descent)"
     )

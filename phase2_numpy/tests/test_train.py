@@ -1,12 +1,14 @@
 """The NumPy training loop, its data pipeline and its command line."""
 
 import itertools
+import math
 from dataclasses import replace as replaced
 
 import numpy as np
 import pytest
 
 from phase2_numpy import __main__ as cli
+from phase2_numpy import train as train_module
 from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig, evaluate, lr_at, sgd_update, train
@@ -47,6 +49,8 @@ def test_the_schedule_stays_at_zero_past_its_end():
     config = TrainConfig(lr=0.1, warmup_fraction=0.1)
     assert lr_at(config, 99, 100) < 1e-3
     assert lr_at(config, 130, 100) == pytest.approx(0.0, abs=1e-12), "lr_at past the last step"
+    # a schedule of warm-up alone has no steps left to decay over: no division by them
+    assert math.isfinite(lr_at(replaced(config, warmup_fraction=1.0), 100, 100))
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -96,9 +100,21 @@ def test_evaluate_counts_the_confusions():
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
-def test_it_learns_the_synthetic_digits(tiny_digits, activation):
+def test_it_learns_the_synthetic_digits(tiny_digits, activation, monkeypatch):
+    bars = []
+
+    class Recorded(train_module.Progress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(train_module, "Progress", Recorded)
     config = TrainConfig(epochs=3, activation=activation, **SMALL)
     params, history = train(config, prepare_data(tiny_digits, config), progress=False)
+    # each epoch's bar ends showing the epoch's mean loss
+    assert [bar.postfix["loss"] for bar in bars] == pytest.approx(
+        [r["train_loss"] for r in history]
+    )
     assert [r["epoch"] for r in history] == [1, 2, 3]
     assert history[-1]["test_accuracy"] >= 0.95
     assert history[-1]["train_loss"] < history[0]["train_loss"]

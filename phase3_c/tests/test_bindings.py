@@ -105,6 +105,9 @@ def test_views_and_layouts(binding, rng):
     assert_close(binding.matmul(strided, big[:10, :6]), strided @ big[:10, :6], rtol=1e-12)
     assert_close(binding.matmul(big.T, big), big.T @ big, rtol=1e-12)  # transposed
     assert_close(binding.transpose(big[::-1]), big[::-1].T)  # negative strides
+    # a column whose three rows are one element (strides 0 and 8): not a valid C matrix, copied
+    column = np.lib.stride_tricks.as_strided(big[:1, :1], (3, 1), (0, 8), writeable=False)
+    assert_close(binding.scale(column, 2.0), np.full((3, 1), 2.0 * big[0, 0]))
     ints = np.arange(6).reshape(2, 3)
     assert_close(binding.matmul(ints, ints.T), ints @ ints.T)  # integers become float64
 
@@ -119,6 +122,7 @@ def test_empty_and_degenerate_shapes(binding):
     [
         (np.ones((2, 3)), np.ones((4, 5)), ValueError, r"\(2, 3\) and \(4, 5\) are not aligned"),
         (np.ones(3), np.ones((3, 2)), ValueError, "expected 2 dimensions"),
+        (np.array(2.0), np.ones((3, 2)), ValueError, "expected 2 dimensions"),  # 0 of them
         (np.ones((2, 2), dtype=complex), np.ones((2, 2)), TypeError, "real numbers"),
         (np.ones((2, 2), dtype=bool), np.ones((2, 2)), TypeError, "real numbers"),
         ([[1.0, 2.0]], np.ones((2, 1)), TypeError, "NumPy array or a phase1_python Matrix"),

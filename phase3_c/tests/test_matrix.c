@@ -174,6 +174,27 @@ static void test_strided_views(void) {
     nn_matrix_create(5, 7, &t);
     CHECK(nn_transpose(&a, &t) == NN_OK && t.data[4 * 7 + 6] == a.data[6 * 11 + 4], "transpose of a view");
     nn_matrix_free(&t);
+    /* each operation writes out's elements and nothing beside them: out is a 7x6 view (stride 8)
+     * inside a 9x8 frame of -7s, which must stay -7 (a loop that runs one step too far writes
+     * there) */
+    nn_matrix frame, at = {6, 7, 11, big.data};
+    nn_matrix_create(9, 8, &frame);
+    nn_matrix in = {7, 6, 8, frame.data + 8 + 1};
+    const char *ops[] = {"naive", "ikj", "add", "scale", "transpose"};
+    for (int op = 0; op < 5; ++op) {
+        for (size_t i = 0; i < 9 * 8; ++i) frame.data[i] = -7.0;
+        nn_status st = op == 0   ? nn_matmul_naive(&a, &b, &in)
+                       : op == 1 ? nn_matmul_ikj(&a, &b, &in)
+                       : op == 2 ? nn_add(&in, &in, &in)
+                       : op == 3 ? nn_scale(&in, 2.0, &in)
+                                 : nn_transpose(&at, &in);
+        int untouched = st == NN_OK;
+        for (size_t i = 0; i < 9; ++i)
+            for (size_t j = 0; j < 8; ++j)
+                if (i < 1 || i > 7 || j < 1 || j > 6) untouched &= frame.data[i * 8 + j] == -7.0;
+        CHECK(untouched, "%s writes outside out (a 7x6 view with stride 8)", ops[op]);
+    }
+    nn_matrix_free(&frame);
     nn_matrix_free(&big);
     nn_matrix_free(&bigb);
     nn_matrix_free(&out);
@@ -226,6 +247,12 @@ static void test_errors(void) {
     CHECK(nn_add(&a, &b, &c) == NN_ERR_SHAPE, "add shape mismatch");
     CHECK(nn_add(&a, &c, &a) == NN_ERR_SHAPE, "add: b (2x5) of another shape than a and out (2x3)");
     CHECK(nn_transpose(&a, &c) == NN_ERR_SHAPE, "transpose shape mismatch");
+    /* each argument NULL in turn: a status, never a crash, and never the next check's status */
+    CHECK(nn_transpose(NULL, &c) == NN_ERR_NULL && nn_transpose(&a, NULL) == NN_ERR_NULL, "transpose NULL");
+    CHECK(nn_scale(NULL, 1.0, &a) == NN_ERR_NULL && nn_scale(&a, 1.0, NULL) == NN_ERR_NULL, "scale NULL");
+    CHECK(nn_add(NULL, &a, &a) == NN_ERR_NULL && nn_add(&a, NULL, &a) == NN_ERR_NULL &&
+              nn_add(&a, &a, NULL) == NN_ERR_NULL, "add NULL");
+    CHECK(nn_matmul_ikj(NULL, &b, &c) == NN_ERR_NULL && nn_matmul_ikj(&a, &b, NULL) == NN_ERR_NULL, "ikj NULL");
     nn_matrix bad = {3, 4, 2, a.data}; /* stride smaller than the row */
     CHECK(nn_scale(&bad, 1.0, &bad) == NN_ERR_SHAPE, "stride < cols");
     nn_matrix nodata = {2, 3, 3, NULL};

@@ -101,6 +101,8 @@ def test_bad_device_input():
     tf32 = matmul.PRECISIONS["tf32"][0]
     with pytest.raises(ValueError, match=f"version '{tf32}' computes in tf32, not fp32"):
         matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), version=tf32)
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        matmul.matmul(np.ones((2, 2)), np.ones((2, 2)), precision="fp16")
 
 
 @pytest.mark.exercise(id="4.5")

@@ -79,6 +79,20 @@ def test_device_epochs_match_host_steps(rng):
         np.testing.assert_allclose(gpu.logits(x[:3]), cpu.logits(x[:3]), rtol=1e-4, atol=1e-5)
 
 
+def test_device_epoch_gather_copies_the_labels_of_rows_of_one_feature(rng):
+    # d = 1: a row's one element is its column 0, and that thread copies the row's label too
+    from phase5_training import gpu_kernels
+
+    x = rng.standard_normal((7, 1)).astype(np.float32)
+    y, order = rng.integers(0, 3, 7).astype(np.int32), rng.permutation(7).astype(np.int32)
+    xb, yb = cuda.device_array((3, 1), np.float32), cuda.to_device(np.full(3, -1, np.int32))
+    pos = cuda.to_device(np.ones(1, np.int32))  # the second step of 3 rows: order[3:6]
+    args = (cuda.to_device(x), cuda.to_device(y), cuda.to_device(order), pos, 3, xb, yb)
+    gpu_kernels.gather_batch[1, 32](*args)
+    np.testing.assert_array_equal(xb.copy_to_host(), x[order[3:6]])
+    np.testing.assert_array_equal(yb.copy_to_host(), y[order[3:6]])
+
+
 @pytest.mark.gpu
 def test_trains_the_synthetic_digits_on_a_gpu(tiny_digits, tmp_path):
     from phase5_training.train import train

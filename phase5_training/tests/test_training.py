@@ -41,6 +41,22 @@ def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
     ]
 
 
+def test_times_each_epoch_under_a_bar_named_after_it(tiny_digits, tmp_path, monkeypatch):
+    bars = []
+
+    class Recorded(train_module.Progress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(train_module, "Progress", Recorded)
+    metrics = train(TrainConfig(epochs=2, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
+    assert [bar.desc for bar in bars] == ["epoch 1/2 (cpu)", "epoch 2/2 (cpu)"]
+    assert all(bar.warmup == 1 for bar in bars), "the first batch may compile: not in the rate"
+    seconds = [record["seconds"] for record in metrics["history"]]
+    assert metrics["train_seconds"] == pytest.approx(sum(seconds)), "the epochs' seconds, summed"
+
+
 def interrupt_at(monkeypatch, step_number):
     """Make the trainer raise KeyboardInterrupt (as Ctrl-C would) on its `step_number`-th step."""
     make = train_module.make_trainer

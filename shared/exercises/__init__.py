@@ -48,8 +48,10 @@ The package, one concern a module:
     cli.py              the command line (`__main__.py` runs it)
     mistakes.py         typical learner mistakes per exercise, which every check must fail and
                         name (`python -m shared.exercises.mistakes [ID ...]`)
-    mutation.py         automatic mutants of the bodies to write, and the share each Python
+    mutation.py         automatic mutants of the bodies to write, and the share each
                         exercise's check kills (`python -m shared.exercises.mutation [ID ...]`)
+    c_mutation.py       the mutants of the C and C++ bodies, for mutation.py
+    equivalent.py       the surviving mutants judged equivalent, each with the reason
 """
 
 from shared.exercises.catalogue import EXERCISES, Exercise, ExerciseError, repository_root

@@ -57,6 +57,7 @@ def test_meter_measures_the_rate_from_the_given_steps_and_seconds():
     line = format_meter(10, 100, 50.0, rate_n=5, rate_elapsed=5.0)
     assert "[00:50<01:30, 1 it/s]" in line
     assert "<?, ? it/s]" in format_meter(10, 100, 50.0, rate_n=0, rate_elapsed=0.0)
+    assert format_meter(0, 1, 0.0).startswith("  0%|")  # a total of one step, none done
 
 
 def test_meter_shows_no_time_left_when_done():
@@ -82,9 +83,12 @@ def test_terminal_pads_a_shorter_line_over_a_longer_one():
     clock, out = Clock(), Terminal()
     bar = Progress(total=3, file=out, clock=clock, min_interval=0)
     bar.set_postfix(loss=123456.789, note="a long postfix")
+    assert "a long postfix" in out.getvalue().split("\r")[-1]  # drawn at once
     long_len = len(out.getvalue().split("\r")[-1])
     bar.set_postfix()
     assert len(out.getvalue().split("\r")[-1]) == long_len
+    bar.set_description("eval")
+    assert out.getvalue().split("\r")[-1].startswith("eval:")
 
 
 def test_non_terminal_prints_plain_lines_at_an_interval():
@@ -93,6 +97,7 @@ def test_non_terminal_prints_plain_lines_at_an_interval():
     for _ in range(50):
         clock.t += 0.5  # 25 s in all
         bar.update(1)
+    assert bar.elapsed == 25.0  # (the clock started at 100)
     bar.close()
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
@@ -105,6 +110,10 @@ def test_wraps_an_iterable_and_closes_at_the_end():
     items = list(Progress(range(7), file=out, clock=clock))
     assert items == list(range(7))
     assert out.getvalue().splitlines()[-1].startswith("100%|####################| 7/7")
+
+
+def test_a_given_total_wins_over_the_iterable_length():
+    assert Progress(range(10), total=4, file=io.StringIO(), clock=Clock()).total == 4
 
 
 def test_generator_of_unknown_length():
