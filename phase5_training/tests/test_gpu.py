@@ -79,6 +79,7 @@ def test_device_epochs_match_host_steps(rng):
         np.testing.assert_allclose(gpu.logits(x[:3]), cpu.logits(x[:3]), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.exercise(id="5.1")
 def test_device_epoch_gather_copies_the_labels_of_rows_of_one_feature(rng):
     # d = 1: a row's one element is its column 0, and that thread copies the row's label too
     from phase5_training import gpu_kernels

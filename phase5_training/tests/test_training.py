@@ -41,6 +41,7 @@ def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
     ]
 
 
+@pytest.mark.exercise(id="5.2")
 def test_times_each_epoch_under_a_bar_named_after_it(tiny_digits, tmp_path, monkeypatch):
     bars = []
 
