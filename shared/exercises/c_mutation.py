@@ -1,5 +1,5 @@
 """The C and C++ exercises' mutants (Phase 3) for mutation.py: the changes of its Python pass,
-made in the text of the bodies the learner writes (`c_functions` finds them): a binary operator
+made in the text of the bodies the learner writes (between their markers: c_starter.marked_bodies): a binary operator
 swapped (+ and -, < and <=, == and !=, && and ||, += and -=), a `!` removed, an integer constant
 off by one, a one-line assignment or call dropped. It reads C as text, not as a syntax tree:
 comments, strings and preprocessor lines are masked out, and an operator counts only with a space
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from shared.exercises.c_starter import c_functions
+from shared.exercises.c_starter import marked_bodies
 from shared.exercises.catalogue import EXERCISES, repository_root
 from shared.exercises.mutation import Mutant
 
@@ -115,11 +115,11 @@ def c_mutants(exercise_id: str) -> list[Mutant]:
     """Every mutant of the C or C++ bodies the learner writes, in the order of the source."""
     exercise = EXERCISES[exercise_id]
     source = (repository_root() / exercise.reference).read_text("utf-8")
-    code, functions = mask(source), c_functions(source)
+    code, bodies = mask(source), marked_bodies(source, exercise_id, exercise.reference)
     out, seen = [], {}
-    for name in sorted(exercise.write, key=lambda f: functions[f][0]):
-        first, last = functions[name]
-        for a, b, new in _sites(code, first + 1, last):
+    for name in sorted(exercise.write, key=lambda f: bodies[f][0]):
+        first, last, _ = bodies[name]  # between its markers (comments: masked)
+        for a, b, new in _sites(code, first, last):
             text = source[:a] + new + source[b:]
             before = _shown(source, a, b)
             after = _shown(text, a, a + len(new)) if new != ";" else "(dropped)"
