@@ -13,7 +13,7 @@ on registers), and for 9.0 as sm_90a, as numba compiles on an H100.
 
 The kernels are the ones the project launches, typed from NumPy stand-ins of their arguments:
 every rung of the matmul ladder at each tile shape its tables may choose (tiles.py; the wgmma
-rungs 12-14 with their staging passes), rungs 6, 7, 10 and 11 with each set of options the kernel
+rungs 12-16 with their staging passes), rungs 6, 7, 10 and 11 with each set of options the kernel
 check checks (the tensor-core rungs with both copy widths); the dense layer's softmax; vector
 addition (and the lesson's unguarded kernel); hello. Phase 5's kernels are listed by Phase 5
 (`python -m phase5_training.architectures`, built on this module). A kernel whose precision or

@@ -4,7 +4,7 @@ A is (M, K), B is (K, N), C is (M, N), all row-major. Every rung handles any sha
 guarded, missing elements read as 0). Each file opens with what it changes from the rung below,
 why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the command that gives it
 (rungs 1-7 from results/h100-ladder.json, rungs 8-11 from results/h100-ladder-async.json,
-rungs 12-14 from results/h100-wgmma.json: GPU time of the product on staged operands):
+rungs 12-14 from results/h100-wgmma.json, 15-16 from RESULTS16: GPU time of the product on staged operands):
 
   k01_naive.py               1.4   one thread per output; a warp reads a row of B together
   k02_tiled.py               7.7   32 x 32 tiles of A and B in shared memory: each load used 32x
@@ -20,6 +20,8 @@ rungs 12-14 from results/h100-wgmma.json: GPU time of the product on staged oper
   k12_wgmma_bf16.py        350.2   Hopper's wgmma: a warpgroup reads bf16 tiles from shared memory
   k13_wgmma_bf16_2wg.py    520.3   two warpgroups share each tile of B (bf16 best on Hopper)
   k14_wgmma_tf32_2wg.py    302.8   rung 13 in TF32 (tf32 best on Hopper)
+  k15_wgmma_bf16_tma.py      RUNG15   rung 13 fed by TMA from a producer warpgroup; mbarriers
+  k16_wgmma_tf32_tma.py      RUNG16   rung 15 in TF32
 
 What the rungs share, one idea a module:
   launch.py      `Launch`, one planned launch, and the five kinds of rung (how each is launched)
@@ -31,7 +33,7 @@ What the rungs share, one idea a module:
   epilogues.py   the activations, listed once, and the fused epilogue of one output
   split_k.py     split-K's protocol, written once for the float32 and the tensor-core rungs
   thread_tiles.py, warp_tiles.py   the pieces rungs 6-7 and 8-11 share
-  staging.py     the pass that writes the operands of rungs 12-14 in bf16 or tf32, B transposed
+  staging.py     the pass that writes the operands of rungs 12-16 in bf16 or tf32, B transposed
   compiled.py    the one cache of compiled variants of rungs 6-14
   precisions.py  fp32, tf32, bf16: the rung for each, its tolerance, the compute capability it
                  needs (and wgmma's, 9.0 alone)

@@ -137,12 +137,12 @@ def plan(version: str, a, b, c, *, tiles=None, stream=0, **options) -> Launch:
     """The launch of one version computing c (M, N) from device arrays a and b (C-contiguous
     float32), with no checks of the data: callers check (`matmul`, `dense`) or own the arrays.
 
-    Versions 1-5, 8, 9 and 12-14 compute the plain product A (M, K) @ B (K, N). Versions 6, 7,
+    Versions 1-5, 8, 9 and 12-16 compute the plain product A (M, K) @ B (K, N). Versions 6, 7,
     10 and 11 compute op(a) @ op(b) with the training step's `options` (options.py: bias,
     activation, trans_a, trans_b, mask, col_sums, split; 10 and 11 all but col_sums with split).
     `tiles`: Tiles for 6 and 7 (default: tiles_for the output), TensorTiles for 8-11 (default:
-    tensor_tiles_for it), WgmmaTiles for 12-14 (default: wgmma_tiles_for it). With split-K the
-    workspace and tile counters, and for 12-14 the staged operands, are allocated here, so plan
+    tensor_tiles_for it), WgmmaTiles for 12-16 (default: wgmma_tiles_for it). With split-K the
+    workspace and tile counters, and for 12-16 the staged operands, are allocated here, so plan
     once per launch site. `stream`: the CUDA stream to launch on.
     """
     rung = _rung(version)
@@ -186,7 +186,7 @@ def tensor_kernel(tiles: TensorTiles, precision: str = "tf32", vec: int = 4, **o
 
 def compiled_kernels() -> dict[str, object]:
     """Every kernel of the ladder by a readable name: rungs 1-5, then each variant of rungs
-    6-14 and each staging pass of rungs 12-14 made so far in this process (numba's
+    6-14 and each staging pass of rungs 12-16 made so far in this process (numba's
     dispatchers: `get_regs_per_thread()` and friends tell their resources)."""
     plain = {v: r.kernel for v, r in RUNGS.items() if isinstance(r, PlainRung)}
     return plain | compiled_variants() | staging.compiled_staging()

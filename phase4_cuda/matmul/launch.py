@@ -16,7 +16,7 @@ contract, so that `plan()` never asks which kind it holds:
     TensorRung       rungs 8, 9: TensorTiles of one stage, the plain product
     AsyncTensorRung  rungs 10, 11: TensorTiles of two or more stages, every option but
                      column sums with split-K
-    WgmmaRung        rungs 12-14: WgmmaTiles, the plain product on Hopper's wgmma, after a pass
+    WgmmaRung        rungs 12-16: WgmmaTiles, the plain product on Hopper's wgmma, after a pass
                      that stages the operands (staging.py), with more than 48 KB of shared memory
 """
 

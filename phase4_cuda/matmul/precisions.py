@@ -50,7 +50,7 @@ TOLERANCE = PRECISIONS["fp32"][1]
 #: three from 8.0 (Ampere) on. A Turing GPU (7.5: Colab's T4, the RTX 20 series, the GTX 16
 #: series) has tensor cores for FP16 only. The one table of it: the kernel check, the benchmarks,
 #: the tests and the trainers ask `unsupported` which to leave out. One more entry is not a
-#: precision: Hopper's wgmma (wgmma.py, rungs 12-14 of the ladder) exists only on 9.0 itself,
+#: precision: Hopper's wgmma (wgmma.py, rungs 12-16 of the ladder) exists only on 9.0 itself,
 #: compiled for sm_90a, the "a" marking an architecture-specific instruction that no later GPU
 #: (10.0 and on) has; such an entry needs that capability exactly, not "or newer".
 NEEDS_CC = {"fp32": (0, 0), "tf32": (8, 0), "bf16": (8, 0), "wgmma": (9, 0, "a")}

@@ -1,4 +1,4 @@
-"""The staging pass of the wgmma rungs (12-14): float32 operands written once in what Hopper's
+"""The staging pass of the wgmma rungs (12-16): float32 operands written once in what Hopper's
 tensor cores read from shared memory. A (M, K) becomes (M, KW) 32-bit words, B (K, N) becomes
 B^T as (N, KW) words, each row K-major and padded with zeros to a multiple of 16 bytes (the unit
 of cp.async). bf16: two values a word, rounded to nearest even (cvt.rn.bf16x2), the lower k in

@@ -2,7 +2,7 @@
 
 `Tiles` are the block and thread tiles of the float32 rungs 6 and 7; `TensorTiles` the block and
 warp tiles of the tensor-core rungs 8-11; `WgmmaTiles` the block tiles and warpgroups of the
-wgmma rungs 12-14. Each checks that its shape divides evenly among its threads before anything
+wgmma rungs 12-16. Each checks that its shape divides evenly among its threads before anything
 compiles. Rungs 1-5 have fixed tiles, written in their own files.
 """
 
@@ -190,7 +190,7 @@ def tensor_tiles_for(m: int, n: int, version: str = "tensor_tf32") -> TensorTile
 
 @dataclass(frozen=True)
 class WgmmaTiles:
-    """One shape of the wgmma rungs (12-14): BN columns of C per block (the wgmma's n),
+    """One shape of the wgmma rungs (12-16): BN columns of C per block (the wgmma's n),
     `warpgroups` of 64 rows each (BM = 64 * warpgroups), `stages` shared buffers of 128 bytes of
     K (the swizzle's span: 64 bf16 or 32 tf32), and the precision; `tma`: the tiles arrive by
     TMA, issued by one more warpgroup of their own (rungs 15, 16), not by cp.async from the
