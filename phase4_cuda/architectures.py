@@ -325,9 +325,13 @@ def build(kernels: list[Kernel], ccs, jobs: int = 1) -> tuple[list[dict], list[s
     else:
         global _BUILDING
         _BUILDING = (kernels, ccs)
+        # the longest kernels first, so that none is left to run alone at the end (Phase 5's
+        # persistent step, the longest bytecode, takes a quarter of Phase 5's time)
+        order = sorted(range(len(kernels)), key=lambda i: -_bytecode_size(kernels[i]))
         # fork: the children inherit the kernels, closures and stand-ins included, unpickled
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            built = pool.map(_build_index, range(len(kernels)), chunksize=1)
+            done = dict(pool.imap_unordered(_build_index, order))
+        built = [done[i] for i in range(len(kernels))]
         _BUILDING = None
     return [row for row, _ in built], [problem for _, found in built for problem in found]
 
@@ -335,9 +339,13 @@ def build(kernels: list[Kernel], ccs, jobs: int = 1) -> tuple[list[dict], list[s
 _BUILDING = None  # (kernels, ccs) while build() runs, for the processes it forks
 
 
-def _build_index(index: int) -> tuple[dict, list[str]]:
+def _build_index(index: int) -> tuple[int, tuple[dict, list[str]]]:
     kernels, ccs = _BUILDING
-    return build_one(kernels[index], ccs)
+    return index, build_one(kernels[index], ccs)
+
+
+def _bytecode_size(kernel: Kernel) -> int:
+    return len(kernel.kernel.py_func.__code__.co_code)
 
 
 def table(rows: list[dict], ccs) -> str:
