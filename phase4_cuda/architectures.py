@@ -320,7 +320,8 @@ def build(kernels: list[Kernel], ccs, jobs: int = 1) -> tuple[list[dict], list[s
     found that their GPU lacks. Each kernel compiles on its own (numba's compiler holds one
     lock a process), so processes forked from this one, which hold the kernels already, share
     the work."""
-    if jobs <= 1 or len(kernels) <= 1:
+    if jobs <= 1 or len(kernels) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        # (Windows cannot fork: one kernel after another there)
         built = [build_one(kernel, ccs) for kernel in kernels]
     else:
         global _BUILDING
@@ -329,7 +330,7 @@ def build(kernels: list[Kernel], ccs, jobs: int = 1) -> tuple[list[dict], list[s
         # persistent step, the longest bytecode, takes a quarter of Phase 5's time)
         order = sorted(range(len(kernels)), key=lambda i: -_bytecode_size(kernels[i]))
         # fork: the children inherit the kernels, closures and stand-ins included, unpickled
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(kernels))) as pool:
             done = dict(pool.imap_unordered(_build_index, order))
         built = [done[i] for i in range(len(kernels))]
         _BUILDING = None
@@ -346,6 +347,13 @@ def _build_index(index: int) -> tuple[int, tuple[dict, list[str]]]:
 
 def _bytecode_size(kernel: Kernel) -> int:
     return len(kernel.kernel.py_func.__code__.co_code)
+
+
+def _cores() -> int:
+    """The cores this process may run on (CI's container may grant fewer than the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def table(rows: list[dict], ccs) -> str:
@@ -374,8 +382,9 @@ def main(argv: list[str] | None = None, list_kernels=kernels, description: str =
     parser.add_argument("--cc", type=_cc, nargs="+", default=list(DEFAULT_CCS),
                         help="compute capabilities to build for (default: 7.5 8.0 8.6 8.9 9.0)")  # fmt: skip
     parser.add_argument("--json", help="write the table to this JSON file")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="processes that compile side by side (default: one a core)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=_cores(),
+                        help="processes that compile side by side (default: one a core this "
+                             "process may use)")  # fmt: skip
     args = parser.parse_args(argv)
     from numba import config
 
