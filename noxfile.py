@@ -494,9 +494,10 @@ def gpu_compile(session: nox.Session) -> None:
     9.0 without a GPU: registers and spills per kernel, and no instruction a GPU lacks in what it
     would run (no sm_80 instruction for 7.5, no wgmma but for 9.0).
 
-    Installs NVIDIA's CUDA 12 compiler wheels (the cuda12 extra). Arguments after -- go to both
-    `python -m phase4_cuda.architectures` and `python -m phase5_training.architectures` (CI runs
-    `-- --cc 7.5`)."""
+    Installs NVIDIA's CUDA 12 compiler wheels (the cuda12 extra). Each kernel is typed and lowered
+    once and NVVM compiles it for each GPU, in one process a core. Arguments after -- go to both
+    `python -m phase4_cuda.architectures` and `python -m phase5_training.architectures` (e.g.
+    `-- --cc 7.5`; CI runs all five)."""
     _install(session, "cuda12")
     for module in ("phase4_cuda.architectures", "phase5_training.architectures"):
         session.run("python", "-P", "-m", module, *session.posargs,

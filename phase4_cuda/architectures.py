@@ -3,13 +3,15 @@ generations without a GPU, with the registers and spills of each: what a Colab T
 capability 7.5), an A100 (8.0), an RTX 30 series card (8.6), an RTX 40 series card or L4 (8.9)
 and an H100 (9.0) would run.
 
-    python -m phase4_cuda.architectures [--cc 7.5 8.0 8.6 8.9 9.0] [--json FILE]
+    python -m phase4_cuda.architectures [--cc 7.5 8.0 8.6 8.9 9.0] [--json FILE] [--jobs N]
 
 numba-cuda turns each kernel into PTX with NVVM, and nvJitLink assembles the PTX for the
 architecture as the driver would, saying how many registers each thread uses and how many bytes
 spill to local memory. Both come as wheels (`pip install -e '.[cuda12]'`); no driver is needed.
 Each kernel is compiled with the options its `cuda.jit` gave it (fastmath, launch bounds, a cap
-on registers), and for 9.0 as sm_90a, as numba compiles on an H100.
+on registers), and for 9.0 as sm_90a, as numba compiles on an H100. numba's typing and lowering
+to LLVM IR, most of the time, run once a kernel for all five (the IR is the same from 7.5 on),
+NVVM and nvJitLink once a kernel and GPU, and the kernels are shared among one process a core.
 
 The kernels are the ones the project launches, typed from NumPy stand-ins of their arguments:
 every rung of the matmul ladder at each tile shape its tables may choose (tiles.py; the wgmma
@@ -28,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -207,20 +211,44 @@ def _arch(cc: tuple[int, int]) -> str:
     return f"{cc[0]}{cc[1]}{'a' if cc >= (9, 0) else ''}"
 
 
-def compile_ptx(kernel: Kernel, cc: tuple[int, int]) -> str:
-    """The PTX of `kernel` for `cc`, with the options of its cuda.jit."""
-    from numba import cuda
-    from numba.cuda import dispatcher
+#: numba-cuda 0.30 reads the compute capability while lowering only to choose tanh.approx.f32
+#: (fastmath, from 7.5 on) and the double-precision atomicAdd instruction (from 6.0 on): from 7.5
+#: on every GPU gets the same LLVM IR, and only NVVM's pass from it to PTX depends on the GPU
+#: (mathimpl.py and nvvmutils.py of numba.cuda)
+SAME_IR_FROM = (7, 5)
+
+
+def _target(cc: tuple[int, int]) -> tuple:
+    """numba's `cc` argument for `cc`: from 9.0 on architecture-specific (sm_90a)."""
+    return (*cc, "a") if cc >= (9, 0) else cc
+
+
+def compile_ptx(kernel: Kernel, ccs) -> dict[tuple[int, int], str]:
+    """The PTX of `kernel` for each of `ccs`, with the options of its cuda.jit: what
+    `cuda.compile_ptx` gives for each cc, but typed and lowered to LLVM IR once for all the ccs
+    that lower alike (SAME_IR_FROM), NVVM alone running once per cc (the PTX differs from
+    compiling for each cc only in the kernel's mangled name, whose tags hold the flags it was
+    lowered with: tests/test_architectures.py). Typing and lowering are most of the time
+    (`python -m cProfile -m phase4_cuda.architectures --cc 7.5`)."""
+    from numba.cuda import compiler, dispatcher
 
     options = kernel.kernel.targetoptions
-    target = (*cc, "a") if cc >= (9, 0) else cc
-    # a device function that is not inlined is compiled for "the current device" when a kernel
-    # calls it: here there is none, so it reads as `cc`
-    device = SimpleNamespace(compute_capability=cc)
-    with mock.patch.object(dispatcher, "get_current_device", lambda: device):
-        ptx, _ = cuda.compile_ptx(kernel.kernel.py_func, kernel.types, cc=target,
-                                  fastmath=options.get("fastmath", False),
-                                  launch_bounds=options.get("launch_bounds"))  # fmt: skip
+    ptx = {}
+    for _, group in itertools.groupby(sorted(ccs), key=lambda cc: min(cc, SAME_IR_FROM)):
+        group = list(group)
+        # a device function that is not inlined is compiled for "the current device" when a
+        # kernel calls it: here there is none, so it reads as the group's first cc
+        device = SimpleNamespace(compute_capability=group[0])
+        with mock.patch.object(dispatcher, "get_current_device", lambda device=device: device):
+            # (cuda.compile_ptx's own first step, which keeps the code library: numba-cuda is
+            # pinned to 0.30 in pyproject.toml)
+            library, _ = compiler._compile_pyfunc_with_fixup(
+                kernel.kernel.py_func, kernel.types, device=False, abi="numba",
+                cc=_target(group[0]), fastmath=options.get("fastmath", False),
+                launch_bounds=options.get("launch_bounds"),
+            )  # fmt: skip
+        for cc in group:
+            ptx[cc] = library.get_asm_str(cc=_target(cc))  # NVVM, for this cc
     return ptx
 
 
@@ -272,30 +300,69 @@ def missing_instruction(ptx: str, cc: tuple[int, int]) -> str | None:
     return None
 
 
-def build(kernels: list[Kernel], ccs) -> tuple[list[dict], list[str]]:
-    """Every kernel for every cc: rows of the table, and the instructions found that their GPU
+def build_one(kernel: Kernel, ccs) -> tuple[dict, list[str]]:
+    """`kernel` for every cc: its row of the table, and the instructions found that their GPU
     lacks."""
     from phase4_cuda.matmul import NEEDS_CC, lacks
 
-    rows, problems = [], []
-    for kernel in kernels:
-        row = {"kernel": kernel.name, "needs": kernel.needs}
-        for cc in ccs:
-            key = f"{cc[0]}.{cc[1]}"
-            needs = NEEDS_CC[kernel.needs]
-            if lacks(cc, needs):
-                row[key] = f"needs {needs[0]}.{needs[1]}{''.join(needs[2:])}"
-                continue
-            ptx = compile_ptx(kernel, cc)
-            if why := missing_instruction(ptx, cc):
-                problems.append(f"{kernel.name} for {key}: {why}")
-            try:
-                row[key] = assemble(ptx, cc, kernel.kernel.targetoptions.get("max_registers"))
-            except ValueError as e:
-                problems.append(f"{kernel.name} for {key}: does not assemble ({e})")
-                row[key] = "does not assemble"
-        rows.append(row)
-    return rows, problems
+    row, problems = {"kernel": kernel.name, "needs": kernel.needs}, []
+    needs = NEEDS_CC[kernel.needs]
+    built = [cc for cc in ccs if not lacks(cc, needs)]
+    ptxs = compile_ptx(kernel, built) if built else {}
+    for cc in ccs:
+        key = f"{cc[0]}.{cc[1]}"
+        if cc not in ptxs:
+            row[key] = f"needs {needs[0]}.{needs[1]}{''.join(needs[2:])}"
+            continue
+        if why := missing_instruction(ptxs[cc], cc):
+            problems.append(f"{kernel.name} for {key}: {why}")
+        try:
+            row[key] = assemble(ptxs[cc], cc, kernel.kernel.targetoptions.get("max_registers"))
+        except ValueError as e:
+            problems.append(f"{kernel.name} for {key}: does not assemble ({e})")
+            row[key] = "does not assemble"
+    return row, problems
+
+
+def build(kernels: list[Kernel], ccs, jobs: int = 1) -> tuple[list[dict], list[str]]:
+    """Every kernel for every cc, in `jobs` processes: rows of the table, and the instructions
+    found that their GPU lacks. Each kernel compiles on its own (numba's compiler holds one
+    lock a process), so processes forked from this one, which hold the kernels already, share
+    the work."""
+    if jobs <= 1 or len(kernels) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        # (Windows cannot fork: one kernel after another there)
+        built = [build_one(kernel, ccs) for kernel in kernels]
+    else:
+        global _BUILDING
+        _BUILDING = (kernels, ccs)
+        # the longest kernels first, so that none is left to run alone at the end (Phase 5's
+        # persistent step, the longest bytecode, takes a quarter of Phase 5's time)
+        order = sorted(range(len(kernels)), key=lambda i: -_bytecode_size(kernels[i]))
+        # fork: the children inherit the kernels, closures and stand-ins included, unpickled
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(kernels))) as pool:
+            done = dict(pool.imap_unordered(_build_index, order))
+        built = [done[i] for i in range(len(kernels))]
+        _BUILDING = None
+    return [row for row, _ in built], [problem for _, found in built for problem in found]
+
+
+_BUILDING = None  # (kernels, ccs) while build() runs, for the processes it forks
+
+
+def _build_index(index: int) -> tuple[int, tuple[dict, list[str]]]:
+    kernels, ccs = _BUILDING
+    return index, build_one(kernels[index], ccs)
+
+
+def _bytecode_size(kernel: Kernel) -> int:
+    return len(kernel.kernel.py_func.__code__.co_code)
+
+
+def _cores() -> int:
+    """The cores this process may run on (CI's container may grant fewer than the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def table(rows: list[dict], ccs) -> str:
@@ -324,6 +391,9 @@ def main(argv: list[str] | None = None, list_kernels=kernels, description: str =
     parser.add_argument("--cc", type=_cc, nargs="+", default=list(DEFAULT_CCS),
                         help="compute capabilities to build for (default: 7.5 8.0 8.6 8.9 9.0)")  # fmt: skip
     parser.add_argument("--json", help="write the table to this JSON file")
+    parser.add_argument("--jobs", type=int, default=_cores(),
+                        help="processes that compile side by side (default: one a core this "
+                             "process may use)")  # fmt: skip
     args = parser.parse_args(argv)
     from numba import config
 
@@ -341,7 +411,7 @@ def main(argv: list[str] | None = None, list_kernels=kernels, description: str =
         return 2
     started = time.perf_counter()
     found = list_kernels()
-    rows, problems = build(found, args.cc)
+    rows, problems = build(found, args.cc, args.jobs)
     print(table(rows, args.cc))
     built = sum(not isinstance(row[f"{a}.{b}"], str) for row in rows for a, b in args.cc)
     spilled = sum(
