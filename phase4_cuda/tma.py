@@ -19,6 +19,9 @@ is LLVM inline assembly from an `@intrinsic`, with a Python stand-in for the CUD
     arrive(bars, i)             mbarrier.arrive: one arrival
     arrive_expect(bars, i, n)   mbarrier.arrive.expect_tx: one arrival, and n more bytes to wait
                                 for (the TMA copies count them down as they land)
+    map_acquire(tmap)           fence.proxy.tensormap::generic.acquire: the TMA unit sees the
+                                tensor map as the host wrote it into global memory (once, by the
+                                thread that issues the copies)
     wait_phase(bars, i, parity) mbarrier.try_wait.parity in a loop: until the phase of that
                                 parity (0, 1, 0, ...: the phase count's low bit) has completed
     set_registers(n, more)      setmaxnreg.inc / .dec: this warpgroup's threads keep n registers
@@ -71,6 +74,7 @@ __all__ = [
     "barrier_init",
     "barrier_init_fence",
     "load_tile",
+    "map_acquire",
     "set_registers",
     "tensor_map",
     "wait_phase",
@@ -198,6 +202,9 @@ if simulated():
     def set_registers(n, more):
         pass
 
+    def map_acquire(tmap):
+        pass
+
 else:
     from cuda.bindings import driver as _driver
     from llvmlite import ir
@@ -297,6 +304,21 @@ else:
         return types.void(), codegen
 
     @intrinsic
+    def map_acquire(typingctx, tmap):
+        if not isinstance(tmap, types.Array):
+            return None
+
+        def codegen(context, builder, sig, args):
+            zero = context.get_constant(types.intp, 0)
+            ptr = _address(context, builder, sig.args[0], args[0], types.intp, zero)
+            _asm(
+                builder, "fence.proxy.tensormap::generic.acquire.gpu [$0], 128;", "l", [ptr], [_I64]
+            )
+            return context.get_dummy_value()
+
+        return types.void(tmap), codegen
+
+    @intrinsic
     def load_tile(typingctx, smem, at, tmap, k_word, row, bars, i):
         if not all(isinstance(x, types.Array) for x in (smem, tmap, bars)):
             return None
@@ -337,5 +359,5 @@ else:
 
     # A stable identity for numba's on-disk cache (see wide_loads.load4).
     for _name in ("barrier_init", "arrive", "arrive_expect", "wait_phase", "barrier_init_fence",
-                  "load_tile", "set_registers"):  # fmt: skip
+                  "map_acquire", "load_tile", "set_registers"):  # fmt: skip
         globals()[_name]._set_uuid(f"{__name__}.{_name}")

@@ -33,6 +33,7 @@ from phase4_cuda.tma import (
     barrier_init,
     barrier_init_fence,
     load_tile,
+    map_acquire,
     set_registers,
     wait_phase,
 )
@@ -66,6 +67,8 @@ def build(tiles: WgmmaTiles):
 
     @cuda.jit(device=True, inline="always")
     def produce(smem, bars, map_a, map_b, first, steps, row0, col0):
+        map_acquire(map_a)
+        map_acquire(map_b)
         for s in range(uint32(0), steps):
             stage = s % U_STAGES
             if s >= U_STAGES:  # wait until the consumers are done with this stage's last use

@@ -44,9 +44,11 @@ from unittest import mock
 
 try:
     from cuda.bindings import nvjitlink  # noqa: F401
+    from cuda.pathfinder import load_nvidia_dynamic_lib
     from numba.cuda.cudadrv.nvvm import NVVM
 
     NVVM()
+    load_nvidia_dynamic_lib("nvrtc")  # (numba-cuda compiles through it too)
 except Exception as e:
     print(e)
     sys.exit(3)
@@ -109,6 +111,8 @@ def test_lowering_once_gives_the_ptx_of_compiling_for_each_gpu():
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     if done.returncode == 3:
-        pytest.skip(f"no NVVM or nvJitLink (install the cuda12 extra): {done.stdout.strip()}")
+        pytest.skip(
+            f"no NVVM, NVRTC or nvJitLink (install the cuda12 extra): {done.stdout.strip()}"
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["6", "kernels", "alike"]
