@@ -5,6 +5,8 @@ T4 or an RTX 20 series card the rest of the suite runs.
 A test needs a precision by its `precision` parameter, by a `version` parameter naming a rung of
 the ladder, or by the marker `@pytest.mark.precision("tf32", ...)`, which also takes the other
 keys of matmul.NEEDS_CC ("wgmma": Hopper's instructions, compute capability 9.0 exactly).
+On a real GPU a test of a rung that no GPU has run yet (a `version` in
+matmul.NOT_YET_ON_A_GPU, or the marker `tma`) is skipped too, saying so.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pytest
 from numba import cuda
 
 from phase4_cuda.device import simulated
-from phase4_cuda.matmul import RUNGS, unsupported
+from phase4_cuda.matmul import NOT_YET_ON_A_GPU, RUNGS, unsupported
+from phase4_cuda.matmul.ladder import NOT_YET_REASON
 
 __all__ = ["skip_unsupported_precisions"]
 
@@ -35,5 +38,9 @@ def skip_unsupported_precisions(items) -> None:
     for item in items:
         wanted = _precisions(item)
         why = unsupported(*wanted) if wanted else None
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        untried = params.get("version") in NOT_YET_ON_A_GPU or item.get_closest_marker("tma")
+        if why is None and untried and not simulated():
+            why = f"rungs 15 and 16 are {NOT_YET_REASON}"
         if why is not None:
             item.add_marker(pytest.mark.skip(reason=why))

@@ -1,9 +1,10 @@
-"""Validate, then time, the wgmma rungs (matmul/k12-k14) beside cuBLAS (through PyTorch) and
-Triton in one process on one GPU, and write the figures as JSON. A measuring harness: it needs a
-real Hopper GPU with PyTorch (Triton optional), and leaves out everything but square sizes. The
-rungs are timed on staged operands (matmul/staging.py), the staging pass on its own.
+"""Validate, then time, the wgmma rungs (matmul/k12-k16; 15 and 16, which no GPU has run yet,
+only with --unproven) beside cuBLAS (through PyTorch) and Triton in one process on one GPU, and
+write the figures as JSON. A measuring harness: it needs a real Hopper GPU with PyTorch (Triton
+optional), and leaves out everything but square sizes. The rungs are timed on staged operands
+(matmul/staging.py), the staging pass on its own.
 
-    python -m phase4_cuda.wgmma_bench [--sizes 1024 2048 4096] [--json FILE] [--sweep]
+    python -m phase4_cuda.wgmma_bench [--sizes 1024 2048 4096] [--json FILE] [--sweep] [--unproven]
 
 (results/h100-wgmma.json was made by this harness when it ran as `phase4_cuda.wgmma_gemm`.)
 Order: every kernel is checked against float64 NumPy by `matmul.validate` (outputs poisoned
@@ -181,15 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--sweep", action="store_true", help="also time the tile shapes of SWEEP")
+    parser.add_argument("--unproven", action="store_true",
+                        help="also check and time the rungs no GPU has run yet "
+                             "(matmul.NOT_YET_ON_A_GPU: 15 and 16)")  # fmt: skip
     args = parser.parse_args(argv)
-    _, left_out = mm.runnable(list(RUNGS))
+    _, left_out = mm.runnable(list(RUNGS), unproven=True)
     if simulated() or not cuda.is_available() or left_out:
         why = left_out or "the simulator only checks correctness"
         print(f"error: the wgmma benchmark needs a Hopper GPU: {why}", file=sys.stderr)
         return 2
     import torch
 
-    kernels = dict(RUNGS)
+    kernels = {k: v for k, v in RUNGS.items() if args.unproven or k not in mm.NOT_YET_ON_A_GPU}
     if args.sweep:
         kernels |= {f"sweep {t}": (v, t) for v, t in SWEEP}
     results = {"command": " ".join(["python -m phase4_cuda.wgmma_bench", *(argv or sys.argv[1:])]),

@@ -4,7 +4,7 @@ A is (M, K), B is (K, N), C is (M, N), all row-major. Every rung handles any sha
 guarded, missing elements read as 0). Each file opens with what it changes from the rung below,
 why it is faster, and its measured TFLOP/s at n = 4096 on an H100 with the command that gives it
 (rungs 1-7 from results/h100-ladder.json, rungs 8-11 from results/h100-ladder-async.json,
-rungs 12-14 from results/h100-wgmma.json, 15-16 from RESULTS16: GPU time of the product on staged operands):
+rungs 12-14 from results/h100-wgmma.json: GPU time of the product on staged operands):
 
   k01_naive.py               1.4   one thread per output; a warp reads a row of B together
   k02_tiled.py               7.7   32 x 32 tiles of A and B in shared memory: each load used 32x
@@ -20,8 +20,8 @@ rungs 12-14 from results/h100-wgmma.json, 15-16 from RESULTS16: GPU time of the 
   k12_wgmma_bf16.py        350.2   Hopper's wgmma: a warpgroup reads bf16 tiles from shared memory
   k13_wgmma_bf16_2wg.py    520.3   two warpgroups share each tile of B (bf16 best on Hopper)
   k14_wgmma_tf32_2wg.py    302.8   rung 13 in TF32 (tf32 best on Hopper)
-  k15_wgmma_bf16_tma.py      RUNG15   rung 13 fed by TMA from a producer warpgroup; mbarriers
-  k16_wgmma_tf32_tma.py      RUNG16   rung 15 in TF32
+  k15_wgmma_bf16_tma.py        -     rung 13 fed by TMA from a producer warpgroup, mbarriers
+  k16_wgmma_tf32_tma.py        -     rung 15 in TF32 (15 and 16: not yet run on a GPU)
 
 What the rungs share, one idea a module:
   launch.py      `Launch`, one planned launch, and the five kinds of rung (how each is launched)
@@ -59,6 +59,7 @@ from phase4_cuda.matmul.k05_unsigned import matmul_unsigned
 from phase4_cuda.matmul.ladder import (
     FASTEST,
     FUSED,
+    NOT_YET_ON_A_GPU,
     RUNGS,
     VERSIONS,
     compiled_kernels,
@@ -114,6 +115,7 @@ __all__ = [
     "FASTEST",
     "FUSED",
     "NEEDS_CC",
+    "NOT_YET_ON_A_GPU",
     "PRECISIONS",
     "RUNGS",
     "SHARED_LIMIT",

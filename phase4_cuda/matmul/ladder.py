@@ -7,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+from phase4_cuda.device import simulated
 from phase4_cuda.matmul import (
     k01_naive,
     k02_tiled,
@@ -35,6 +36,7 @@ from phase4_cuda.matmul.tiles import TensorTiles, Tiles
 __all__ = [
     "FASTEST",
     "FUSED",
+    "NOT_YET_ON_A_GPU",
     "RUNGS",
     "VERSIONS",
     "compiled_kernels",
@@ -92,18 +94,35 @@ def needs_cc(version: str) -> tuple:
     return NEEDS_CC[_rung(version).needs]
 
 
+#: Rungs compiled for sm_90a and checked in the simulator (its stand-ins of TMA and the
+#: barriers follow the hardware's rules) that have not yet run on a GPU. On a real GPU
+#: `runnable` leaves them out, so the kernel check, the benchmark, `validate()` and the tests
+#: never wait on a barrier no one has seen complete on hardware; `python -m
+#: phase4_cuda.wgmma_bench --unproven` runs them on purpose, to measure them.
+NOT_YET_ON_A_GPU = frozenset({k15_wgmma_bf16_tma.RUNG.version, k16_wgmma_tf32_tma.RUNG.version})
+NOT_YET_REASON = "not yet run on a GPU: python -m phase4_cuda.wgmma_bench --unproven tries them"
+
+
 def _unsupported(versions) -> str | None:
     return unsupported(*dict.fromkeys(_rung(v).needs for v in versions))
 
 
-def runnable(versions) -> tuple[list[str], str | None]:
+def _unproven(versions) -> list[str]:
+    """Those of `versions` that a real GPU has not run yet (none in the simulator)."""
+    return [] if simulated() else [v for v in versions if v in NOT_YET_ON_A_GPU]
+
+
+def runnable(versions, unproven: bool = False) -> tuple[list[str], str | None]:
     """The versions among `versions` that this GPU runs, and one line naming those it does not
-    and why (what they need: precisions.NEEDS_CC), or None."""
-    kept = [v for v in versions if _unsupported([v]) is None]
-    left_out = [v for v in versions if v not in kept]
-    if not left_out:
-        return kept, None
-    return kept, f"left out: {', '.join(left_out)} ({_unsupported(left_out)})"
+    and why (what they need: precisions.NEEDS_CC; or, unless `unproven`, that no GPU has run
+    them yet: NOT_YET_ON_A_GPU), or None."""
+    untried = [] if unproven else _unproven(versions)
+    kept = [v for v in versions if _unsupported([v]) is None and v not in untried]
+    lacking = [v for v in versions if _unsupported([v]) is not None]
+    untried = [v for v in untried if v not in lacking]
+    clauses = [f"{', '.join(lacking)} ({_unsupported(lacking)})"] if lacking else []
+    clauses += [f"{', '.join(untried)} ({NOT_YET_REASON})"] if untried else []
+    return kept, (f"left out: {'; '.join(clauses)}" if clauses else None)
 
 
 #: The rung `matmul(precision=...)` runs, by precision: the first of each list that this GPU

@@ -41,6 +41,7 @@ def _copy_box(tmap, k_word, row, out):
 
 
 @needs_wgmma
+@pytest.mark.tma  # (skipped on a GPU until rungs 15 and 16 have run on one: testing.py)
 @pytest.mark.parametrize(("k_word", "row"), [(0, 0), (32, 5)], ids=["inside", "past both edges"])
 def test_a_tma_box_lands_swizzled_with_zeros_outside(k_word, row):
     words = np.arange(10 * 36, dtype=np.uint32).reshape(10, 36) + 1  # 10 rows of 36 words
@@ -91,3 +92,20 @@ def test_the_harness_catches_a_producer_announcing_the_wrong_bytes(monkeypatch):
     monkeypatch.setattr(k15_wgmma_bf16_tma, "arrive_expect", _wrong_stage_bytes)
     with pytest.raises(Exception, match="more bytes than announced"):
         mm.validate(["wgmma_bf16_tma"], [(64, 200, 64)], tiles=WgmmaTiles(64, 2, 3, tma=True))
+
+
+def test_on_a_gpu_the_rungs_no_gpu_has_run_are_left_out_in_one_line(monkeypatch):
+    # rungs 15 and 16 have run only in the simulator: on a GPU the kernel check, the benchmark
+    # and validate() leave them out, saying why, unless asked for on purpose (wgmma_bench)
+    from phase4_cuda.matmul import ladder
+
+    monkeypatch.setattr(ladder, "simulated", lambda: False)
+    monkeypatch.setenv(mm.CC_OVERRIDE, "9.0")
+    kept, left_out = mm.runnable(mm.VERSIONS)
+    assert kept == [v for v in mm.VERSIONS if v not in ("wgmma_bf16_tma", "wgmma_tf32_tma")]
+    assert left_out == f"left out: wgmma_bf16_tma, wgmma_tf32_tma ({ladder.NOT_YET_REASON})"
+    assert mm.runnable(mm.VERSIONS, unproven=True) == (list(mm.VERSIONS), None)
+    monkeypatch.setenv(mm.CC_OVERRIDE, "8.0")  # there the hardware's reason comes first
+    kept, left_out = mm.runnable(mm.VERSIONS)
+    assert kept == list(mm.VERSIONS[:11]) and "wgmma_tf32_tma (wgmma needs" in left_out
+    assert ladder.NOT_YET_REASON not in left_out
