@@ -55,7 +55,7 @@ from phase4_cuda.wgmma import (
     zeros,
 )
 
-__all__ = ["RUNG", "WORDS_PER_ROW", "build"]
+__all__ = ["RUNG", "WORDS_PER_ROW", "build", "step_mmas", "tile_store"]
 
 WORDS_PER_ROW = ROW_BYTES // 4  #: 32 words = 128 bytes of K per tile row and step
 
@@ -86,7 +86,7 @@ def _tile_loader(rows_in_tile: int, threads: int):
     return load
 
 
-def _tile_store(BN: int):
+def tile_store(BN: int):
     """store(c, acc, m, n, row0, col0, t): warpgroup thread t's accumulators (wgmma.py's
     fragment: rows 16w + g and + 8, columns 8j + 2q and + 1) into C (m, n) flat, guarded.
 
@@ -133,7 +133,7 @@ def step_mmas(tiles: WgmmaTiles, tile_a_words: int):
     def step(acc, desc0, at, warpgroup):
         da = desc0 + uint64((at >> uint32(2)) + warpgroup * WG_ROWS)  # at: words, 4 bytes
         db = desc0 + uint64((at >> uint32(2)) + B_AT)
-        fence()  # (4 calls written out: a loop here stays rolled, as in _tile_store)
+        fence()  # (4 calls written out: a loop here stays rolled, as in tile_store)
         acc = mma(acc, da, db, int32(1))
         acc = mma(acc, da + K_STEP, db + K_STEP, int32(1))
         acc = mma(acc, da + uint64(2) * K_STEP, db + uint64(2) * K_STEP, int32(1))
@@ -156,7 +156,7 @@ def build(tiles: WgmmaTiles):
     AHEAD = STAGES - 2  # steps of copies in flight beyond the one being multiplied
     PENDING = AHEAD - 1  # copy groups that may still be in flight when step s must have landed
     load_a, load_b = _tile_loader(BM, THREADS), _tile_loader(BN, THREADS)
-    store, step, start = _tile_store(BN), step_mmas(tiles, TILE_A), zeros(BN // 2)
+    store, step, start = tile_store(BN), step_mmas(tiles, TILE_A), zeros(BN // 2)
     U_STAGE, U_WORDS = uint32(STAGE), uint32(WORDS_PER_ROW)
 
     @cuda.jit(device=True, inline="always")

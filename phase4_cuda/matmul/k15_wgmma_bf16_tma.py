@@ -23,7 +23,7 @@ from __future__ import annotations
 from numba import cuda, uint32, uint64
 
 from phase4_cuda.device import simulated
-from phase4_cuda.matmul.k12_wgmma_bf16 import WORDS_PER_ROW, _tile_store, step_mmas
+from phase4_cuda.matmul.k12_wgmma_bf16 import WORDS_PER_ROW, step_mmas, tile_store
 from phase4_cuda.matmul.launch import TmaRung
 from phase4_cuda.matmul.staging import WORDS
 from phase4_cuda.matmul.tiles import WgmmaTiles
@@ -60,7 +60,7 @@ def build(tiles: WgmmaTiles):
     TILE_A, TILE_B = BM * WORDS_PER_ROW, BN * WORDS_PER_ROW  # words of a stage's tiles
     STAGE = TILE_A + TILE_B
     STAGE_BYTES, PRODUCER = uint32(4 * STAGE), uint32(128 * CONSUMERS)  # its first thread
-    store, step, start = _tile_store(BN), step_mmas(tiles, TILE_A), zeros(BN // 2)
+    store, step, start = tile_store(BN), step_mmas(tiles, TILE_A), zeros(BN // 2)
     U_STAGE, U_WORDS, U_STAGES = uint32(STAGE), uint32(WORDS_PER_ROW), uint32(STAGES)
     BARRIERS = 2 * STAGES  # full[0..STAGES), then empty[STAGES..2 STAGES)
     bounds = {} if simulated() else {"launch_bounds": (tiles.threads, 1)}

@@ -116,10 +116,9 @@ def runnable(versions, unproven: bool = False) -> tuple[list[str], str | None]:
     """The versions among `versions` that this GPU runs, and one line naming those it does not
     and why (what they need: precisions.NEEDS_CC; or, unless `unproven`, that no GPU has run
     them yet: NOT_YET_ON_A_GPU), or None."""
-    untried = [] if unproven else _unproven(versions)
-    kept = [v for v in versions if _unsupported([v]) is None and v not in untried]
     lacking = [v for v in versions if _unsupported([v]) is not None]
-    untried = [v for v in untried if v not in lacking]
+    untried = [] if unproven else [v for v in _unproven(versions) if v not in lacking]
+    kept = [v for v in versions if v not in lacking and v not in untried]
     clauses = [f"{', '.join(lacking)} ({_unsupported(lacking)})"] if lacking else []
     clauses += [f"{', '.join(untried)} ({NOT_YET_REASON})"] if untried else []
     return kept, (f"left out: {'; '.join(clauses)}" if clauses else None)

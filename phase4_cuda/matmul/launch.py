@@ -256,15 +256,25 @@ class WgmmaRung:
     build: Callable
     takes_options = False
     needs = "wgmma"  # Hopper's instructions (sm_90a), which imply its precision's
+    tma = False  # its tiles arrive by cp.async (rungs 12-14), not by TMA (TmaRung)
 
     def kernel(self, tiles: WgmmaTiles):
         tiles.check()
-        if tiles.precision != self.precision or tiles.warpgroups != self.warpgroups:
+        if (tiles.precision, tiles.warpgroups, tiles.tma) != (
+            self.precision,
+            self.warpgroups,
+            self.tma,
+        ):
+            feed = "fed by TMA" if self.tma else "fed by cp.async"
             raise ValueError(
                 f"version {self.version!r} takes {self.precision} tiles of {self.warpgroups} "
-                f"warpgroup(s), not {tiles}"
+                f"warpgroup(s) {feed}, not {tiles}"
             )
         return compiled(tiles, self.build)
+
+    def operands(self, a_words, bt_words, tiles: WgmmaTiles) -> tuple:
+        """The kernel's first two arguments: the staged words themselves, flat."""
+        return a_words.reshape(a_words.size), bt_words.reshape(bt_words.size)
 
     def plan_staged(self, a_words, bt_words, c, tiles: WgmmaTiles, stream=0, before=()) -> Launch:
         """The launch of C (M, N) = A @ B from staged A (M, KW) and B^T (N, KW) words (after
@@ -275,8 +285,8 @@ class WgmmaRung:
                 f"staged shapes {a_words.shape}, {bt_words.shape} and C {c.shape} disagree"
             )
         grid = _grid(c, tiles.BM, tiles.BN)
-        args = (a_words.reshape(a_words.size), bt_words.reshape(bt_words.size),
-                c.reshape(c.size), np.uint32(m), np.uint32(n), np.uint32(kw))  # fmt: skip
+        args = (*self.operands(a_words, bt_words, tiles), c.reshape(c.size),
+                np.uint32(m), np.uint32(n), np.uint32(kw))  # fmt: skip
         kernel = self.kernel(tiles)
         return Launch(kernel, grid, tiles.threads, args, stream, tiles.shared_bytes, before)
 
@@ -295,24 +305,12 @@ class WgmmaRung:
 @dataclass(frozen=True)
 class TmaRung(WgmmaRung):
     """Rungs 15-16: a wgmma rung whose tiles arrive by TMA (tma.py), issued by a producer
-    warpgroup of its own; `build(WgmmaTiles)` makes a kernel of (map_a, map_b, c, m, n, kw),
-    the tensor maps of the staged operands made here, once per plan."""
+    warpgroup of its own; `build(WgmmaTiles)` makes a kernel of (map_a, map_b, c, m, n, kw)."""
 
-    def kernel(self, tiles: WgmmaTiles):
-        if not tiles.tma:
-            raise ValueError(f"version {self.version!r} takes tiles fed by TMA, not {tiles}")
-        return super().kernel(tiles)
+    tma = True
 
-    def plan_staged(self, a_words, bt_words, c, tiles: WgmmaTiles, stream=0, before=()) -> Launch:
+    def operands(self, a_words, bt_words, tiles: WgmmaTiles) -> tuple:
+        """The tensor maps of the staged words, boxes of BM and BN rows, made once per plan."""
         from phase4_cuda.tma import tensor_map
 
-        (m, kw), (n, kw2) = a_words.shape, bt_words.shape
-        if kw != kw2 or c.shape != (m, n):
-            raise ValueError(
-                f"staged shapes {a_words.shape}, {bt_words.shape} and C {c.shape} disagree"
-            )
-        maps = tensor_map(a_words, tiles.BM), tensor_map(bt_words, tiles.BN)
-        args = (*maps, c.reshape(c.size), np.uint32(m), np.uint32(n), np.uint32(kw))
-        grid = _grid(c, tiles.BM, tiles.BN)
-        kernel = self.kernel(tiles)
-        return Launch(kernel, grid, tiles.threads, args, stream, tiles.shared_bytes, before)
+        return tensor_map(a_words, tiles.BM), tensor_map(bt_words, tiles.BN)

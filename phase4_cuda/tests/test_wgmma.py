@@ -298,6 +298,10 @@ def test_bad_inputs_and_tiles_are_refused():
         rung.kernel(WgmmaTiles(40, 2, 3))
     with pytest.raises(ValueError, match="takes bf16 tiles of 2 warpgroup"):
         rung.kernel(WgmmaTiles(64, 1, 3))
+    with pytest.raises(ValueError, match=r"warpgroup\(s\) fed by cp.async, not bf16 .* tma"):
+        rung.kernel(WgmmaTiles(64, 2, 3, tma=True))  # three warpgroups' worth of threads
+    with pytest.raises(ValueError, match=r"warpgroup\(s\) fed by TMA, not bf16 128x64 2wg 3st"):
+        mm.RUNGS["wgmma_bf16_tma"].kernel(WgmmaTiles(64, 2, 3))
     d = cuda.to_device(np.ones((4, 4), np.float32))
     with pytest.raises(ValueError, match="takes WgmmaTiles tiles"):
         mm.plan("wgmma_bf16", d, d, d, tiles=mm.TensorTiles())
