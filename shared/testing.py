@@ -1,8 +1,9 @@
 """Helpers for every phase's tests: the odd shapes each implementation is checked on, a
 comparison against a float64 NumPy reference that names the worst element when it fails,
 checks that a PNG file is a real, non-blank picture (Phase 6), a synthetic MNIST-shaped data
-set that the trainers learn in seconds (Phases 2 and 5), and the parameters of a test that
-belong to an exercise (`for_exercises`).
+set that the trainers learn in seconds (Phases 2 and 5), the parameters of a test that
+belong to an exercise (`for_exercises`), and the progress bars a training loop made
+(`recorded_bars`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "assert_picture",
     "for_exercises",
     "png_size",
+    "recorded_bars",
     "relative_error",
     "synthetic_digits",
     "to_numpy",
@@ -119,3 +121,17 @@ def for_exercises(values: dict[str, Any], exercises: dict[str, str]) -> list:
         )
         for key, value in values.items()
     ]
+
+
+def recorded_bars(monkeypatch, module) -> list:
+    """The progress bars `module` makes from now on (its `Progress`, shared/progress.py), each
+    appended to the returned list as it is made, so that a test can read what they showed."""
+    bars = []
+
+    class Recorded(module.Progress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(module, "Progress", Recorded)
+    return bars

@@ -13,7 +13,7 @@ from phase2_numpy.data import epoch_order, prepare_data
 from phase2_numpy.network import he_init
 from phase2_numpy.train import TrainConfig, evaluate, lr_at, sgd_update, train
 from shared.datasets import find_dataset
-from shared.testing import synthetic_digits
+from shared.testing import recorded_bars, synthetic_digits
 
 #: the tests `python -m shared.exercises check 2.2` runs against the learner's file
 pytestmark = pytest.mark.exercise(id="2.2")
@@ -101,14 +101,7 @@ def test_evaluate_counts_the_confusions():
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_it_learns_the_synthetic_digits(tiny_digits, activation, monkeypatch):
-    bars = []
-
-    class Recorded(train_module.Progress):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(train_module, "Progress", Recorded)
+    bars = recorded_bars(monkeypatch, train_module)
     config = TrainConfig(epochs=3, activation=activation, **SMALL)
     params, history = train(config, prepare_data(tiny_digits, config), progress=False)
     # each epoch's bar ends showing the epoch's mean loss

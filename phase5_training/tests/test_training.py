@@ -12,6 +12,7 @@ from phase5_training import train as train_module
 from phase5_training.checkpoint import load_checkpoint, save_checkpoint
 from phase5_training.train import TrainingDiverged, train
 from shared.datasets import find_dataset
+from shared.testing import recorded_bars
 
 SMALL = dict(widths=(784, 32, 10), batch_size=32, lr=0.1)
 
@@ -43,14 +44,7 @@ def test_learns_and_writes_its_artefacts(tiny_digits, tmp_path):
 
 @pytest.mark.exercise(id="5.2")
 def test_times_each_epoch_under_a_bar_named_after_it(tiny_digits, tmp_path, monkeypatch):
-    bars = []
-
-    class Recorded(train_module.Progress):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(train_module, "Progress", Recorded)
+    bars = recorded_bars(monkeypatch, train_module)
     metrics = train(TrainConfig(epochs=2, **SMALL), tmp_path, dataset=tiny_digits, progress=False)
     assert [bar.desc for bar in bars] == ["epoch 1/2 (cpu)", "epoch 2/2 (cpu)"]
     assert all(bar.warmup == 1 for bar in bars), "the first batch may compile: not in the rate"
