@@ -62,8 +62,9 @@ def _torch():
 
 
 def _as_used(torch, convert):
-    """run(a, b, c) on numba device arrays that converts them once (`convert(a, b, c)` ->
-    tensors) and then calls only the product, as a PyTorch program holds its tensors."""
+    """tensors(a, b, c): the PyTorch tensors of numba device arrays a, b, c, made by
+    `convert(a, b, c)` the first time these arrays are seen and then reused, so that a peer's
+    timed call is the product alone, as a PyTorch program holds its tensors."""
     converted = {}
 
     def tensors(a, b, c):
