@@ -117,7 +117,8 @@ def test_each_precision_runs_its_fastest_rung_by_default(monkeypatch):
     )
     matmul.matmul(np.ones((3, 2), np.float32), np.ones((2, 4), np.float32))
     assert planned == [matmul.PRECISIONS["fp32"][0]], (
-        "matmul without a version runs PRECISIONS[precision][0], the fastest rung of its precision"
+        "matmul without a version runs fastest(precision, m, n), the fastest rung of its "
+        "precision for this GPU and size"
     )
 
 
